@@ -1,0 +1,3 @@
+"""unlearn_bench: a config-driven benchmark harness for machine unlearning."""
+
+__version__ = "0.1.0"

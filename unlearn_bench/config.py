@@ -1,0 +1,119 @@
+"""Typed schemas for every config group, registered in Hydra's ConfigStore.
+
+Each YAML in ``conf/<group>/`` starts with ``defaults: [base_<group>, _self_]`` so a typo'd key or a value
+of the wrong type fails when the config is composed, before any data is loaded or any model trained.
+Method schemas are the ``Config`` dataclasses of the method classes themselves (``base_<method>``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+
+@dataclass
+class DataConfig:
+    name: str = MISSING
+    root: str = "${oc.env:UNLEARN_BENCH_DATA,data}"  # folder of the dataset files
+    num_classes: int = MISSING
+    in_chans: int = MISSING
+    img_size: int = MISSING
+    # Per-channel normalisation applied inside the model; null = computed from the training split.
+    mean: list[float] | None = None
+    std: list[float] | None = None
+    # Share of each class of the train split held out as validation (SalUn repo: 10% on CIFAR/SVHN).
+    val_ratio: float = 0.0
+    default_model: str = MISSING
+    # Only for `fake`: sizes of the synthetic splits.
+    n_train: int = 0
+    n_test: int = 0
+
+
+@dataclass
+class ModelConfig:
+    name: str = "auto"  # `auto` = the dataset's `default_model`
+    width: int = 64  # base channel width where the architecture has one (small_cnn)
+
+
+@dataclass
+class ScenarioConfig:
+    name: str = MISSING
+    kind: str = MISSING  # random | classwise
+    ratio: float | None = None  # random: share of the train split to forget, in (0, 1)
+    class_index: int | None = None  # classwise: the class to forget
+
+
+@dataclass
+class TrainConfig:
+    """Recipe for training the original model and Retrain from scratch."""
+
+    name: str = MISSING
+    epochs: int = MISSING
+    batch_size: int = 256
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    nesterov: bool = False
+    schedule: str = "multistep"  # multistep | cosine | constant
+    milestones: list[int] = field(default_factory=list)  # epochs, for multistep
+    gamma: float = 0.1
+    warmup_epochs: int = 0
+    crop_padding: int = 0  # random crop with zero padding of this many pixels; 0 = off
+    hflip: bool = False
+    amp: bool = True  # bf16 autocast, CUDA only; ignored on CPU (fp32)
+    channels_last: bool = True  # CUDA only
+
+
+@dataclass
+class MIAConfig:
+    enabled: bool = True
+
+
+@dataclass
+class EvalConfig:
+    batch_size: int = 1024
+    mia: MIAConfig = field(default_factory=MIAConfig)
+    save_arrays: bool = True  # per-example logits of every split, next to the record
+
+
+@dataclass
+class LoggerConfig:
+    name: str = "none"  # none | wandb
+    project: str = "unlearn_bench"
+    mode: str = "offline"  # wandb mode: online | offline | disabled
+    entity: str | None = None
+
+
+@dataclass
+class RunConfig:
+    data: DataConfig = MISSING
+    model: ModelConfig = MISSING
+    method: Any = MISSING
+    scenario: ScenarioConfig = MISSING
+    train: TrainConfig = MISSING
+    eval: EvalConfig = MISSING
+    logger: LoggerConfig = MISSING
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    cache_dir: str = ".cache/unlearn_bench"
+    skip_existing: bool = True
+    progress: bool = True
+
+
+def register_configs() -> None:
+    """Store the schemas; called once before Hydra composes (entry point and tests)."""
+    from unlearn_bench.methods import METHODS
+
+    cs = ConfigStore.instance()
+    cs.store(name="base_config", node=RunConfig)
+    cs.store(group="data", name="base_data", node=DataConfig)
+    cs.store(group="model", name="base_model", node=ModelConfig)
+    cs.store(group="scenario", name="base_scenario", node=ScenarioConfig)
+    cs.store(group="train", name="base_train", node=TrainConfig)
+    cs.store(group="eval", name="base_eval", node=EvalConfig)
+    cs.store(group="logger", name="base_logger", node=LoggerConfig)
+    for name, method_cls in METHODS.items():
+        cs.store(group="method", name=f"base_{name}", node=method_cls.Config)

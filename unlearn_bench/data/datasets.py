@@ -1,0 +1,171 @@
+"""Dataset registry: name -> loader returning uint8 NCHW image tensors, int64 labels and class names.
+
+Real data only comes from local files (torchvision's on-disk formats, Debian's Fashion-MNIST package,
+scikit-learn's bundled digits); nothing is downloaded at run time. A missing dataset fails at once with
+the path that was searched and how to get the files.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from unlearn_bench.config import DataConfig
+
+
+@dataclass
+class ImageData:
+    train_x: torch.Tensor  # uint8, N x C x H x W
+    train_y: torch.Tensor  # int64, N
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+    classes: list[str]
+
+
+class DatasetNotFoundError(FileNotFoundError):
+    pass
+
+
+DATASETS: dict[str, Callable[[DataConfig], ImageData]] = {}
+
+
+def register_dataset(fn: Callable[[DataConfig], ImageData]) -> Callable[[DataConfig], ImageData]:
+    DATASETS[fn.__name__] = fn
+    return fn
+
+
+def load_dataset(cfg: DataConfig) -> ImageData:
+    if cfg.name not in DATASETS:
+        raise ValueError(f"data={cfg.name!r} is not registered; allowed: {sorted(DATASETS)}")
+    data = DATASETS[cfg.name](cfg)
+    shape = tuple(data.train_x.shape[1:])
+    expected = (cfg.in_chans, cfg.img_size, cfg.img_size)
+    if shape != expected:
+        raise ValueError(f"data={cfg.name}: images are {shape} but the config says {expected}")
+    return data
+
+
+def _nhwc_to_nchw(array: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(array)).permute(0, 3, 1, 2).contiguous()
+
+
+def _torchvision_root(cfg: DataConfig, marker: str, how_to_get: str) -> str:
+    root = os.path.expanduser(cfg.root)
+    if not (Path(root) / marker).exists():
+        raise DatasetNotFoundError(
+            f"data={cfg.name}: expected {Path(root) / marker} (torchvision layout) under data.root={root!r}. "
+            f"{how_to_get} Set data.root=<dir> or the environment variable UNLEARN_BENCH_DATA."
+        )
+    return root
+
+
+@register_dataset
+def digits(cfg: DataConfig) -> ImageData:
+    """scikit-learn's bundled 8x8 digits (1,797 images, 17 grey levels), a fixed stratified 80/20 split."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    bunch = load_digits()
+    images = np.round(bunch.images * (255.0 / 16.0)).astype(np.uint8)[:, None]  # N x 1 x 8 x 8
+    idx_train, idx_test = train_test_split(
+        np.arange(len(images)), test_size=0.2, stratify=bunch.target, random_state=0
+    )
+    x, y = torch.from_numpy(images), torch.from_numpy(bunch.target.astype(np.int64))
+    return ImageData(x[idx_train], y[idx_train], x[idx_test], y[idx_test], [str(i) for i in range(10)])
+
+
+FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                   "Ankle boot"]
+DEBIAN_FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """Read an IDX file (MNIST format), gzipped or not."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        raw = f.read()
+    ndim = raw[3]
+    dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+
+
+@register_dataset
+def fashion_mnist(cfg: DataConfig) -> ImageData:
+    """Fashion-MNIST from IDX files: in data.root, data.root/FashionMNIST/raw (torchvision) or Debian's
+    dataset-fashion-mnist package (/usr/share/datasets/fashion-mnist)."""
+    root = Path(os.path.expanduser(cfg.root))
+    candidates = [root, root / "FashionMNIST" / "raw", root / "fashion-mnist", Path(DEBIAN_FASHION_MNIST)]
+
+    def find(stem: str, folder: Path) -> Path | None:
+        return next((folder / (stem + s) for s in ("", ".gz") if (folder / (stem + s)).exists()), None)
+
+    for folder in candidates:
+        files = [find(s, folder) for s in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                                           "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")]
+        if all(files):
+            tx, ty, vx, vy = (torch.from_numpy(read_idx(f).copy()) for f in files)
+            return ImageData(tx[:, None], ty.long(), vx[:, None], vy.long(), FASHION_CLASSES)
+    raise DatasetNotFoundError(
+        f"data=fashion_mnist: IDX files not found in any of {[str(c) for c in candidates]}. "
+        "Install them with `apt-get install dataset-fashion-mnist` (Debian) or put the four "
+        "train-/t10k- IDX files under data.root (env UNLEARN_BENCH_DATA)."
+    )
+
+
+_CIFAR_HOW = "Download {url} and extract it into data.root."
+
+
+@register_dataset
+def cifar10(cfg: DataConfig) -> ImageData:
+    from torchvision.datasets import CIFAR10
+
+    root = _torchvision_root(cfg, "cifar-10-batches-py", _CIFAR_HOW.format(
+        url="https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"))
+    train, test = CIFAR10(root, train=True, download=False), CIFAR10(root, train=False, download=False)
+    return ImageData(_nhwc_to_nchw(train.data), torch.tensor(train.targets), _nhwc_to_nchw(test.data),
+                     torch.tensor(test.targets), list(train.classes))
+
+
+@register_dataset
+def cifar100(cfg: DataConfig) -> ImageData:
+    from torchvision.datasets import CIFAR100
+
+    root = _torchvision_root(cfg, "cifar-100-python", _CIFAR_HOW.format(
+        url="https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz"))
+    train, test = CIFAR100(root, train=True, download=False), CIFAR100(root, train=False, download=False)
+    return ImageData(_nhwc_to_nchw(train.data), torch.tensor(train.targets), _nhwc_to_nchw(test.data),
+                     torch.tensor(test.targets), list(train.classes))
+
+
+@register_dataset
+def svhn(cfg: DataConfig) -> ImageData:
+    from torchvision.datasets import SVHN
+
+    how = "Download train_32x32.mat and test_32x32.mat from http://ufldl.stanford.edu/housenumbers/ into data.root."
+    root = _torchvision_root(cfg, "train_32x32.mat", how)
+    _torchvision_root(cfg, "test_32x32.mat", how)
+    train, test = SVHN(root, split="train", download=False), SVHN(root, split="test", download=False)
+    return ImageData(torch.from_numpy(train.data), torch.from_numpy(train.labels).long(),
+                     torch.from_numpy(test.data), torch.from_numpy(test.labels).long(), [str(i) for i in range(10)])
+
+
+@register_dataset
+def fake(cfg: DataConfig) -> ImageData:
+    """Synthetic, learnable data for tests: each class is a fixed random template plus noise."""
+    gen = torch.Generator().manual_seed(1234)
+    shape = (cfg.in_chans, cfg.img_size, cfg.img_size)
+    templates = torch.rand((cfg.num_classes, *shape), generator=gen)
+
+    def sample(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        y = torch.arange(n) % cfg.num_classes
+        x = templates[y] + 0.35 * torch.randn((n, *shape), generator=gen)
+        return (x.clamp(0, 1) * 255).round().to(torch.uint8), y
+
+    (tx, ty), (vx, vy) = sample(cfg.n_train), sample(cfg.n_test)
+    return ImageData(tx, ty, vx, vy, [f"class{i}" for i in range(cfg.num_classes)])

@@ -1,0 +1,111 @@
+"""The Task: data of one run (train/test tensors on the device) plus the forget/retain split."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from unlearn_bench.config import DataConfig, ScenarioConfig, TrainConfig
+from unlearn_bench.data.datasets import load_dataset
+from unlearn_bench.data.loader import iterate_batches
+from unlearn_bench.data.scenarios import forget_indices, forgotten_classes, validate_scenario
+
+SPLITS = ("train", "forget", "retain", "test", "val")
+
+
+@dataclass
+class Task:
+    train_x: torch.Tensor  # uint8 N x C x H x W, on `device`; the train split (validation held out)
+    train_y: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+    val_x: torch.Tensor
+    val_y: torch.Tensor
+    forget_idx: np.ndarray  # sorted indices into the train split
+    num_classes: int
+    classes: list[str]
+    mean: list[float]
+    std: list[float]
+    forgotten_classes: list[int] = field(default_factory=list)
+    crop_padding: int = 0
+    hflip: bool = False
+    _splits: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def device(self) -> torch.device:
+        return self.train_x.device
+
+    @property
+    def retain_idx(self) -> np.ndarray:
+        keep = np.ones(len(self.train_y), dtype=bool)
+        keep[self.forget_idx] = False
+        return np.flatnonzero(keep)
+
+    def split(self, name: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(uint8 images, labels)`` of a split. ``test`` excludes the test images of forgotten classes
+        (SalUn repo's class-wise protocol, needed for TA)."""
+        if name not in SPLITS:
+            raise KeyError(f"unknown split {name!r}; allowed: {list(SPLITS)}")
+        if name not in self._splits:
+            if name == "train":
+                self._splits[name] = (self.train_x, self.train_y)
+            elif name == "val":
+                self._splits[name] = (self.val_x, self.val_y)
+            elif name in ("forget", "retain"):
+                idx = torch.from_numpy(self.forget_idx if name == "forget" else self.retain_idx)
+                idx = idx.to(self.device)
+                self._splits[name] = (self.train_x[idx], self.train_y[idx])
+            else:
+                keep = ~torch.isin(self.test_y, torch.tensor(self.forgotten_classes, device=self.device))
+                self._splits[name] = (self.test_x[keep], self.test_y[keep])
+        return self._splits[name]
+
+    def batches(self, x: torch.Tensor, y: torch.Tensor, batch_size: int, shuffle: bool = True,
+                augment: bool = True, generator: torch.Generator | None = None
+                ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """One epoch over ``(x, y)`` with the recipe's augmentation (when ``augment``)."""
+        return iterate_batches(x, y, batch_size, shuffle, self.crop_padding if augment else 0,
+                               self.hflip and augment, generator)
+
+    def loader(self, name: str, batch_size: int, shuffle: bool = True, augment: bool = True,
+               generator: torch.Generator | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        return self.batches(*self.split(name), batch_size, shuffle, augment, generator)
+
+
+def _hold_out_validation(y: np.ndarray, ratio: float, seed: int) -> np.ndarray:
+    """Indices of ``ratio`` of each class (SalUn repo: 10% per class with RandomState(seed))."""
+    if ratio <= 0:
+        return np.zeros(0, dtype=np.int64)
+    rng = np.random.RandomState(seed)
+    held = [rng.choice(np.flatnonzero(y == c), int(round(ratio * (y == c).sum())), replace=False)
+            for c in np.unique(y)]
+    return np.sort(np.concatenate(held)).astype(np.int64)
+
+
+def make_task(data_cfg: DataConfig, scenario_cfg: ScenarioConfig, train_cfg: TrainConfig, seed: int,
+              device: torch.device | str) -> Task:
+    validate_scenario(scenario_cfg, data_cfg.num_classes)
+    if not 0.0 <= data_cfg.val_ratio < 1.0:
+        raise ValueError(f"data.val_ratio={data_cfg.val_ratio} must be in [0, 1)")
+    data = load_dataset(data_cfg)
+    labels = data.train_y.numpy()
+    val_idx = _hold_out_validation(labels, data_cfg.val_ratio, seed)
+    train_mask = np.ones(len(labels), dtype=bool)
+    train_mask[val_idx] = False
+    train_x, train_y = data.train_x[train_mask], data.train_y[train_mask]
+    mean, std = data_cfg.mean, data_cfg.std
+    if mean is None or std is None:
+        pixels = train_x.float().div(255).transpose(0, 1).reshape(train_x.shape[1], -1)
+        mean, std = pixels.mean(1).tolist(), pixels.std(1).tolist()
+    forget_idx = forget_indices(scenario_cfg, train_y.numpy(), data_cfg.num_classes, seed)
+    return Task(
+        train_x=train_x.to(device), train_y=train_y.to(device),
+        test_x=data.test_x.to(device), test_y=data.test_y.to(device),
+        val_x=data.train_x[val_idx].to(device), val_y=data.train_y[val_idx].to(device),
+        forget_idx=forget_idx, num_classes=data_cfg.num_classes, classes=data.classes,
+        mean=list(mean), std=list(std), forgotten_classes=forgotten_classes(scenario_cfg),
+        crop_padding=train_cfg.crop_padding, hflip=train_cfg.hflip,
+    )

@@ -1,0 +1,28 @@
+"""GA: gradient ascent on D_f, i.e. minimise -CE(theta; D_f) (Thudi et al. 2022; SalUn §4, App. C.1:
+5 epochs, lr searched in [1e-5, 1e-3]). Reads D_f only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch import nn
+
+from unlearn_bench.methods.base import DataView, Method, SGDConfig, register_method
+from unlearn_bench.methods.common import negative_cross_entropy, run_sgd
+from unlearn_bench.training import Pass
+
+
+@register_method
+class GradientAscent(Method):
+    name = "ga"
+    needs = frozenset({"forget"})
+
+    @dataclass
+    class Config(SGDConfig):
+        name: str = "ga"
+        epochs: int = 5
+        lr: float = 1e-4
+
+    def unlearn(self, model: nn.Module, data: DataView) -> nn.Module:
+        passes = [Pass(data.loader("forget", self.cfg.batch_size), negative_cross_entropy)]
+        return run_sgd(model, data, self.cfg, passes, desc="ga")

@@ -1,0 +1,26 @@
+"""RL: random labelling (Golatkar et al. 2020; SalUn §4). Fine-tune on D_f with random wrong labels plus
+alpha * CE on D_r: SalUn's Eq. 6 without the saliency mask (SalUn Table A1 names SalUn "RL + m_S", and
+the SalUn repo's RL runs a relabelled D_f pass then a D_r pass each epoch). 10 epochs, lr in [1e-3, 1e-1]."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch import nn
+
+from unlearn_bench.methods.base import DataView, Method, SGDConfig, register_method
+from unlearn_bench.methods.common import relabel_passes, run_sgd
+
+
+@register_method
+class RandomLabel(Method):
+    name = "rl"
+    needs = frozenset({"forget", "retain"})
+
+    @dataclass
+    class Config(SGDConfig):
+        name: str = "rl"
+        alpha: float = 1.0  # weight of the D_r term
+
+    def unlearn(self, model: nn.Module, data: DataView) -> nn.Module:
+        return run_sgd(model, data, self.cfg, relabel_passes(data, self.cfg, self.cfg.alpha), desc="rl")

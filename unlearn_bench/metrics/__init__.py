@@ -1,0 +1,1 @@
+"""Pure metric functions of arrays (logits, labels) saved by the evaluation pass."""

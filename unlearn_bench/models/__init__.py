@@ -1,0 +1,76 @@
+"""Model registry: ``create_model(name, ...)`` builds any registered architecture behind a normalisation layer.
+
+Inputs are always pixels in [0, 1]; each model normalises them itself (the SalUn repo's
+``NormalizeByChannelMeanStd`` convention), so loaders, attacks and input-space methods never see
+dataset statistics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import nn
+
+MODELS: dict[str, Callable[..., nn.Module]] = {}
+
+
+def register_model(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+    """Register an architecture factory ``fn(num_classes, in_chans, img_size, **kwargs)`` under its name."""
+    MODELS[fn.__name__] = fn
+    return fn
+
+
+class Normalize(nn.Module):
+    def __init__(self, mean: Sequence[float], std: Sequence[float]):
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
+
+
+class Classifier(nn.Module):
+    """``normalize`` then ``net``; ``net`` exposes ``forward_features`` and a linear head ``fc``."""
+
+    def __init__(self, net: nn.Module, mean: Sequence[float], std: Sequence[float]):
+        super().__init__()
+        self.normalize = Normalize(mean, std)
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(self.normalize(x))
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """Penultimate representation (input of the final linear layer)."""
+        return self.net.forward_features(self.normalize(x))
+
+
+def create_model(
+    name: str,
+    num_classes: int,
+    in_chans: int,
+    img_size: int,
+    mean: Sequence[float],
+    std: Sequence[float],
+    **kwargs,
+) -> Classifier:
+    if name not in MODELS:
+        raise ValueError(f"model={name!r} is not registered; allowed: {sorted(MODELS)}")
+    if len(mean) != in_chans or len(std) != in_chans:
+        raise ValueError(f"mean/std have {len(mean)}/{len(std)} entries but in_chans={in_chans}")
+    net = MODELS[name](num_classes=num_classes, in_chans=in_chans, img_size=img_size, **kwargs)
+    return Classifier(net, mean, std)
+
+
+def reset_parameters(model: nn.Module) -> nn.Module:
+    """Re-initialise every layer in place (a from-scratch model of the same architecture)."""
+    for module in model.modules():
+        if hasattr(module, "reset_parameters"):
+            module.reset_parameters()
+    return model
+
+
+# Register the architecture families (one file each).
+from unlearn_bench.models import resnet, small_cnn, vgg  # noqa: E402,F401

@@ -1,0 +1,57 @@
+"""ResNet-18 as in the SalUn repo: for inputs up to 64 px a 3x3 stride-1 stem without max-pool (CIFAR
+variant); for larger inputs the ImageNet stem (7x7 stride 2 + max-pool)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from unlearn_bench.models import register_model
+
+
+class BasicBlock(nn.Module):
+    expansion = 1
+
+    def __init__(self, c_in: int, c_out: int, stride: int = 1):
+        super().__init__()
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(c_out)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(c_out)
+        self.shortcut = nn.Sequential()
+        if stride != 1 or c_in != c_out:
+            self.shortcut = nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = torch.relu(self.bn1(self.conv1(x)))
+        return torch.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
+
+
+class ResNet(nn.Module):
+    def __init__(self, blocks: list[int], num_classes: int, in_chans: int, small_input: bool):
+        super().__init__()
+        if small_input:
+            stem = [nn.Conv2d(in_chans, 64, 3, 1, 1, bias=False), nn.BatchNorm2d(64), nn.ReLU()]
+        else:
+            stem = [nn.Conv2d(in_chans, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(3, 2, 1)]
+        self.stem = nn.Sequential(*stem)
+        layers, c_in = [], 64
+        for i, n in enumerate(blocks):
+            c_out = 64 * 2**i
+            for j in range(n):
+                layers.append(BasicBlock(c_in, c_out, stride=2 if (i > 0 and j == 0) else 1))
+                c_in = c_out
+        self.layers = nn.Sequential(*layers)
+        self.pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.fc = nn.Linear(c_in, num_classes)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pool(self.layers(self.stem(x)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.forward_features(x))
+
+
+@register_model
+def resnet18(num_classes: int, in_chans: int, img_size: int, **_) -> ResNet:
+    return ResNet([2, 2, 2, 2], num_classes, in_chans, small_input=img_size <= 64)

@@ -1,0 +1,37 @@
+"""A small CNN for 8x8 digits and 28x28 Fashion-MNIST: three conv-BN-ReLU blocks, global pooling, linear head."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from unlearn_bench.models import register_model
+
+
+def _block(c_in: int, c_out: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU())
+
+
+class SmallCNN(nn.Module):
+    def __init__(self, num_classes: int, in_chans: int, width: int = 64):
+        super().__init__()
+        self.features = nn.Sequential(
+            _block(in_chans, width),
+            _block(width, 2 * width),
+            nn.MaxPool2d(2),
+            _block(2 * width, 4 * width),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+        )
+        self.fc = nn.Linear(4 * width, num_classes)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.features(x))
+
+
+@register_model
+def small_cnn(num_classes: int, in_chans: int, img_size: int, width: int = 64) -> SmallCNN:
+    return SmallCNN(num_classes, in_chans, width)

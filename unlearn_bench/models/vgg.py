@@ -1,0 +1,37 @@
+"""VGG-16 with batch norm for small images (configuration D), global pooling and one linear head."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from unlearn_bench.models import register_model
+
+_VGG16 = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]
+
+
+class VGG(nn.Module):
+    def __init__(self, layout: list, num_classes: int, in_chans: int):
+        super().__init__()
+        layers, c_in = [], in_chans
+        for v in layout:
+            if v == "M":
+                layers.append(nn.MaxPool2d(2))
+            else:
+                layers += [nn.Conv2d(c_in, v, 3, padding=1, bias=False), nn.BatchNorm2d(v), nn.ReLU()]
+                c_in = v
+        self.features = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.fc = nn.Linear(c_in, num_classes)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.features(x))
+
+
+@register_model
+def vgg16_bn(num_classes: int, in_chans: int, img_size: int, **_) -> VGG:
+    if img_size < 32:
+        raise ValueError(f"vgg16_bn pools 5 times and needs img_size >= 32, got {img_size}")
+    return VGG(_VGG16, num_classes, in_chans)

@@ -1,0 +1,108 @@
+"""Paper-style tables from a folder of run records: ``python -m unlearn_bench.report DIR --format md``.
+
+One table per (data, model, scenario). Rows: Original, Retrain, then each method. Cells are
+``mean±std (gap)`` over seeds, where the gap is |method - Retrain| computed per seed (against that seed's
+Retrain) and then averaged; Avg. Gap is SalUn's mean of the UA/RA/TA/MIA gaps, averaged over seeds; RTE
+is in minutes (Retrain: its training time). Note: SalUn's own tables print the gap of the means, which
+can differ from the mean per-seed gap when seeds disagree in sign.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import pandas as pd
+
+from unlearn_bench.metrics.gap import GAP_METRICS, avg_gap
+from unlearn_bench.results import load_records
+
+GROUP_KEYS = ["data", "model", "scenario"]
+
+
+def _cell(values: pd.Series, gap_values: pd.Series | None) -> str:
+    mean, std = values.mean(), values.std(ddof=0) if len(values) > 1 else 0.0
+    text = f"{mean:.2f}±{std:.2f}"
+    return f"{text} ({gap_values.mean():.2f})" if gap_values is not None else text
+
+
+def _reference_rows(group: pd.DataFrame) -> pd.DataFrame:
+    """Original and Retrain rows, one per seed (every record of a seed carries the same two models)."""
+    per_seed = group.drop_duplicates("seed")
+    rows = []
+    for label, prefix, seconds in (("Original", "original_", "original_train_s"),
+                                   ("Retrain", "retrain_", "retrain_train_s")):
+        for _, rec in per_seed.iterrows():
+            row = {"method": label, "seed": rec["seed"], "rte_s": rec[seconds],
+                   "data_access": "D" if label == "Original" else "retain"}
+            metrics = {m: rec[prefix + m] for m in GAP_METRICS if prefix + m in rec}
+            gap = {m: abs(metrics[m] - rec["retrain_" + m]) for m in metrics}
+            row.update(metrics)
+            row.update({"gap_" + m: g for m, g in gap.items()})
+            row["avg_gap"] = avg_gap(gap)
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def summarize(frame: pd.DataFrame) -> dict[tuple, pd.DataFrame]:
+    """One table per (data, model, scenario): a row per model with formatted cells."""
+    tables = {}
+    for key, group in frame.groupby(GROUP_KEYS, sort=True):
+        methods = group[group["method"] != "retrain"]  # the Retrain row already shows it
+        rows = pd.concat([_reference_rows(group), methods], ignore_index=True)
+        out = []
+        for method, g in rows.groupby("method", sort=False):
+            row = {"Method": method}
+            for m in GAP_METRICS:
+                if m in g and g[m].notna().any():
+                    row[m] = _cell(g[m], g.get("gap_" + m))
+            row["Avg. Gap"] = f"{g['avg_gap'].mean():.2f}"
+            row["RTE (min)"] = f"{g['rte_s'].mean() / 60:.2f}"
+            row["Access"] = g["data_access"].iloc[0]
+            row["Seeds"] = g["seed"].nunique()
+            out.append(row)
+        tables[key] = pd.DataFrame(out)
+    return tables
+
+
+def render(tables: dict[tuple, pd.DataFrame], fmt: str = "md") -> str:
+    parts = []
+    for key, table in tables.items():
+        title = ", ".join(f"{k}={v}" for k, v in zip(GROUP_KEYS, key))
+        if fmt == "md":
+            parts.append(f"### {title}\n\n" + table.to_markdown(index=False))
+        elif fmt == "csv":
+            parts.append(table.assign(**dict(zip(GROUP_KEYS, key))).to_csv(index=False))
+        elif fmt == "tex":
+            parts.append(f"% {title}\n" + table.to_latex(index=False, escape=True))
+        else:
+            raise ValueError(f"--format {fmt!r} is not supported; allowed: md, csv, tex")
+    return "\n\n".join(parts)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("root", help="folder searched recursively for record.json files (e.g. a sweep dir)")
+    parser.add_argument("--format", default="md", choices=["md", "csv", "tex"])
+    parser.add_argument("--output", help="write the table to this file instead of stdout")
+    args = parser.parse_args(argv)
+    frame = load_records(args.root)
+    if frame.empty:
+        print(f"no record.json found under {args.root}", file=sys.stderr)
+        return 1
+    failed = frame[frame["status"] != "ok"]
+    frame = frame[frame["status"] == "ok"]
+    text = render(summarize(frame), args.format)
+    if len(failed):
+        text += "\n\nNot in the table (status != ok): " + ", ".join(
+            f"{r.method}/seed{r.seed}: {r.status}" for r in failed.itertuples())
+    if args.output:
+        with open(args.output, "w") as f:
+            f.write(text + "\n")
+    else:
+        print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

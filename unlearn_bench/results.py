@@ -1,0 +1,84 @@
+"""Run records: one JSON per run (with per-example arrays beside it) and loading a folder of them."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from unlearn_bench.cache import atomic_write_bytes, atomic_write_json
+
+RECORD_FILE = "record.json"
+ARRAYS_FILE = "arrays.npz"
+FORGET_IDX_FILE = "forget_idx.npy"
+
+
+@dataclass
+class RunRecord:
+    run_key: str
+    status: str  # ok | diverged | failed
+    data: str
+    model: str
+    scenario: str
+    method: str
+    seed: int
+    metrics: dict[str, float]
+    original_metrics: dict[str, float]
+    retrain_metrics: dict[str, float]
+    gaps: dict[str, float]
+    avg_gap: float
+    rte_s: float  # seconds of `unlearn` alone (Retrain: its training time)
+    original_train_s: float
+    retrain_train_s: float
+    wall_s: float
+    data_access: list[str]
+    training_free: bool
+    forget_size: int
+    forget_idx_sha256: str
+    device: str
+    memory: dict[str, float]
+    versions: dict[str, str]
+    git_rev: str | None
+    config: dict[str, Any]
+    created: str
+    error: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def write_record(folder: Path, record: RunRecord, arrays: dict[str, np.ndarray] | None = None,
+                 forget_idx: np.ndarray | None = None) -> None:
+    """Arrays first, record last: a record on disk always has its arrays beside it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if arrays:
+        atomic_write_bytes(folder / ARRAYS_FILE, lambda f: np.savez_compressed(f, **arrays))
+    if forget_idx is not None:
+        atomic_write_bytes(folder / FORGET_IDX_FILE, lambda f: np.save(f, forget_idx))
+    atomic_write_json(folder / RECORD_FILE, asdict(record))
+
+
+def read_record(path: Path) -> RunRecord:
+    return RunRecord(**json.loads(Path(path).read_text()))
+
+
+def load_records(root: str | Path) -> pd.DataFrame:
+    """Every record under ``root`` (recursively) as one row; metric dicts flattened to
+    ``<metric>``, ``original_<metric>``, ``retrain_<metric>``, ``gap_<metric>``. Duplicates of the same
+    run (same run_key) are kept once."""
+    rows = []
+    for path in sorted(Path(root).rglob(RECORD_FILE)):
+        rec = json.loads(path.read_text())
+        row = {k: rec[k] for k in ("run_key", "status", "data", "model", "scenario", "method", "seed",
+                                   "avg_gap", "rte_s", "original_train_s", "retrain_train_s", "wall_s",
+                                   "training_free")}
+        row["data_access"] = ",".join(rec["data_access"])
+        row["path"] = str(path.parent)
+        for prefix, values in (("", rec["metrics"]), ("original_", rec["original_metrics"]),
+                               ("retrain_", rec["retrain_metrics"]), ("gap_", rec["gaps"])):
+            row.update({prefix + k: v for k, v in values.items()})
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    return frame.drop_duplicates("run_key") if not frame.empty else frame

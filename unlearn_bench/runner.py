@@ -1,0 +1,185 @@
+"""The only orchestrator: build the task, get the original and Retrain (cached), run the method,
+evaluate all three, write the record."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import logging
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+import unlearn_bench
+from unlearn_bench.cache import ModelCache, config_hash
+from unlearn_bench.data.task import Task, make_task
+from unlearn_bench.evaluation import evaluate
+from unlearn_bench.loggers import log_run
+from unlearn_bench.methods import METHODS, DataView, create_method
+from unlearn_bench.metrics.gap import avg_gap, gaps
+from unlearn_bench.models import MODELS, create_model
+from unlearn_bench.report import render, summarize
+from unlearn_bench.results import RECORD_FILE, RunRecord, load_records, read_record, write_record
+from unlearn_bench.runtime import configure_backends, peak_memory_mb, prepare_model, seed_everything, select_device
+from unlearn_bench.training import DivergedError, train_from_scratch
+
+log = logging.getLogger(__name__)
+
+
+def resolve_model_name(cfg: DictConfig) -> str:
+    name = cfg.data.default_model if cfg.model.name == "auto" else cfg.model.name
+    if name not in MODELS:
+        raise ValueError(f"model={name!r} is not registered; allowed: auto, {', '.join(sorted(MODELS))}")
+    return name
+
+
+def validate(cfg: DictConfig) -> None:
+    """Checks that need no data, so bad input fails before anything is loaded or trained."""
+    if cfg.method.name not in METHODS:
+        raise ValueError(f"method={cfg.method.name!r} is not registered; allowed: {sorted(METHODS)}")
+    resolve_model_name(cfg)
+    select_device(cfg.device)
+
+
+def _data_payload(cfg: DictConfig) -> dict:
+    """The config that determines the data: everything in `data` but where it is read from."""
+    data = OmegaConf.to_container(cfg.data, resolve=True)
+    data.pop("root", None)
+    return data
+
+
+def _payloads(cfg: DictConfig, task: Task) -> dict[str, dict]:
+    model = {"name": resolve_model_name(cfg), "width": cfg.model.width}
+    train = OmegaConf.to_container(cfg.train, resolve=True)
+    forget_sha = hashlib.sha256(task.forget_idx.tobytes()).hexdigest()
+    original = {"data": _data_payload(cfg), "model": model, "train": train, "seed": cfg.seed}
+    retrain = {**original, "forget_idx_sha256": forget_sha}
+    run = {**retrain, "scenario": OmegaConf.to_container(cfg.scenario, resolve=True),
+           "method": OmegaConf.to_container(cfg.method, resolve=True),
+           "eval": OmegaConf.to_container(cfg.eval, resolve=True)}
+    return {"original": original, "retrain": retrain, "run": run, "forget_sha": forget_sha}
+
+
+def _versions() -> dict[str, str]:
+    import hydra
+    import sklearn
+
+    return {"unlearn_bench": unlearn_bench.__version__, "torch": torch.__version__,
+            "hydra": hydra.__version__, "sklearn": sklearn.__version__, "numpy": np.__version__}
+
+
+def _git_rev() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                             cwd=Path(__file__).parent)
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def run(cfg: DictConfig, output_dir: str | Path | None = None) -> RunRecord:
+    """Run one (data, model, method, scenario, seed) and return its record.
+
+    The record is stored under ``<cache_dir>/runs/<run key>/`` (so an identical run anywhere is skipped
+    when ``skip_existing``) and copied into ``output_dir`` (the Hydra job folder by default).
+    """
+    wall_start = time.perf_counter()
+    validate(cfg)
+    if output_dir is None:
+        from hydra.core.hydra_config import HydraConfig
+
+        output_dir = HydraConfig.get().runtime.output_dir
+    output_dir = Path(output_dir)
+    device = select_device(cfg.device)
+    configure_backends(device)
+    progress = cfg.progress
+
+    task = make_task(cfg.data, cfg.scenario, cfg.train, cfg.seed, device)
+    payloads = _payloads(cfg, task)
+    run_key = config_hash(payloads["run"])
+    store = Path(cfg.cache_dir) / "runs" / run_key
+    if cfg.skip_existing and (store / RECORD_FILE).exists():
+        log.info("skip: run %s already recorded in %s", run_key, store)
+        shutil.copytree(store, output_dir, dirs_exist_ok=True)
+        _print_table(output_dir)
+        return read_record(store / RECORD_FILE)
+
+    cache = ModelCache(cfg.cache_dir)
+    model_name = resolve_model_name(cfg)
+
+    def new_model() -> torch.nn.Module:
+        model = create_model(model_name, task.num_classes, cfg.data.in_chans, cfg.data.img_size,
+                             task.mean, task.std, width=cfg.model.width)
+        return prepare_model(model, device, cfg.train.channels_last)
+
+    def train_original() -> torch.nn.Module:
+        generator = seed_everything(cfg.seed)
+        return train_from_scratch(new_model(), lambda: task.loader("train", cfg.train.batch_size,
+                                                                   generator=generator),
+                                  cfg.train, desc="original", progress=progress)
+
+    seed_everything(cfg.seed)
+    original, original_meta = cache.load_or_build("original", payloads["original"], new_model(), train_original)
+
+    def train_retrain() -> torch.nn.Module:
+        generator = seed_everything(cfg.seed)
+        view = DataView(task, METHODS["retrain"].needs, cfg.train, generator, progress)
+        return METHODS["retrain"](cfg.method).unlearn(original, view)
+
+    seed_everything(cfg.seed)
+    retrain, retrain_meta = cache.load_or_build("retrain", payloads["retrain"], new_model(), train_retrain)
+
+    method = create_method(cfg.method)
+    status, error = "ok", None
+    if cfg.method.name == "retrain":
+        unlearned, rte_s = retrain, retrain_meta["seconds"]
+    else:
+        generator = seed_everything(cfg.seed)
+        view = DataView(task, method.needs, cfg.train, generator, progress)
+        start = time.perf_counter()
+        try:
+            unlearned = method.unlearn(copy.deepcopy(original), view)
+        except DivergedError as err:
+            status, error, unlearned = "diverged", str(err), None
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        rte_s = time.perf_counter() - start
+
+    amp = cfg.train.amp
+    original_metrics, _ = evaluate(original, task, cfg.eval, amp)
+    retrain_metrics, _ = evaluate(retrain, task, cfg.eval, amp)
+    metrics, arrays = evaluate(unlearned, task, cfg.eval, amp) if unlearned is not None else ({}, {})
+    gap = gaps(metrics, retrain_metrics)
+    record = RunRecord(
+        run_key=run_key, status=status, data=cfg.data.name, model=model_name, scenario=cfg.scenario.name,
+        method=cfg.method.name, seed=cfg.seed, metrics=metrics, original_metrics=original_metrics,
+        retrain_metrics=retrain_metrics, gaps=gap, avg_gap=avg_gap(gap) if gap else float("nan"),
+        rte_s=rte_s, original_train_s=original_meta["seconds"], retrain_train_s=retrain_meta["seconds"],
+        wall_s=time.perf_counter() - wall_start, data_access=sorted(method.needs),
+        training_free=method.training_free, forget_size=len(task.forget_idx),
+        forget_idx_sha256=payloads["forget_sha"], device=str(device), memory=peak_memory_mb(device),
+        versions=_versions(), git_rev=_git_rev(), config=OmegaConf.to_container(cfg, resolve=True),
+        created=time.strftime("%Y-%m-%dT%H:%M:%S"), error=error,
+        extra={"original_cached": original_meta["cached"], "retrain_cached": retrain_meta["cached"]},
+    )
+    arrays = arrays if cfg.eval.save_arrays else None
+    write_record(store, record, arrays, task.forget_idx)
+    write_record(output_dir, record, arrays, task.forget_idx)
+    log_run(cfg.logger, record.config, {"metrics": metrics, "avg_gap": record.avg_gap, "rte_s": rte_s},
+            str(output_dir))
+    _print_table(output_dir)
+    return record
+
+
+def _print_table(folder: Path) -> None:
+    frame = load_records(folder)
+    ok = frame[frame["status"] == "ok"] if not frame.empty else frame
+    if ok.empty:
+        log.warning("run finished with status %s: %s", frame["status"].iloc[0], folder)
+        return
+    log.info("\n%s", render(summarize(ok), "md"))

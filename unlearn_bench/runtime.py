@@ -1,0 +1,60 @@
+"""Device selection, seeding and mixed precision: the only device-specific code in the package."""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import resource
+import sys
+
+import numpy as np
+import torch
+
+
+def select_device(name: str) -> torch.device:
+    """``auto`` = CUDA when available, else CPU. Asking for CUDA on a machine without it is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device={name!r} was requested but CUDA is not available; use device=cpu or auto")
+    if not (name == "cpu" or name.startswith("cuda")):
+        raise ValueError(f"device={name!r} is not supported; allowed: auto, cpu, cuda, cuda:N")
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed Python, NumPy and torch; return a CPU generator for data order and augmentation."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager:
+    """bf16 autocast on CUDA when enabled; a no-op on CPU (CPU runs stay fp32)."""
+    if enabled and device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def prepare_model(model: torch.nn.Module, device: torch.device, channels_last: bool) -> torch.nn.Module:
+    model = model.to(device)
+    if channels_last and device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    return model
+
+
+def configure_backends(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True
+
+
+def peak_memory_mb(device: torch.device) -> dict[str, float]:
+    """Peak host RSS of this process, and peak CUDA memory allocated where CUDA is used."""
+    rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    out = {"peak_rss_mb": rss_kb / (1024**2 if sys.platform == "darwin" else 1024)}
+    if device.type == "cuda":
+        out["cuda_max_allocated_mb"] = torch.cuda.max_memory_allocated(device) / 1024**2
+    return out

@@ -1,0 +1,120 @@
+"""One optimisation loop for everything that trains: the original model, Retrain and every
+gradient-based unlearning method (each supplies its passes and losses, not a loop of its own)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from unlearn_bench.config import TrainConfig
+from unlearn_bench.runtime import autocast
+
+Batches = Callable[[], Iterable[tuple[torch.Tensor, torch.Tensor]]]
+Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+@dataclass
+class Pass:
+    """One sweep over a data source inside an epoch: ``batches()`` yields a fresh epoch of
+    ``(images, labels)``; ``loss(logits, labels)`` is minimised on it."""
+
+    batches: Batches
+    loss: Loss
+
+
+class DivergedError(FloatingPointError):
+    """The loss became NaN or infinite."""
+
+
+def sgd(model: nn.Module, lr: float, momentum: float = 0.9, weight_decay: float = 5e-4,
+        nesterov: bool = False) -> torch.optim.SGD:
+    return torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay,
+                           nesterov=nesterov)
+
+
+def lr_factor(recipe: TrainConfig, epoch: float) -> float:
+    """Learning-rate multiplier at an epoch: linear warm-up, then the recipe's schedule."""
+    if recipe.warmup_epochs > 0 and epoch < recipe.warmup_epochs:
+        return (epoch + 1) / recipe.warmup_epochs
+    if recipe.schedule == "cosine":
+        span = max(recipe.epochs - recipe.warmup_epochs, 1)
+        return 0.5 * (1 + math.cos(math.pi * (epoch - recipe.warmup_epochs) / span))
+    if recipe.schedule == "multistep":
+        return recipe.gamma ** sum(epoch >= m for m in recipe.milestones)
+    if recipe.schedule == "constant":
+        return 1.0
+    raise ValueError(f"train.schedule={recipe.schedule!r} is not supported; allowed: cosine, multistep, constant")
+
+
+class StepHook:
+    """Called around every optimiser step (e.g. a weight-saliency mask)."""
+
+    def before_step(self, model: nn.Module) -> None: ...
+
+    def after_step(self, model: nn.Module, optimizer: torch.optim.Optimizer) -> None: ...
+
+
+def fit(
+    model: nn.Module,
+    passes: list[Pass],
+    epochs: int,
+    optimizer: torch.optim.Optimizer,
+    lr_at: Callable[[float], float] | None = None,
+    hook: StepHook | None = None,
+    amp: bool = False,
+    desc: str = "train",
+    progress: bool = True,
+) -> int:
+    """Run ``epochs`` epochs; each epoch runs every pass in order. ``lr_at(epoch)`` scales the
+    optimiser's base learning rates. Returns the number of optimiser steps taken."""
+    device = next(model.parameters()).device
+    base_lrs = [g["lr"] for g in optimizer.param_groups]
+    steps = 0
+    model.train()
+    bar = tqdm(range(epochs), desc=desc, disable=not progress, leave=False)
+    for epoch in bar:
+        if lr_at is not None:  # stepped per epoch, as the SalUn repo's schedulers
+            for group, base in zip(optimizer.param_groups, base_lrs):
+                group["lr"] = base * lr_at(epoch)
+        seen, running = 0, torch.zeros((), device=device)
+        for p in passes:
+            for x, y in p.batches():
+                with autocast(device, amp):
+                    loss = p.loss(model(x), y)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if hook is not None:
+                    hook.before_step(model)
+                optimizer.step()
+                if hook is not None:
+                    hook.after_step(model, optimizer)
+                steps += 1
+                seen += 1
+                running += loss.detach()
+        # One host sync per epoch: a NaN/inf loss anywhere in the epoch is caught here.
+        mean_loss = running.item() / max(seen, 1)
+        if not math.isfinite(mean_loss):
+            raise DivergedError(f"{desc}: loss became {mean_loss} in epoch {epoch}")
+        bar.set_postfix(loss=f"{mean_loss:.3f}")
+    for group, base in zip(optimizer.param_groups, base_lrs):
+        group["lr"] = base
+    return steps
+
+
+def cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return F.cross_entropy(logits.float(), y)
+
+
+def train_from_scratch(model: nn.Module, batches: Batches, recipe: TrainConfig, desc: str,
+                       progress: bool = True) -> nn.Module:
+    """Train with the recipe (SGD + schedule) on one data source; used for the original and Retrain."""
+    optimizer = sgd(model, recipe.lr, recipe.momentum, recipe.weight_decay, recipe.nesterov)
+    fit(model, [Pass(batches, cross_entropy)], recipe.epochs, optimizer,
+        lr_at=lambda e: lr_factor(recipe, e), amp=recipe.amp, desc=desc, progress=progress)
+    return model.eval()
