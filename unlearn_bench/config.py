@@ -27,6 +27,7 @@ class DataConfig:
     # Share of each class of the train split held out as validation (SalUn repo: 10% on CIFAR/SVHN).
     val_ratio: float = 0.0
     default_model: str = MISSING
+    verify_files: bool = True  # check torchvision's MD5 sums of the dataset files (off for test copies)
     # Only for `fake`: sizes of the synthetic splits.
     n_train: int = 0
     n_test: int = 0
@@ -35,7 +36,7 @@ class DataConfig:
 @dataclass
 class ModelConfig:
     name: str = "auto"  # `auto` = the dataset's `default_model`
-    width: int = 64  # base channel width where the architecture has one (small_cnn)
+    width: int = 32  # base channel width where the architecture has one (small_cnn)
 
 
 @dataclass

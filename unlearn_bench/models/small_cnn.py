@@ -13,7 +13,7 @@ def _block(c_in: int, c_out: int) -> nn.Sequential:
 
 
 class SmallCNN(nn.Module):
-    def __init__(self, num_classes: int, in_chans: int, width: int = 64):
+    def __init__(self, num_classes: int, in_chans: int, width: int = 32):
         super().__init__()
         self.features = nn.Sequential(
             _block(in_chans, width),
@@ -33,5 +33,5 @@ class SmallCNN(nn.Module):
 
 
 @register_model
-def small_cnn(num_classes: int, in_chans: int, img_size: int, width: int = 64) -> SmallCNN:
+def small_cnn(num_classes: int, in_chans: int, img_size: int, width: int = 32) -> SmallCNN:
     return SmallCNN(num_classes, in_chans, width)

@@ -1,0 +1,86 @@
+"""Loaders on small fake copies written in each dataset's real on-disk format, and real Fashion-MNIST."""
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from unlearn_bench.config import DataConfig
+from unlearn_bench.data.datasets import DEBIAN_FASHION_MNIST, DatasetNotFoundError, load_dataset
+from unlearn_bench.data.task import make_task
+from tests.conftest import compose_config
+
+
+def data_cfg(name: str, root: Path, **kw) -> DataConfig:
+    cfg = compose_config([f"data={name}", f"data.root={root}", "data.verify_files=false"]).data
+    for k, v in kw.items():
+        cfg[k] = v
+    return cfg
+
+
+def write_cifar(root: Path, folder: str, n_per_file: int, label_key: str, num_classes: int, train_files):
+    base = root / folder
+    base.mkdir(parents=True)
+    rng = np.random.RandomState(0)
+    for name in [*train_files, "test_batch" if folder.startswith("cifar-10-") else "test"]:
+        labels = (np.arange(n_per_file) % num_classes).tolist()
+        data = rng.randint(0, 256, (n_per_file, 3072), dtype=np.uint8)
+        data[:, 0] = labels  # first red pixel = label, to check image/label alignment after loading
+        with open(base / name, "wb") as f:
+            pickle.dump({"data": data, label_key: labels, "batch_label": "x"}, f)
+    meta_name, key = ("batches.meta", "label_names") if folder.startswith("cifar-10-") else ("meta", "fine_label_names")
+    with open(base / meta_name, "wb") as f:
+        pickle.dump({key: [f"c{i}" for i in range(num_classes)]}, f)
+
+
+def test_cifar10_loader_on_fake_copy(tmp_path):
+    write_cifar(tmp_path, "cifar-10-batches-py", 20, "labels", 10, [f"data_batch_{i}" for i in range(1, 6)])
+    data = load_dataset(data_cfg("cifar10", tmp_path))
+    assert data.train_x.shape == (100, 3, 32, 32) and data.train_x.dtype == torch.uint8
+    assert data.test_x.shape == (20, 3, 32, 32)
+    torch.testing.assert_close(data.train_x[:, 0, 0, 0].long(), data.train_y)  # HWC -> CHW kept pixels
+    assert data.classes == [f"c{i}" for i in range(10)]
+    # SalUn split: 10% of each class held out -> 90 train examples
+    task = make_task(data_cfg("cifar10", tmp_path), compose_config(["scenario=random10"]).scenario,
+                     compose_config(["train=salun"]).train, seed=0, device="cpu")
+    assert len(task.train_y) == 90 and len(task.val_y) == 10
+    assert len(task.forget_idx) == 9
+
+
+def test_cifar100_loader_on_fake_copy(tmp_path):
+    write_cifar(tmp_path, "cifar-100-python", 200, "fine_labels", 100, ["train"])
+    data = load_dataset(data_cfg("cifar100", tmp_path))
+    assert data.train_x.shape == (200, 3, 32, 32) and int(data.train_y.max()) == 99
+    torch.testing.assert_close(data.train_x[:, 0, 0, 0].long(), data.train_y)
+
+
+def test_svhn_loader_on_fake_copy(tmp_path):
+    from scipy.io import savemat
+
+    for split, n in (("train", 30), ("test", 10)):
+        labels = (np.arange(n) % 10) + 1  # SVHN stores digit 0 as label 10
+        x = np.random.RandomState(0).randint(0, 256, (32, 32, 3, n), dtype=np.uint8)
+        savemat(tmp_path / f"{split}_32x32.mat", {"X": x, "y": labels[:, None]})
+    data = load_dataset(data_cfg("svhn", tmp_path))
+    assert data.train_x.shape == (30, 3, 32, 32) and data.test_x.shape == (10, 3, 32, 32)
+    assert set(data.train_y.tolist()) == set(range(10))
+
+
+def test_missing_cifar_fails_with_instructions(tmp_path):
+    with pytest.raises(DatasetNotFoundError, match="cifar-10-batches-py.*UNLEARN_BENCH_DATA"):
+        load_dataset(data_cfg("cifar10", tmp_path))
+
+
+def test_digits_is_bundled_and_uint8():
+    data = load_dataset(compose_config(["data=digits"]).data)
+    assert data.train_x.shape == (1437, 1, 8, 8) and data.test_x.shape == (360, 1, 8, 8)
+    assert data.train_x.dtype == torch.uint8 and int(data.train_x.max()) == 255
+
+
+@pytest.mark.skipif(not Path(DEBIAN_FASHION_MNIST).exists(), reason="apt-get install dataset-fashion-mnist")
+def test_real_fashion_mnist_from_debian(tmp_path):
+    data = load_dataset(data_cfg("fashion_mnist", tmp_path))
+    assert data.train_x.shape == (60000, 1, 28, 28) and data.test_x.shape == (10000, 1, 28, 28)
+    assert torch.bincount(data.train_y).tolist() == [6000] * 10

@@ -1,0 +1,50 @@
+from pathlib import Path
+
+import pytest
+from hydra.errors import ConfigCompositionException as HydraCompositionError
+from omegaconf.errors import ValidationError
+
+from tests.conftest import CONF_DIR, compose_config
+
+GROUPS = ["data", "model", "method", "scenario", "train", "eval", "logger"]
+
+
+def options(group: str) -> list[str]:
+    return sorted(p.stem for p in (Path(CONF_DIR) / group).glob("*.yaml"))
+
+
+@pytest.mark.parametrize("group,option", [(g, o) for g in GROUPS for o in options(g)])
+def test_every_group_option_composes(group, option):
+    cfg = compose_config([f"{group}={option}"])
+    assert cfg[group] is not None
+    if group in ("data", "method", "train", "logger"):
+        assert cfg[group].name  # every option names itself
+
+
+def test_train_recipe_follows_data():
+    assert compose_config(["data=cifar10"]).train.epochs == 182
+    assert compose_config(["data=cifar10"]).train.milestones == [91, 136]
+    assert compose_config(["data=cifar10", "train=salun_cosine"]).train.schedule == "cosine"
+    assert compose_config(["data=digits"]).train.name == "digits"
+
+
+def test_typo_in_key_fails_naming_it():
+    with pytest.raises(HydraCompositionError, match="lrr"):
+        compose_config(["method.lrr=0.1"])
+
+
+def test_wrong_type_fails_naming_key():
+    with pytest.raises((HydraCompositionError, ValidationError), match="epochs"):
+        compose_config(["train.epochs=many"])
+
+
+def test_unknown_group_option_lists_allowed():
+    with pytest.raises(HydraCompositionError, match="salun"):
+        compose_config(["method=does_not_exist"])
+
+
+def test_method_config_is_typed():
+    cfg = compose_config(["method=salun", "method.sparsity=0.3"])
+    assert cfg.method.sparsity == 0.3
+    with pytest.raises((HydraCompositionError, ValidationError), match="sparsity"):
+        compose_config(["method=ft", "method.sparsity=0.3"])  # ft has no sparsity
