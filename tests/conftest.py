@@ -10,7 +10,7 @@ from hydra.core.global_hydra import GlobalHydra
 
 from unlearn_bench.config import register_configs
 
-CONF_DIR = str((Path(__file__).resolve().parents[1] / "conf"))
+CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
 register_configs()
 
 

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
+from tests.conftest import compose_config
 from unlearn_bench.config import DataConfig
 from unlearn_bench.data.datasets import DEBIAN_FASHION_MNIST, DatasetNotFoundError, load_dataset
 from unlearn_bench.data.task import make_task
-from tests.conftest import compose_config
 
 
 def data_cfg(name: str, root: Path, **kw) -> DataConfig:

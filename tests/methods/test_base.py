@@ -1,10 +1,10 @@
 import pytest
 import torch
 
+from tests.conftest import compose_config
 from unlearn_bench.data.task import make_task
 from unlearn_bench.methods import METHODS, DataView
 from unlearn_bench.methods.base import DataAccessError
-from tests.conftest import compose_config
 
 
 @pytest.fixture(scope="module")

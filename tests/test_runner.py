@@ -1,0 +1,79 @@
+"""End-to-end runs on the small synthetic dataset: records, caching, skipping, forget-set identity."""
+
+import json
+
+import numpy as np
+import pytest
+
+import unlearn_bench.runner as runner
+from tests.conftest import compose_config
+from unlearn_bench.results import load_records
+
+FAST = ["data=fake", "train.epochs=3", "progress=false"]
+
+
+def run(tmp_path, cache, *overrides, out="run"):
+    cfg = compose_config([*FAST, f"cache_dir={cache}", *overrides])
+    if "epochs" in cfg.method:
+        cfg.method.epochs = 1
+    return runner.run(cfg, output_dir=tmp_path / out)
+
+
+def test_original_and_retrain_trained_once_and_reused(tmp_path):
+    cache = tmp_path / "cache"
+    first = run(tmp_path, cache, "method=ft", out="a")
+    assert not first.extra["original_cached"] and not first.extra["retrain_cached"]
+    second = run(tmp_path, cache, "method=ga", out="b")
+    assert second.extra["original_cached"] and second.extra["retrain_cached"]
+    assert second.original_metrics == first.original_metrics
+    assert second.retrain_metrics == first.retrain_metrics
+    assert second.forget_idx_sha256 == first.forget_idx_sha256  # same D_f for every method of a seed
+    other_seed = run(tmp_path, cache, "method=ft", "seed=1", out="c")
+    assert not other_seed.extra["original_cached"]
+    assert other_seed.forget_idx_sha256 != first.forget_idx_sha256
+    np.testing.assert_array_equal(np.load(tmp_path / "a" / "forget_idx.npy"),
+                                  np.load(tmp_path / "b" / "forget_idx.npy"))
+
+
+def test_identical_run_is_skipped_without_training(tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    first = run(tmp_path, cache, "method=rl", out="a")
+
+    def must_not_train(*args, **kwargs):
+        raise AssertionError("a finished run was trained again")
+
+    monkeypatch.setattr(runner, "train_from_scratch", must_not_train)
+    monkeypatch.setattr(runner, "create_method", must_not_train)
+    again = run(tmp_path, cache, "method=rl", out="b")
+    assert again == first
+    assert json.loads((tmp_path / "b" / "record.json").read_text())["run_key"] == first.run_key
+
+
+def test_record_fields_and_arrays(tmp_path):
+    rec = run(tmp_path, tmp_path / "cache", "method=salun", "scenario=classwise")
+    assert set(rec.metrics) == {"UA", "RA", "TA", "MIA"}
+    assert rec.scenario == "classwise_0" and rec.data_access == ["forget", "retain"]
+    assert rec.retrain_metrics["UA"] == 100.0  # Retrain never saw the class
+    assert rec.rte_s > 0 and rec.wall_s >= rec.rte_s and rec.memory["peak_rss_mb"] > 0
+    arrays = np.load(tmp_path / "run" / "arrays.npz")
+    assert arrays["forget_logits"].shape == (rec.forget_size, 4)
+    frame = load_records(tmp_path / "run")
+    assert frame.loc[0, "gap_UA"] == pytest.approx(abs(rec.metrics["UA"] - 100.0))
+
+
+def test_retrain_method_reports_retrain_itself(tmp_path):
+    rec = run(tmp_path, tmp_path / "cache", "method=retrain")
+    assert rec.metrics == rec.retrain_metrics and rec.avg_gap == 0.0
+    assert rec.rte_s == rec.retrain_train_s
+
+
+@pytest.mark.parametrize("override,match", [
+    ("model.name=resnet99", "resnet99"),
+    ("device=tpu", "device"),
+    ("scenario.class_index=7", "scenario.class_index"),
+])
+def test_bad_input_fails_before_training(tmp_path, override, match):
+    cfg = compose_config([*FAST, f"cache_dir={tmp_path / 'cache'}", "scenario=classwise", override])
+    with pytest.raises(ValueError, match=match):
+        runner.run(cfg, output_dir=tmp_path / "run")
+    assert not (tmp_path / "cache").exists()
