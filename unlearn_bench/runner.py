@@ -47,9 +47,10 @@ def validate(cfg: DictConfig) -> None:
 
 
 def _data_payload(cfg: DictConfig) -> dict:
-    """The config that determines the data: everything in `data` but where it is read from."""
+    """The config that determines the data: everything in `data` but where and how files are read."""
     data = OmegaConf.to_container(cfg.data, resolve=True)
-    data.pop("root", None)
+    for key in ("root", "verify_files"):
+        data.pop(key, None)
     return data
 
 
@@ -151,9 +152,12 @@ def run(cfg: DictConfig, output_dir: str | Path | None = None) -> RunRecord:
         rte_s = time.perf_counter() - start
 
     amp = cfg.train.amp
-    original_metrics, _ = evaluate(original, task, cfg.eval, amp)
-    retrain_metrics, _ = evaluate(retrain, task, cfg.eval, amp)
+    original_metrics, original_arrays = evaluate(original, task, cfg.eval, amp)
+    retrain_metrics, retrain_arrays = evaluate(retrain, task, cfg.eval, amp)
     metrics, arrays = evaluate(unlearned, task, cfg.eval, amp) if unlearned is not None else ({}, {})
+    # The references' D_f logits travel with the run: distances to the original and to Retrain on D_f.
+    arrays["original_forget_logits"] = original_arrays["forget_logits"]
+    arrays["retrain_forget_logits"] = retrain_arrays["forget_logits"]
     gap = gaps(metrics, retrain_metrics)
     record = RunRecord(
         run_key=run_key, status=status, data=cfg.data.name, model=model_name, scenario=cfg.scenario.name,
