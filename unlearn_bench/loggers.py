@@ -6,13 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 from unlearn_bench.config import LoggerConfig
+from unlearn_bench.errors import ConfigError
 
 
 def log_run(cfg: LoggerConfig, config: dict[str, Any], summary: dict[str, Any], output_dir: str) -> None:
     if cfg.name == "none":
         return
     if cfg.name != "wandb":
-        raise ValueError(f"logger={cfg.name!r} is not supported; allowed: none, wandb")
+        raise ConfigError(f"logger={cfg.name!r} is not supported; allowed: none, wandb")
     try:
         import wandb
     except ImportError as err:

@@ -18,6 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 import unlearn_bench
 from unlearn_bench.cache import ModelCache, config_hash
 from unlearn_bench.data.task import Task, make_task
+from unlearn_bench.errors import ConfigError
 from unlearn_bench.evaluation import evaluate
 from unlearn_bench.loggers import log_run
 from unlearn_bench.methods import METHODS, DataView, create_method
@@ -34,14 +35,14 @@ log = logging.getLogger(__name__)
 def resolve_model_name(cfg: DictConfig) -> str:
     name = cfg.data.default_model if cfg.model.name == "auto" else cfg.model.name
     if name not in MODELS:
-        raise ValueError(f"model={name!r} is not registered; allowed: auto, {', '.join(sorted(MODELS))}")
+        raise ConfigError(f"model={name!r} is not registered; allowed: auto, {', '.join(sorted(MODELS))}")
     return name
 
 
 def validate(cfg: DictConfig) -> None:
     """Checks that need no data, so bad input fails before anything is loaded or trained."""
     if cfg.method.name not in METHODS:
-        raise ValueError(f"method={cfg.method.name!r} is not registered; allowed: {sorted(METHODS)}")
+        raise ConfigError(f"method={cfg.method.name!r} is not registered; allowed: {sorted(METHODS)}")
     resolve_model_name(cfg)
     select_device(cfg.device)
 
@@ -124,15 +125,14 @@ def run(cfg: DictConfig, output_dir: str | Path | None = None) -> RunRecord:
                                                                    generator=generator),
                                   cfg.train, desc="original", progress=progress)
 
-    seed_everything(cfg.seed)
     original, original_meta = cache.load_or_build("original", payloads["original"], new_model(), train_original)
 
     def train_retrain() -> torch.nn.Module:
         generator = seed_everything(cfg.seed)
         view = DataView(task, METHODS["retrain"].needs, cfg.train, generator, progress)
-        return METHODS["retrain"](cfg.method).unlearn(original, view)
+        retrain_method = METHODS["retrain"]
+        return retrain_method(retrain_method.Config()).unlearn(original, view)
 
-    seed_everything(cfg.seed)
     retrain, retrain_meta = cache.load_or_build("retrain", payloads["retrain"], new_model(), train_retrain)
 
     method = create_method(cfg.method)

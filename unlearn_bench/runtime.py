@@ -10,15 +10,17 @@ import sys
 import numpy as np
 import torch
 
+from unlearn_bench.errors import ConfigError
+
 
 def select_device(name: str) -> torch.device:
     """``auto`` = CUDA when available, else CPU. Asking for CUDA on a machine without it is an error."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device={name!r} was requested but CUDA is not available; use device=cpu or auto")
+        raise ConfigError(f"device={name!r} was requested but CUDA is not available; use device=cpu or auto")
     if not (name == "cpu" or name.startswith("cuda")):
-        raise ValueError(f"device={name!r} is not supported; allowed: auto, cpu, cuda, cuda:N")
+        raise ConfigError(f"device={name!r} is not supported; allowed: auto, cpu, cuda, cuda:N")
     return torch.device(name)
 
 

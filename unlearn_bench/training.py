@@ -13,6 +13,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from unlearn_bench.config import TrainConfig
+from unlearn_bench.errors import ConfigError
 from unlearn_bench.runtime import autocast
 
 Batches = Callable[[], Iterable[tuple[torch.Tensor, torch.Tensor]]]
@@ -49,7 +50,7 @@ def lr_factor(recipe: TrainConfig, epoch: float) -> float:
         return recipe.gamma ** sum(epoch >= m for m in recipe.milestones)
     if recipe.schedule == "constant":
         return 1.0
-    raise ValueError(f"train.schedule={recipe.schedule!r} is not supported; allowed: cosine, multistep, constant")
+    raise ConfigError(f"train.schedule={recipe.schedule!r} is not supported; allowed: cosine, multistep, constant")
 
 
 class StepHook:

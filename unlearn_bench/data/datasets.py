@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from unlearn_bench.config import DataConfig
+from unlearn_bench.errors import ConfigError, DatasetNotFoundError
 
 
 @dataclass
@@ -26,10 +27,6 @@ class ImageData:
     test_x: torch.Tensor
     test_y: torch.Tensor
     classes: list[str]
-
-
-class DatasetNotFoundError(FileNotFoundError):
-    pass
 
 
 DATASETS: dict[str, Callable[[DataConfig], ImageData]] = {}
@@ -42,12 +39,12 @@ def register_dataset(fn: Callable[[DataConfig], ImageData]) -> Callable[[DataCon
 
 def load_dataset(cfg: DataConfig) -> ImageData:
     if cfg.name not in DATASETS:
-        raise ValueError(f"data={cfg.name!r} is not registered; allowed: {sorted(DATASETS)}")
+        raise ConfigError(f"data={cfg.name!r} is not registered; allowed: {sorted(DATASETS)}")
     data = DATASETS[cfg.name](cfg)
     shape = tuple(data.train_x.shape[1:])
     expected = (cfg.in_chans, cfg.img_size, cfg.img_size)
     if shape != expected:
-        raise ValueError(f"data={cfg.name}: images are {shape} but the config says {expected}")
+        raise ConfigError(f"data={cfg.name}: images are {shape} but the config says {expected}")
     return data
 
 

@@ -12,6 +12,7 @@ from unlearn_bench.config import DataConfig, ScenarioConfig, TrainConfig
 from unlearn_bench.data.datasets import load_dataset
 from unlearn_bench.data.loader import iterate_batches
 from unlearn_bench.data.scenarios import forget_indices, forgotten_classes, validate_scenario
+from unlearn_bench.errors import ConfigError
 
 SPLITS = ("train", "forget", "retain", "test", "val")
 
@@ -89,7 +90,7 @@ def make_task(data_cfg: DataConfig, scenario_cfg: ScenarioConfig, train_cfg: Tra
               device: torch.device | str) -> Task:
     validate_scenario(scenario_cfg, data_cfg.num_classes)
     if not 0.0 <= data_cfg.val_ratio < 1.0:
-        raise ValueError(f"data.val_ratio={data_cfg.val_ratio} must be in [0, 1)")
+        raise ConfigError(f"data.val_ratio={data_cfg.val_ratio} must be in [0, 1)")
     data = load_dataset(data_cfg)
     labels = data.train_y.numpy()
     val_idx = _hold_out_validation(labels, data_cfg.val_ratio, seed)

@@ -15,6 +15,7 @@ from torch import nn
 
 from unlearn_bench.config import TrainConfig
 from unlearn_bench.data.task import Task
+from unlearn_bench.errors import ConfigError
 from unlearn_bench.training import Batches
 
 METHOD_SPLITS = frozenset({"forget", "retain"})
@@ -99,13 +100,13 @@ METHODS: dict[str, type[Method]] = {}
 def register_method(cls: type[Method]) -> type[Method]:
     unknown = set(cls.needs) - METHOD_SPLITS
     if unknown:
-        raise ValueError(f"method {cls.name!r} declares unknown splits {sorted(unknown)}")
+        raise ConfigError(f"method {cls.name!r} declares unknown splits {sorted(unknown)}")
     METHODS[cls.name] = cls
     return cls
 
 
 def create_method(cfg: Any) -> Method:
     if cfg.name not in METHODS:
-        raise ValueError(f"method={cfg.name!r} is not registered; allowed: {sorted(METHODS)}")
+        raise ConfigError(f"method={cfg.name!r} is not registered; allowed: {sorted(METHODS)}")
     return METHODS[cfg.name](cfg)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from unlearn_bench.errors import ConfigError
 from unlearn_bench.training import Batches, Loss, StepHook
 
 
@@ -18,7 +19,7 @@ def saliency_mask(model: nn.Module, batches: Batches, loss: Loss, sparsity: floa
     rank so the share is exact.
     """
     if not 0.0 <= sparsity < 1.0:
-        raise ValueError(f"method.sparsity={sparsity} must be in [0, 1)")
+        raise ConfigError(f"method.sparsity={sparsity} must be in [0, 1)")
     was_training = model.training
     model.eval()
     params = {n: p for n, p in model.named_parameters() if p.requires_grad}

@@ -12,6 +12,8 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
+from unlearn_bench.errors import ConfigError
+
 MODELS: dict[str, Callable[..., nn.Module]] = {}
 
 
@@ -57,9 +59,9 @@ def create_model(
     **kwargs,
 ) -> Classifier:
     if name not in MODELS:
-        raise ValueError(f"model={name!r} is not registered; allowed: {sorted(MODELS)}")
+        raise ConfigError(f"model={name!r} is not registered; allowed: {sorted(MODELS)}")
     if len(mean) != in_chans or len(std) != in_chans:
-        raise ValueError(f"mean/std have {len(mean)}/{len(std)} entries but in_chans={in_chans}")
+        raise ConfigError(f"mean/std have {len(mean)}/{len(std)} entries but in_chans={in_chans}")
     net = MODELS[name](num_classes=num_classes, in_chans=in_chans, img_size=img_size, **kwargs)
     return Classifier(net, mean, std)
 

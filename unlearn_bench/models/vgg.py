@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from unlearn_bench.errors import ConfigError
 from unlearn_bench.models import register_model
 
 _VGG16 = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]
@@ -33,5 +34,5 @@ class VGG(nn.Module):
 @register_model
 def vgg16_bn(num_classes: int, in_chans: int, img_size: int, **_) -> VGG:
     if img_size < 32:
-        raise ValueError(f"vgg16_bn pools 5 times and needs img_size >= 32, got {img_size}")
+        raise ConfigError(f"vgg16_bn pools 5 times and needs img_size >= 32, got {img_size}")
     return VGG(_VGG16, num_classes, in_chans)
