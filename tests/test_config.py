@@ -48,3 +48,21 @@ def test_method_config_is_typed():
     assert cfg.method.sparsity == 0.3
     with pytest.raises((HydraCompositionError, ValidationError), match="sparsity"):
         compose_config(["method=ft", "method.sparsity=0.3"])  # ft has no sparsity
+
+
+@pytest.mark.parametrize("experiment", options("experiment"))
+def test_every_experiment_composes(experiment):
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        cfg = compose("config", overrides=[f"experiment={experiment}"], return_hydra_config=True)
+    assert cfg.hydra.sweeper.params.method
+    assert "experiments" in cfg.hydra.sweep.dir
+
+
+def test_method_preset_applies_only_to_its_dataset():
+    assert compose_config(["data=digits", "method=salun"]).method.lr == 0.03
+    assert compose_config(["data=cifar10", "method=salun"]).method.lr == 0.013
+    assert compose_config(["data=digits", "method=salun", "method.lr=0.2"]).method.lr == 0.2

@@ -1,0 +1,38 @@
+import pytest
+import torch
+
+from unlearn_bench.errors import ConfigError
+from unlearn_bench.models import MODELS, create_model, reset_parameters
+
+SHAPES = {"small_cnn": (1, 8), "resnet18": (3, 32), "vgg16_bn": (3, 32)}
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_model_trains_one_step_and_exposes_features(name):
+    in_chans, size = SHAPES[name]
+    model = create_model(name, 5, in_chans, size, [0.5] * in_chans, [0.25] * in_chans)
+    x, y = torch.rand(4, in_chans, size, size), torch.randint(0, 5, (4,))
+    before = model.net.fc.weight.detach().clone()
+    loss = torch.nn.functional.cross_entropy(model(x), y)
+    loss.backward()
+    torch.optim.SGD(model.parameters(), lr=0.1).step()
+    assert not torch.equal(before, model.net.fc.weight)
+    assert model.forward_features(x).shape == (4, model.net.fc.in_features)
+
+
+def test_normalisation_is_inside_the_model():
+    model = create_model("small_cnn", 3, 1, 8, [0.5], [0.25]).eval()
+    x = torch.rand(2, 1, 8, 8)
+    torch.testing.assert_close(model(x), model.net((x - 0.5) / 0.25))
+
+
+def test_reset_parameters_gives_a_fresh_model():
+    model = create_model("small_cnn", 3, 1, 8, [0.5], [0.25])
+    before = model.net.fc.weight.detach().clone()
+    reset_parameters(model)
+    assert not torch.equal(before, model.net.fc.weight)
+
+
+def test_unknown_model_lists_allowed():
+    with pytest.raises(ConfigError, match="resnet18"):
+        create_model("resnet1000", 3, 1, 8, [0.5], [0.25])
