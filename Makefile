@@ -23,7 +23,7 @@ test-all: install
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 lint: install
-	$(VENV)/bin/ruff check unlearn_bench tests scripts
+	$(VENV)/bin/ruff check .
 
 clean:
 	rm -rf outputs .cache multirun
