@@ -5,7 +5,7 @@ PYTEST_ARGS ?=
 
 .PHONY: install run test test-all lint clean
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml Makefile
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev,wandb]'
