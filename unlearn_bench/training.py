@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -16,17 +17,23 @@ from unlearn_bench.config import TrainConfig
 from unlearn_bench.errors import ConfigError
 from unlearn_bench.runtime import autocast
 
-Batches = Callable[[], Iterable[tuple[torch.Tensor, torch.Tensor]]]
-Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+Batches = Callable[[], Iterable[Any]]
+Criterion = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (logits, labels) -> loss
+Objective = Callable[[nn.Module, Any], torch.Tensor]  # (model, batch) -> loss
 
 
 @dataclass
 class Pass:
-    """One sweep over a data source inside an epoch: ``batches()`` yields a fresh epoch of
-    ``(images, labels)``; ``loss(logits, labels)`` is minimised on it."""
+    """One sweep over a data source inside an epoch: ``batches()`` yields a fresh epoch of batches
+    (usually ``(images, labels)``); ``objective(model, batch)`` is minimised on each."""
 
     batches: Batches
-    loss: Loss
+    objective: Objective
+
+
+def supervised(criterion: Criterion, weight: float = 1.0) -> Objective:
+    """``weight * criterion(model(x), y)`` on ``(x, y)`` batches."""
+    return lambda model, batch: weight * criterion(model(batch[0]), batch[1])
 
 
 class DivergedError(FloatingPointError):
@@ -85,9 +92,9 @@ def fit(
                 group["lr"] = base * lr_at(epoch)
         seen, running = 0, torch.zeros((), device=device)
         for p in passes:
-            for x, y in p.batches():
+            for batch in p.batches():
                 with autocast(device, amp):
-                    loss = p.loss(model(x), y)
+                    loss = p.objective(model, batch)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 if hook is not None:
@@ -116,6 +123,6 @@ def train_from_scratch(model: nn.Module, batches: Batches, recipe: TrainConfig, 
                        progress: bool = True) -> nn.Module:
     """Train with the recipe (SGD + schedule) on one data source; used for the original and Retrain."""
     optimizer = sgd(model, recipe.lr, recipe.momentum, recipe.weight_decay, recipe.nesterov)
-    fit(model, [Pass(batches, cross_entropy)], recipe.epochs, optimizer,
+    fit(model, [Pass(batches, supervised(cross_entropy))], recipe.epochs, optimizer,
         lr_at=lambda e: lr_factor(recipe, e), amp=recipe.amp, desc=desc, progress=progress)
     return model.eval()

@@ -1,4 +1,4 @@
-"""Losses, relabelling and optimiser construction shared by the fine-tuning style methods."""
+"""Losses, relabelling and the shared SGD method shape used by the fine-tuning style methods."""
 
 from __future__ import annotations
 
@@ -6,17 +6,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from unlearn_bench.methods.base import DataView, SGDConfig
-from unlearn_bench.training import Pass, StepHook, cross_entropy, fit, sgd
+from unlearn_bench.methods.base import DataView, Method, SGDConfig
+from unlearn_bench.training import Pass, StepHook, cross_entropy, fit, sgd, supervised
 
 
 def negative_cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Gradient-ascent loss: minimising it maximises the cross-entropy on D_f."""
     return -F.cross_entropy(logits.float(), y)
-
-
-def scaled(loss, weight: float):
-    return lambda logits, y: weight * loss(logits, y)
 
 
 def random_other_labels(y: torch.Tensor, num_classes: int, generator: torch.Generator) -> torch.Tensor:
@@ -25,7 +21,7 @@ def random_other_labels(y: torch.Tensor, num_classes: int, generator: torch.Gene
     return (y + shift) % num_classes
 
 
-def relabel_passes(data: DataView, cfg: SGDConfig, alpha: float) -> list[Pass]:
+def relabel_passes(data: DataView, batch_size: int, alpha: float) -> list[Pass]:
     """RL objective (SalUn Eq. 6): CE on D_f with fixed random wrong labels, then alpha * CE on D_r.
 
     The labels are drawn once per run (the relabelled set D_f' of SalUn Alg. 1). Each epoch makes one
@@ -34,15 +30,27 @@ def relabel_passes(data: DataView, cfg: SGDConfig, alpha: float) -> list[Pass]:
     forget_x, forget_y = data.split("forget")
     random_y = random_other_labels(forget_y, data.num_classes, data.generator)
     return [
-        Pass(data.batches(forget_x, random_y, cfg.batch_size), cross_entropy),
-        Pass(data.loader("retain", cfg.batch_size), scaled(cross_entropy, alpha)),
+        Pass(data.batches(forget_x, random_y, batch_size), supervised(cross_entropy)),
+        Pass(data.loader("retain", batch_size), supervised(cross_entropy, alpha)),
     ]
 
 
-def run_sgd(model: nn.Module, data: DataView, cfg: SGDConfig, passes: list[Pass], epochs: int | None = None,
-            hook: StepHook | None = None, desc: str = "unlearn") -> nn.Module:
-    """Constant-lr SGD over ``passes`` for ``cfg.epochs`` epochs (or ``epochs``)."""
-    optimizer = sgd(model, cfg.lr, cfg.momentum, cfg.weight_decay)
-    fit(model, passes, cfg.epochs if epochs is None else epochs, optimizer, hook=hook, amp=data.amp,
-        desc=desc, progress=data.progress)
-    return model.eval()
+class SGDMethod(Method):
+    """A method that is SGD (constant lr, momentum, weight decay) over ``passes`` for ``cfg.epochs``
+    epochs, optionally with a step hook built from the original model (e.g. a saliency mask)."""
+
+    Config = SGDConfig
+
+    def passes(self, model: nn.Module, data: DataView) -> list[Pass]:
+        raise NotImplementedError
+
+    def step_hook(self, model: nn.Module, data: DataView) -> StepHook | None:
+        return None
+
+    def unlearn(self, model: nn.Module, data: DataView) -> nn.Module:
+        hook = self.step_hook(model, data)  # built at theta_o, before any update
+        passes = self.passes(model, data)
+        optimizer = sgd(model, self.cfg.lr, self.cfg.momentum, self.cfg.weight_decay)
+        fit(model, passes, self.cfg.epochs, optimizer, hook=hook, amp=data.amp, desc=self.name,
+            progress=data.progress)
+        return model.eval()

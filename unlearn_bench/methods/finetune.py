@@ -7,13 +7,13 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from unlearn_bench.methods.base import DataView, Method, SGDConfig, register_method
-from unlearn_bench.methods.common import run_sgd
-from unlearn_bench.training import Pass, cross_entropy
+from unlearn_bench.methods.base import DataView, SGDConfig, register_method
+from unlearn_bench.methods.common import SGDMethod
+from unlearn_bench.training import Pass, cross_entropy, supervised
 
 
 @register_method
-class FineTune(Method):
+class FineTune(SGDMethod):
     name = "ft"
     needs = frozenset({"retain"})
 
@@ -21,6 +21,5 @@ class FineTune(Method):
     class Config(SGDConfig):
         name: str = "ft"
 
-    def unlearn(self, model: nn.Module, data: DataView) -> nn.Module:
-        passes = [Pass(data.loader("retain", self.cfg.batch_size), cross_entropy)]
-        return run_sgd(model, data, self.cfg, passes, desc="ft")
+    def passes(self, model: nn.Module, data: DataView) -> list[Pass]:
+        return [Pass(data.loader("retain", self.cfg.batch_size), supervised(cross_entropy))]

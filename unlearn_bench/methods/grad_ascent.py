@@ -7,13 +7,13 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from unlearn_bench.methods.base import DataView, Method, SGDConfig, register_method
-from unlearn_bench.methods.common import negative_cross_entropy, run_sgd
-from unlearn_bench.training import Pass
+from unlearn_bench.methods.base import DataView, SGDConfig, register_method
+from unlearn_bench.methods.common import SGDMethod, negative_cross_entropy
+from unlearn_bench.training import Pass, supervised
 
 
 @register_method
-class GradientAscent(Method):
+class GradientAscent(SGDMethod):
     name = "ga"
     needs = frozenset({"forget"})
 
@@ -23,6 +23,5 @@ class GradientAscent(Method):
         epochs: int = 5
         lr: float = 1e-4
 
-    def unlearn(self, model: nn.Module, data: DataView) -> nn.Module:
-        passes = [Pass(data.loader("forget", self.cfg.batch_size), negative_cross_entropy)]
-        return run_sgd(model, data, self.cfg, passes, desc="ga")
+    def passes(self, model: nn.Module, data: DataView) -> list[Pass]:
+        return [Pass(data.loader("forget", self.cfg.batch_size), supervised(negative_cross_entropy))]

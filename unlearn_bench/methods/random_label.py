@@ -8,12 +8,13 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from unlearn_bench.methods.base import DataView, Method, SGDConfig, register_method
-from unlearn_bench.methods.common import relabel_passes, run_sgd
+from unlearn_bench.methods.base import DataView, SGDConfig, register_method
+from unlearn_bench.methods.common import SGDMethod, relabel_passes
+from unlearn_bench.training import Pass
 
 
 @register_method
-class RandomLabel(Method):
+class RandomLabel(SGDMethod):
     name = "rl"
     needs = frozenset({"forget", "retain"})
 
@@ -22,5 +23,5 @@ class RandomLabel(Method):
         name: str = "rl"
         alpha: float = 1.0  # weight of the D_r term
 
-    def unlearn(self, model: nn.Module, data: DataView) -> nn.Module:
-        return run_sgd(model, data, self.cfg, relabel_passes(data, self.cfg, self.cfg.alpha), desc="rl")
+    def passes(self, model: nn.Module, data: DataView) -> list[Pass]:
+        return relabel_passes(data, self.cfg.batch_size, self.cfg.alpha)

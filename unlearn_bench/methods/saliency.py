@@ -7,10 +7,12 @@ import torch
 from torch import nn
 
 from unlearn_bench.errors import ConfigError
-from unlearn_bench.training import Batches, Loss, StepHook
+from unlearn_bench.methods.base import DataView
+from unlearn_bench.methods.common import negative_cross_entropy
+from unlearn_bench.training import Batches, Criterion, StepHook
 
 
-def saliency_mask(model: nn.Module, batches: Batches, loss: Loss, sparsity: float) -> dict[str, torch.Tensor]:
+def saliency_mask(model: nn.Module, batches: Batches, loss: Criterion, sparsity: float) -> dict[str, torch.Tensor]:
     """m_S = 1(|grad_theta l_f(theta; D_f)| at theta_o >= gamma), Eq. 3.
 
     The gradient is that of the mean loss over all of D_f, taken once in eval mode (SalUn repo). gamma
@@ -67,3 +69,12 @@ class MaskedUpdate(StepHook):
             buf = optimizer.state.get(p, {}).get("momentum_buffer")
             if buf is not None:
                 buf.mul_(m)
+
+
+class SaliencyMasked:
+    """Mixin for an SGD method: "Method + m_S" (SalUn Table A1). The mask is built from the GA
+    gradient on D_f at theta_o (Eq. 3, 5) with ``cfg.sparsity`` and only salient weights move (Eq. 4)."""
+
+    def step_hook(self, model: nn.Module, data: DataView) -> MaskedUpdate:
+        forget = data.loader("forget", self.cfg.batch_size, shuffle=False, augment=False)
+        return MaskedUpdate(model, saliency_mask(model, forget, negative_cross_entropy, self.cfg.sparsity))

@@ -13,35 +13,26 @@ Choices where the paper is silent (follow the SalUn repo, ``../shared/spec/ancho
   step and their momentum zeroed so they never move;
 - alpha (not stated in the paper) = 1.0, the repo's implicit weight; random labels are drawn once per
   run and exclude the true label (the paper's y' != y; the repo redraws them per batch and may hit y).
-Defaults are the repo's CIFAR-10 10% random-forgetting command (lr 0.013).
+Defaults are the repo's CIFAR-10 10% random-forgetting command (lr 0.013). ``rl_ms`` is the same method
+under its Table A1 name with RL's default lr.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from torch import nn
-
-from unlearn_bench.methods.base import DataView, Method, SGDConfig, register_method
-from unlearn_bench.methods.common import negative_cross_entropy, relabel_passes, run_sgd
-from unlearn_bench.methods.saliency import MaskedUpdate, saliency_mask
+from unlearn_bench.methods.base import register_method
+from unlearn_bench.methods.random_label import RandomLabel
+from unlearn_bench.methods.saliency import SaliencyMasked
 
 
 @register_method
-class SalUn(Method):
+class SalUn(SaliencyMasked, RandomLabel):
     name = "salun"
     needs = frozenset({"forget", "retain"})
 
     @dataclass
-    class Config(SGDConfig):
+    class Config(RandomLabel.Config):
         name: str = "salun"
         lr: float = 0.013
         sparsity: float = 0.5  # share of weights frozen by the mask
-        alpha: float = 1.0  # weight of the D_r term in Eq. 6
-
-    def unlearn(self, model: nn.Module, data: DataView) -> nn.Module:
-        forget = data.loader("forget", self.cfg.batch_size, shuffle=False, augment=False)
-        masks = saliency_mask(model, forget, negative_cross_entropy, self.cfg.sparsity)
-        hook = MaskedUpdate(model, masks)
-        return run_sgd(model, data, self.cfg, relabel_passes(data, self.cfg, self.cfg.alpha), hook=hook,
-                       desc="salun")
