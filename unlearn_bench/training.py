@@ -29,6 +29,24 @@ class Pass:
 
     batches: Batches
     objective: Objective
+    first_epochs: int | None = None  # run only in the first n epochs (e.g. SCRUB's max-steps); None = all
+
+
+def paired(primary: Batches, secondary: Batches) -> Batches:
+    """Each batch of ``primary`` with the next batch of ``secondary``, which restarts when exhausted
+    (e.g. every D_r batch with a D_f batch)."""
+
+    def epoch() -> Iterable[tuple[Any, Any]]:
+        second = iter(secondary())
+        for first in primary():
+            try:
+                other = next(second)
+            except StopIteration:
+                second = iter(secondary())
+                other = next(second)
+            yield first, other
+
+    return epoch
 
 
 def supervised(criterion: Criterion, weight: float = 1.0) -> Objective:
@@ -92,6 +110,8 @@ def fit(
                 group["lr"] = base * lr_at(epoch)
         seen, running = 0, torch.zeros((), device=device)
         for p in passes:
+            if p.first_epochs is not None and epoch >= p.first_epochs:
+                continue
             for batch in p.batches():
                 with autocast(device, amp):
                     loss = p.objective(model, batch)

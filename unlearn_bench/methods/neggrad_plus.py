@@ -1,0 +1,36 @@
+"""NegGrad+ (Kurmanji et al., "Towards Unbounded Machine Unlearning", NeurIPS 2023), a baseline of the
+Forget Vector paper: fine-tune on beta * CE(D_r) - (1 - beta) * CE(D_f), every D_r batch paired with a
+D_f batch (D_f cycled). Unlike GA, the retain term keeps utility."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch import nn
+
+from unlearn_bench.methods.base import DataView, SGDConfig, register_method
+from unlearn_bench.methods.common import SGDMethod
+from unlearn_bench.training import Pass, cross_entropy, paired
+
+
+@register_method
+class NegGradPlus(SGDMethod):
+    name = "neggrad_plus"
+    needs = frozenset({"forget", "retain"})
+
+    @dataclass
+    class Config(SGDConfig):
+        name: str = "neggrad_plus"
+        epochs: int = 5
+        lr: float = 0.01
+        beta: float = 0.95  # weight of the retain loss; (1 - beta) weights the ascent on D_f
+
+    def passes(self, model: nn.Module, data: DataView) -> list[Pass]:
+        beta = self.cfg.beta
+
+        def objective(net: nn.Module, batches) -> object:
+            (xr, yr), (xf, yf) = batches
+            return beta * cross_entropy(net(xr), yr) - (1 - beta) * cross_entropy(net(xf), yf)
+
+        pairs = paired(data.loader("retain", self.cfg.batch_size), data.loader("forget", self.cfg.batch_size))
+        return [Pass(pairs, objective)]

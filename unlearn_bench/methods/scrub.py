@@ -1,0 +1,63 @@
+"""SCRUB (Kurmanji et al., "Towards Unbounded Machine Unlearning", NeurIPS 2023), a baseline of the Forget
+Vector paper. Student = the original model, teacher = a frozen copy of it. Each epoch: in the first
+``max_epochs`` epochs a max-step pass over D_f moving the student away from the teacher
+(minimise -KL(teacher || student)), then a min-step pass over D_r: gamma * CE + alpha * KL(teacher || student).
+KL on temperature-T softmaxes scaled by T^2 (Hinton distillation), as in the SCRUB code."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from unlearn_bench.methods.base import DataView, SGDConfig, register_method
+from unlearn_bench.methods.common import SGDMethod
+from unlearn_bench.training import Pass, cross_entropy
+
+
+def distill_kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """KL(softmax(teacher/T) || softmax(student/T)) * T^2, averaged over the batch."""
+    log_p = F.log_softmax(student_logits.float() / temperature, dim=1)
+    q = F.softmax(teacher_logits.float() / temperature, dim=1)
+    return F.kl_div(log_p, q, reduction="batchmean") * temperature**2
+
+
+@register_method
+class Scrub(SGDMethod):
+    name = "scrub"
+    needs = frozenset({"forget", "retain"})
+
+    @dataclass
+    class Config(SGDConfig):
+        name: str = "scrub"
+        epochs: int = 3  # SCRUB's sgda_epochs
+        max_epochs: int = 2  # SCRUB's msteps: epochs that include the max-step pass over D_f
+        lr: float = 5e-4
+        batch_size: int = 128  # D_r batches (min steps)
+        forget_batch_size: int = 32  # D_f batches (max steps)
+        temperature: float = 4.0
+        alpha: float = 0.001  # KL weight in the min step
+        gamma: float = 0.99  # CE weight in the min step
+
+    def passes(self, model: nn.Module, data: DataView) -> list[Pass]:
+        cfg = self.cfg
+        teacher = copy.deepcopy(model).eval().requires_grad_(False)
+
+        def max_step(student: nn.Module, batch) -> torch.Tensor:
+            x, _ = batch
+            with torch.no_grad():
+                target = teacher(x)
+            return -distill_kl(student(x), target, cfg.temperature)
+
+        def min_step(student: nn.Module, batch) -> torch.Tensor:
+            x, y = batch
+            with torch.no_grad():
+                target = teacher(x)
+            logits = student(x)
+            return cfg.gamma * cross_entropy(logits, y) + cfg.alpha * distill_kl(logits, target, cfg.temperature)
+
+        return [Pass(data.loader("forget", cfg.forget_batch_size), max_step, first_epochs=cfg.max_epochs),
+                Pass(data.loader("retain", cfg.batch_size), min_step)]
