@@ -32,19 +32,21 @@ class Pass:
     first_epochs: int | None = None  # run only in the first n epochs (e.g. SCRUB's max-steps); None = all
 
 
-def paired(primary: Batches, secondary: Batches) -> Batches:
-    """Each batch of ``primary`` with the next batch of ``secondary``, which restarts when exhausted
-    (e.g. every D_r batch with a D_f batch)."""
+def paired(primary: Batches, *secondary: Batches) -> Batches:
+    """Each batch of ``primary`` with the next batch of every ``secondary`` source, which restarts when
+    exhausted (e.g. every D_r batch with a D_f batch)."""
 
-    def epoch() -> Iterable[tuple[Any, Any]]:
-        second = iter(secondary())
+    def next_batch(sources: list, k: int) -> Any:
+        try:
+            return next(sources[k])
+        except StopIteration:
+            sources[k] = iter(secondary[k]())
+            return next(sources[k])
+
+    def epoch() -> Iterable[tuple[Any, ...]]:
+        sources = [iter(s()) for s in secondary]
         for first in primary():
-            try:
-                other = next(second)
-            except StopIteration:
-                second = iter(secondary())
-                other = next(second)
-            yield first, other
+            yield (first, *(next_batch(sources, k) for k in range(len(secondary))))
 
     return epoch
 

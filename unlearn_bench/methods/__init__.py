@@ -1,7 +1,8 @@
 """Unlearning methods, one file each, registered by name in ``METHODS``."""
 
 from unlearn_bench.methods import (  # noqa: F401,I001
-    finetune, grad_ascent, neggrad_plus, random_label, retrain, salun, saliency_variants, scrub, ssd,
+    finetune, grad_ascent, l1_sparse, neggrad_plus, random_label, retrain, salun, salun_soft, saliency_variants,
+    scrub, ssd, sure,
 )
 from unlearn_bench.methods.base import METHODS, DataView, Method, create_method, register_method
 

@@ -18,7 +18,7 @@ from unlearn_bench.data.task import Task
 from unlearn_bench.errors import ConfigError
 from unlearn_bench.training import Batches
 
-METHOD_SPLITS = frozenset({"forget", "retain"})
+METHOD_SPLITS = frozenset({"forget", "retain", "val"})  # never "test": it is for evaluation only
 
 
 class DataAccessError(PermissionError):

@@ -48,6 +48,10 @@ class Classifier(nn.Module):
         """Penultimate representation (input of the final linear layer)."""
         return self.net.forward_features(self.normalize(x))
 
+    def head(self, features: torch.Tensor) -> torch.Tensor:
+        """Logits from penultimate features: ``model(x) == model.head(model.forward_features(x))``."""
+        return self.net.fc(features)
+
 
 def create_model(
     name: str,

@@ -1,0 +1,44 @@
+"""l1-sparse unlearning (Jia et al., "Model Sparsity Can Simplify Machine Unlearning", NeurIPS 2023), a
+SalUn baseline: fine-tune on D_r with CE + gamma_e * ||theta||_1, where gamma_e decays linearly from
+``gamma`` to 0 over the epochs (gamma_e = gamma * (1 - e / E), the official code's schedule).
+SalUn App. C.1: lr in [1e-3, 1e-1], gamma in [1e-6, 1e-4]."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from unlearn_bench.methods.base import DataView, SGDConfig, register_method
+from unlearn_bench.methods.common import SGDMethod
+from unlearn_bench.training import Pass, cross_entropy
+
+
+def l1_norm(model: nn.Module) -> torch.Tensor:
+    return sum(p.abs().sum() for p in model.parameters())
+
+
+@register_method
+class L1Sparse(SGDMethod):
+    name = "l1_sparse"
+    needs = frozenset({"retain"})
+
+    @dataclass
+    class Config(SGDConfig):
+        name: str = "l1_sparse"
+        gamma: float = 5e-5  # initial l1 weight
+
+    def passes(self, model: nn.Module, data: DataView) -> list[Pass]:
+        cfg = self.cfg
+        steps_per_epoch = math.ceil(len(data.split("retain")[1]) / cfg.batch_size)
+        calls = [0]
+
+        def objective(net: nn.Module, batch) -> torch.Tensor:
+            epoch = calls[0] // steps_per_epoch
+            calls[0] += 1
+            x, y = batch
+            return cross_entropy(net(x), y) + cfg.gamma * (1 - epoch / cfg.epochs) * l1_norm(net)
+
+        return [Pass(data.loader("retain", cfg.batch_size), objective)]

@@ -1,0 +1,50 @@
+"""SalUn-soft (Fan et al., ICLR 2024, App. B): no mask; the RL objective of Eq. 6 plus beta * ||theta -
+theta_o||_1 (Eq. 8), solved by proximal gradient (Eq. 17-18): after every SGD step,
+theta <- theta_o + sign(theta - theta_o) * max(|theta - theta_o| - lr * beta_t, 0).
+beta_t decays linearly to 0 over the run (App. B: a linearly decaying scheduler worked best; its end
+points are not stated: beta_0 = ``beta``, beta_T = 0 is this harness's choice)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from unlearn_bench.methods.base import DataView, register_method
+from unlearn_bench.methods.random_label import RandomLabel
+from unlearn_bench.training import StepHook
+
+
+class ProximalL1(StepHook):
+    """Soft-thresholding of theta - theta_o after each step (Eq. 18), beta decaying linearly to 0."""
+
+    def __init__(self, model: nn.Module, beta: float, total_steps: int):
+        self.params = [(p, p.detach().clone()) for p in model.parameters()]
+        self.beta, self.total_steps, self.step = beta, max(total_steps, 1), 0
+
+    @torch.no_grad()
+    def after_step(self, model: nn.Module, optimizer: torch.optim.Optimizer) -> None:
+        beta_t = self.beta * (1.0 - self.step / self.total_steps)
+        threshold = optimizer.param_groups[0]["lr"] * beta_t
+        for p, start in self.params:
+            delta = p - start
+            p.copy_(start + delta.sign() * (delta.abs() - threshold).clamp_min(0.0))
+        self.step += 1
+
+
+@register_method
+class SalUnSoft(RandomLabel):
+    name = "salun_soft"
+    needs = frozenset({"forget", "retain"})
+
+    @dataclass
+    class Config(RandomLabel.Config):
+        name: str = "salun_soft"
+        lr: float = 0.013
+        beta: float = 0.1  # initial l1 weight of Eq. 8 (not stated in the paper)
+
+    def step_hook(self, model: nn.Module, data: DataView) -> ProximalL1:
+        batches = sum(math.ceil(len(data.split(s)[1]) / self.cfg.batch_size) for s in ("forget", "retain"))
+        return ProximalL1(model, self.cfg.beta, batches * self.cfg.epochs)
