@@ -98,13 +98,15 @@ def fit(
     amp: bool = False,
     desc: str = "train",
     progress: bool = True,
+    train_mode: bool = True,
 ) -> int:
     """Run ``epochs`` epochs; each epoch runs every pass in order. ``lr_at(epoch)`` scales the
-    optimiser's base learning rates. Returns the number of optimiser steps taken."""
+    optimiser's base learning rates. ``train_mode=False`` keeps the model in eval mode (frozen BatchNorm
+    statistics, no dropout). Returns the number of optimiser steps taken."""
     device = next(model.parameters()).device
     base_lrs = [g["lr"] for g in optimizer.param_groups]
     steps = 0
-    model.train()
+    model.train(train_mode)
     bar = tqdm(range(epochs), desc=desc, disable=not progress, leave=False)
     for epoch in bar:
         if lr_at is not None:  # stepped per epoch, as the SalUn repo's schedulers

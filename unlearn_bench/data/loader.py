@@ -31,7 +31,8 @@ def random_hflip(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
 
 
 def to_float(x: torch.Tensor) -> torch.Tensor:
-    return x.float().div_(255.0)
+    """uint8 pixels -> [0, 1] floats; float inputs (e.g. learned noise images) pass through."""
+    return x.float().div_(255.0) if x.dtype == torch.uint8 else x.float()
 
 
 def iterate_batches(

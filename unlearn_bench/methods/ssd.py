@@ -40,7 +40,7 @@ class SelectiveSynapticDampening(Method):
         name: str = "ssd"
         alpha: float = 10.0  # selection threshold (SSD's "selection weighting")
         dampening: float = 1.0  # lambda (SSD's "dampening constant")
-        batch_size: int = 256
+        batch_size: int = 64  # importances over batches of 64 (SSD code)
 
     def unlearn(self, model: nn.Module, data: DataView) -> nn.Module:
         model.eval()  # importances with fixed BN statistics, as the SSD code

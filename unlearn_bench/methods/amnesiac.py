@@ -1,0 +1,38 @@
+"""Amnesiac unlearning (Graves et al., AAAI 2021) as benchmarked by SSD and JiT: relabel every forget
+example with a random class other than its own, mix it with all of D_r and train (JiT/SSD benchmark
+code: 3 epochs, Adam lr 1e-4, batch 128). The original's stored-update variant needs training-time
+bookkeeping that a post-hoc benchmark does not have."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from unlearn_bench.methods.base import DataView, Method, MethodConfig, register_method
+from unlearn_bench.methods.common import random_other_labels
+from unlearn_bench.training import Pass, cross_entropy, fit, supervised
+
+
+@register_method
+class Amnesiac(Method):
+    name = "amnesiac"
+    needs = frozenset({"forget", "retain"})
+
+    @dataclass
+    class Config(MethodConfig):
+        name: str = "amnesiac"
+        epochs: int = 3
+        lr: float = 1e-4
+        batch_size: int = 128
+
+    def unlearn(self, model: nn.Module, data: DataView) -> nn.Module:
+        retain_x, retain_y = data.split("retain")
+        forget_x, forget_y = data.split("forget")
+        x = torch.cat([retain_x, forget_x])
+        y = torch.cat([retain_y, random_other_labels(forget_y, data.num_classes, data.generator)])
+        optimizer = torch.optim.Adam(model.parameters(), lr=self.cfg.lr)
+        fit(model, [Pass(data.batches(x, y, self.cfg.batch_size), supervised(cross_entropy))], self.cfg.epochs,
+            optimizer, amp=data.amp, desc="amnesiac", progress=data.progress)
+        return model.eval()

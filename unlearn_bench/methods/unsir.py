@@ -1,0 +1,76 @@
+"""UNSIR (Tarun et al., "Fast Yet Effective Machine Unlearning", TNNLS 2023), a JiT baseline.
+
+1. Error-maximising noise: for each class present in D_f, a batch of noise images N is optimised with the
+   model frozen to maximise the CE of that class, minimise -CE(f(N), c) + noise_weight * mean ||N||^2.
+2. Impair: one epoch on (the noise batches repeated ``noise_repeats`` times, labelled c) plus a subset of
+   D_r (``retain_per_class`` examples of each class), Adam.
+3. Repair: one epoch on the same D_r subset, Adam.
+Defaults: the JiT/SSD benchmark code (noise batch 32, 25 noise steps with Adam lr 0.1, weight 0.1, 80
+repeats, 500 retain examples per class, impair and repair Adam lr 1e-4, batch 128). D_f is only used for
+its classes; UNSIR is defined for full-class forgetting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from unlearn_bench.data.loader import to_float
+from unlearn_bench.methods.base import DataView, Method, MethodConfig, register_method
+from unlearn_bench.training import Pass, cross_entropy, fit, supervised
+
+
+def error_maximising_noise(model: nn.Module, label: int, shape: tuple, steps: int, lr: float, weight: float,
+                           generator: torch.Generator, device: torch.device) -> torch.Tensor:
+    noise = torch.randn(shape, generator=generator).to(device).requires_grad_(True)
+    target = torch.full((shape[0],), label, device=device)
+    optimizer = torch.optim.Adam([noise], lr=lr)
+    model.eval()
+    for _ in range(steps):
+        loss = -cross_entropy(model(noise), target) + weight * noise.pow(2).sum((1, 2, 3)).mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    model.zero_grad(set_to_none=True)
+    return noise.detach()
+
+
+@register_method
+class Unsir(Method):
+    name = "unsir"
+    needs = frozenset({"forget", "retain"})
+
+    @dataclass
+    class Config(MethodConfig):
+        name: str = "unsir"
+        noise_batch: int = 32
+        noise_steps: int = 25
+        noise_lr: float = 0.1
+        noise_weight: float = 0.1
+        noise_repeats: int = 80
+        retain_per_class: int = 500
+        lr: float = 1e-4  # impair and repair (Adam)
+        batch_size: int = 128
+
+    def unlearn(self, model: nn.Module, data: DataView) -> nn.Module:
+        cfg = self.cfg
+        forget_x, forget_y = data.split("forget")
+        retain_x, retain_y = data.split("retain")
+        keep = torch.cat([(retain_y == c).nonzero().squeeze(1)[:cfg.retain_per_class] for c in retain_y.unique()])
+        sub_x, sub_y = to_float(retain_x[keep]), retain_y[keep]
+        model.requires_grad_(False)
+        noises, noise_labels = [], []
+        for c in forget_y.unique().tolist():
+            noise = error_maximising_noise(model, c, (cfg.noise_batch, *forget_x.shape[1:]), cfg.noise_steps,
+                                           cfg.noise_lr, cfg.noise_weight, data.generator, data.device)
+            noises.append(noise.repeat(cfg.noise_repeats, 1, 1, 1))
+            noise_labels.append(torch.full((len(noise) * cfg.noise_repeats,), c, device=data.device))
+        model.requires_grad_(True)
+        impair_x, impair_y = torch.cat([*noises, sub_x]), torch.cat([*noise_labels, sub_y])
+        for stage, (x, y) in (("impair", (impair_x, impair_y)), ("repair", (sub_x, sub_y))):
+            optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+            fit(model, [Pass(data.batches(x, y, cfg.batch_size, augment=False), supervised(cross_entropy))], 1,
+                optimizer, amp=data.amp, desc=f"unsir[{stage}]", progress=data.progress)
+        return model.eval()
