@@ -34,7 +34,7 @@ def _reference_rows(group: pd.DataFrame) -> pd.DataFrame:
                                    ("Retrain", "retrain_", "retrain_train_s")):
         for _, rec in per_seed.iterrows():
             row = {"method": label, "seed": rec["seed"], "rte_s": rec[seconds],
-                   "data_access": "D" if label == "Original" else "retain"}
+                   "data_access": "D" if label == "Original" else "retain", "training_free": False}
             metrics = {m: rec[prefix + m] for m in GAP_METRICS if prefix + m in rec}
             gap = {m: abs(metrics[m] - rec["retrain_" + m]) for m in metrics}
             row.update(metrics)
@@ -58,7 +58,11 @@ def summarize(frame: pd.DataFrame) -> dict[tuple, pd.DataFrame]:
                     row[m] = _cell(g[m], g.get("gap_" + m))
             row["Avg. Gap"] = f"{g['avg_gap'].mean():.2f}"
             row["RTE (min)"] = f"{g['rte_s'].mean() / 60:.2f}"
-            row["Access"] = g["data_access"].iloc[0]
+            # Data access, as the Unlink paper's Table 1: what the method reads, training-free, D_r-free.
+            reads = g["data_access"].iloc[0]
+            row["Reads"] = reads
+            row["Training-free"] = "yes" if bool(g["training_free"].iloc[0]) else "no"
+            row["D_r-free"] = "yes" if "retain" not in reads.split(",") and reads != "D" else "no"
             row["Seeds"] = g["seed"].nunique()
             out.append(row)
         tables[key] = pd.DataFrame(out)

@@ -43,6 +43,9 @@ def validate(cfg: DictConfig) -> None:
     """Checks that need no data, so bad input fails before anything is loaded or trained."""
     if cfg.method.name not in METHODS:
         raise ConfigError(f"method={cfg.method.name!r} is not registered; allowed: {sorted(METHODS)}")
+    if METHODS[cfg.method.name].full_class_only and cfg.scenario.kind != "classwise":
+        raise ConfigError(f"method={cfg.method.name} is defined for full-class forgetting only; "
+                          f"scenario={cfg.scenario.name} (kind {cfg.scenario.kind!r}) is not; allowed: classwise")
     resolve_model_name(cfg)
     select_device(cfg.device)
 

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from tests.conftest import compose_config
+from unlearn_bench.errors import ConfigError
 from unlearn_bench.methods import METHODS
 from unlearn_bench.runner import run
 
@@ -20,7 +21,20 @@ UA_RISE = {m: 60.0 for m in UNLEARNING_METHODS} | {"sure": 20.0}
 # TA may drop at most this many points below the original's. Methods that ascend the loss on D_f damage
 # utility (SalUn Table A2: GA TA 38% class-wise), GA without any retain term most; SSD's dampening of the
 # small CNN's shared weights costs ~15 points at the alpha where it forgets (see its digits preset).
-TA_MARGIN = {m: 4.0 for m in UNLEARNING_METHODS} | {"ga": 15.0, "ga_ms": 15.0, "neggrad_plus": 10.0, "ssd": 20.0}
+# IU's one-shot step and JiT (a BatchNorm CNN, which the JiT paper warns about) also cost utility here.
+TA_MARGIN = {m: 4.0 for m in UNLEARNING_METHODS} | {
+    "ga": 15.0, "ga_ms": 15.0, "neggrad_plus": 10.0, "ssd": 20.0, "iu": 15.0, "iu_ms": 10.0, "jit": 20.0}
+# Known to fail on digits at every setting tried (see their presets): strict xfail, so a fix shows up.
+KNOWN_FAILURES = {
+    ("bs", "classwise"): "one FGSM step rarely flips the prediction on 8x8 digits: no wrong label to learn",
+    ("be", "classwise"): "the shadow class removes too little of the class before utility collapses",
+    ("be", "random10"): "training random samples of every class into the shadow unit wrecks utility",
+}
+
+
+def method_params(scenario: str, methods: list[str]) -> list:
+    return [pytest.param(m, marks=pytest.mark.xfail(reason=KNOWN_FAILURES[m, scenario], strict=True))
+            if (m, scenario) in KNOWN_FAILURES else m for m in methods]
 # Random forgetting: the model's D_f outputs must move by at least this mean |logit change|.
 MOVES_ON_RANDOM = set(UNLEARNING_METHODS)
 
@@ -55,7 +69,7 @@ def test_classwise_retrain_never_saw_the_class(runs):
     assert retrain["UA"] == 100.0 and retrain["MIA"] >= 90.0 and retrain["TA"] >= 90.0
 
 
-@pytest.mark.parametrize("method", UNLEARNING_METHODS)
+@pytest.mark.parametrize("method", method_params("classwise", UNLEARNING_METHODS))
 def test_classwise_forgetting_raises_ua_and_keeps_ta(runs, method):
     rec, _ = runs(method, "classwise")
     assert rec.status == "ok"
@@ -63,7 +77,8 @@ def test_classwise_forgetting_raises_ua_and_keeps_ta(runs, method):
     assert rec.metrics["TA"] >= rec.original_metrics["TA"] - TA_MARGIN[method], rec.metrics
 
 
-@pytest.mark.parametrize("method", UNLEARNING_METHODS)
+@pytest.mark.parametrize("method", method_params(
+    "random10", [m for m in UNLEARNING_METHODS if not METHODS[m].full_class_only]))
 def test_random_forgetting_changes_the_model_and_keeps_utility(runs, method):
     rec, arrays = runs(method, "random10")
     assert rec.status == "ok"
@@ -88,3 +103,11 @@ def test_training_free_methods_take_no_optimizer_step(session_cache, tmp_path, m
     rec = run(cfg, output_dir=tmp_path / "training_free")
     assert rec.status == "ok" and steps == []
     assert rec.metrics != rec.original_metrics  # it did change the model
+
+
+@pytest.mark.parametrize("method", [m for m in UNLEARNING_METHODS if METHODS[m].full_class_only])
+def test_full_class_methods_refuse_random_forgetting_before_training(tmp_path, method):
+    cfg = compose_config([f"method={method}", "scenario=random10", "data=digits", f"cache_dir={tmp_path}"])
+    with pytest.raises(ConfigError, match="full-class"):
+        run(cfg, output_dir=tmp_path / "run")
+    assert not list(tmp_path.glob("original/*"))

@@ -1,8 +1,26 @@
 """Unlearning methods, one file each, registered by name in ``METHODS``."""
 
 from unlearn_bench.methods import (  # noqa: F401,I001
-    amnesiac, bad_teacher, finetune, forget_vector, grad_ascent, jit, l1_sparse, neggrad_plus, random_label,
-    retrain, salun, salun_soft, saliency_variants, scrub, ssd, sure, unlink, unsir,
+    amnesiac,
+    bad_teacher,
+    boundary,
+    finetune,
+    forget_vector,
+    grad_ascent,
+    influence,
+    jit,
+    l1_sparse,
+    neggrad_plus,
+    random_label,
+    retrain,
+    saliency_variants,
+    salun,
+    salun_soft,
+    scrub,
+    ssd,
+    sure,
+    unlink,
+    unsir,
 )
 from unlearn_bench.methods.base import METHODS, DataView, Method, create_method, register_method
 

@@ -84,6 +84,7 @@ class Method:
     name: ClassVar[str]
     needs: ClassVar[frozenset[str]]
     training_free: ClassVar[bool] = False
+    full_class_only: ClassVar[bool] = False  # defined only when D_f holds whole classes
     Config: ClassVar[type] = MethodConfig
 
     def __init__(self, cfg: Any):

@@ -13,7 +13,8 @@ U_s = L^-T Q_k, eta_i = min(1, lambda_i), W <- W - W U_s diag(eta) U_s^T.
 Choices where the paper is silent (``../shared/spec/seed_001_unlink.md``): features in eval mode without
 augmentation; layers edited in forward order with features re-collected after each edit; biases untouched;
 conv unfolding uses the layer's own padding/stride; C_rr regularised by 1e-3 * tr(C_rr)/d * I; Unlink-dagger's
-u_i normalised to unit length (Eq. 15 literally depends on the feature scale); k = 2 and all of D_f
+u_i are used as Eq. 14 gives them (C_rr-orthonormal; ``unit_vectors=true`` normalises them, which on digits
+removed too little to forget anything: the discriminative directions carry little energy); k = 2 and all of D_f
 (the paper's Table 2 is closest to its Table 6 450-shot, k = 2 row); 1,024 D_r samples for Unlink-dagger.
 """
 
@@ -137,7 +138,7 @@ class UnlinkDagger(Unlink):
         name: str = "unlink_dagger"
         n_retain: int = 1024  # D_r samples for C_rr
         ridge: float = 1e-3  # C_rr += ridge * tr(C_rr) / d * I
-        unit_vectors: bool = True  # normalise u_i to unit length; False = Eq. 14-15 literally (C_rr-orthonormal)
+        unit_vectors: bool = False  # False: Eq. 14-15 literally (C_rr-orthonormal u_i); True: unit-length u_i
 
     def basis(self, model: nn.Module, layer: str, data: DataView, forget: Batches
               ) -> tuple[torch.Tensor, torch.Tensor]:

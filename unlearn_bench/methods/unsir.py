@@ -3,11 +3,12 @@
 1. Error-maximising noise: for each class present in D_f, a batch of noise images N is optimised with the
    model frozen to maximise the CE of that class, minimise -CE(f(N), c) + noise_weight * mean ||N||^2.
 2. Impair: one epoch on (the noise batches repeated ``noise_repeats`` times, labelled c) plus a subset of
-   D_r (``retain_per_class`` examples of each class), Adam.
-3. Repair: one epoch on the same D_r subset, Adam.
+   D_r (the first ``retain_per_class`` examples of each class), Adam, batch ``impair_batch_size``.
+3. Repair: one epoch on the same D_r subset, Adam, batch ``batch_size``.
 Defaults: the JiT/SSD benchmark code (noise batch 32, 25 noise steps with Adam lr 0.1, weight 0.1, 80
-repeats, 500 retain examples per class, impair and repair Adam lr 1e-4, batch 128). D_f is only used for
-its classes; UNSIR is defined for full-class forgetting.
+repeats, 500 retain examples per class, impair batch 32, repair batch 128, Adam lr 1e-4). The code's copy
+loop uses only 3 of the 32 noise images (a bug); all 32 are used here. D_f is only used for its classes;
+UNSIR is defined for full-class forgetting.
 """
 
 from __future__ import annotations
@@ -24,23 +25,29 @@ from unlearn_bench.training import Pass, cross_entropy, fit, supervised
 
 def error_maximising_noise(model: nn.Module, label: int, shape: tuple, steps: int, lr: float, weight: float,
                            generator: torch.Generator, device: torch.device) -> torch.Tensor:
+    """Noise n in the model's normalised input units (the official code's space), returned as pixel-space
+    images mean + std * n (not clamped), minimising -CE(f, label) + weight * mean_b ||n_b||^2 (U1)."""
+    normalize = getattr(model, "normalize", None)
+    mean = normalize.mean if normalize is not None else torch.zeros(1, 1, 1, 1, device=device)
+    std = normalize.std if normalize is not None else torch.ones(1, 1, 1, 1, device=device)
     noise = torch.randn(shape, generator=generator).to(device).requires_grad_(True)
     target = torch.full((shape[0],), label, device=device)
     optimizer = torch.optim.Adam([noise], lr=lr)
     model.eval()
     for _ in range(steps):
-        loss = -cross_entropy(model(noise), target) + weight * noise.pow(2).sum((1, 2, 3)).mean()
+        loss = -cross_entropy(model(mean + std * noise), target) + weight * noise.pow(2).sum((1, 2, 3)).mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
     model.zero_grad(set_to_none=True)
-    return noise.detach()
+    return (mean + std * noise).detach()
 
 
 @register_method
 class Unsir(Method):
     name = "unsir"
     needs = frozenset({"forget", "retain"})
+    full_class_only = True
 
     @dataclass
     class Config(MethodConfig):
@@ -52,7 +59,8 @@ class Unsir(Method):
         noise_repeats: int = 80
         retain_per_class: int = 500
         lr: float = 1e-4  # impair and repair (Adam)
-        batch_size: int = 128
+        impair_batch_size: int = 32
+        batch_size: int = 128  # repair
 
     def unlearn(self, model: nn.Module, data: DataView) -> nn.Module:
         cfg = self.cfg
@@ -69,8 +77,9 @@ class Unsir(Method):
             noise_labels.append(torch.full((len(noise) * cfg.noise_repeats,), c, device=data.device))
         model.requires_grad_(True)
         impair_x, impair_y = torch.cat([*noises, sub_x]), torch.cat([*noise_labels, sub_y])
-        for stage, (x, y) in (("impair", (impair_x, impair_y)), ("repair", (sub_x, sub_y))):
+        stages = (("impair", impair_x, impair_y, cfg.impair_batch_size), ("repair", sub_x, sub_y, cfg.batch_size))
+        for stage, x, y, batch_size in stages:
             optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-            fit(model, [Pass(data.batches(x, y, cfg.batch_size, augment=False), supervised(cross_entropy))], 1,
+            fit(model, [Pass(data.batches(x, y, batch_size, augment=False), supervised(cross_entropy))], 1,
                 optimizer, amp=data.amp, desc=f"unsir[{stage}]", progress=data.progress)
         return model.eval()

@@ -1,0 +1,97 @@
+"""Boundary unlearning (Chen et al., "Boundary Unlearning", CVPR 2023), SalUn baselines BS and BE.
+Both read D_f only.
+
+- ``bs`` (boundary shrink): each forget image is attacked with one FGSM step of size ``bound`` against a
+  frozen copy of the original (x' = x + bound * sign(grad_x CE(f_o(x), y)), pixels clamped to [0, 1]); the
+  frozen model's prediction on x' is the nearest wrong label, and the model is fine-tuned to predict it
+  on the clean x. SalUn App. C.1: 10 epochs, lr in [1e-6, 1e-4], FGSM step 0.1.
+- ``be`` (boundary expanding): the head gains one shadow class; forget images are trained towards it; the
+  shadow unit is then removed, leaving D_f spread over the remaining classes. SalUn App. C.1: 10 epochs,
+  lr in [1e-6, 1e-4].
+Both use SGD with momentum 0.9 and weight decay 5e-4 (SalUn repo's unlearning optimiser).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from unlearn_bench.errors import ConfigError
+from unlearn_bench.methods.base import DataView, SGDConfig, register_method
+from unlearn_bench.methods.common import SGDMethod
+from unlearn_bench.training import Pass, cross_entropy, fit, sgd, supervised
+
+
+def fgsm_nearest_label(model: nn.Module, x: torch.Tensor, y: torch.Tensor, bound: float) -> torch.Tensor:
+    """Prediction of ``model`` on the one-step FGSM image of (x, y): the nearest wrong class (usually)."""
+    x = x.detach().clone().requires_grad_(True)
+    grad, = torch.autograd.grad(cross_entropy(model(x), y), x)
+    with torch.no_grad():
+        return model((x + bound * grad.sign()).clamp(0.0, 1.0)).argmax(1)
+
+
+@register_method
+class BoundaryShrink(SGDMethod):
+    name = "bs"
+    needs = frozenset({"forget"})
+
+    @dataclass
+    class Config(SGDConfig):
+        name: str = "bs"
+        lr: float = 1e-5
+        bound: float = 0.1  # FGSM step size, in [0, 1] pixel units
+
+    def passes(self, model: nn.Module, data: DataView) -> list[Pass]:
+        frozen = copy.deepcopy(model).eval().requires_grad_(False)
+        bound = self.cfg.bound
+
+        def objective(net: nn.Module, batch) -> torch.Tensor:
+            x, y = batch
+            with torch.enable_grad():
+                nearest = fgsm_nearest_label(frozen, x, y, bound)
+            return cross_entropy(net(x), nearest)
+
+        return [Pass(data.loader("forget", self.cfg.batch_size), objective)]
+
+
+def _linear_head(model: nn.Module) -> tuple[nn.Module, str]:
+    """The module holding the final ``fc`` and its attribute name."""
+    owner = getattr(model, "net", model)
+    if not isinstance(getattr(owner, "fc", None), nn.Linear):
+        raise ConfigError("method=be needs a model whose final layer is a linear `fc`")
+    return owner, "fc"
+
+
+@register_method
+class BoundaryExpand(SGDMethod):
+    name = "be"
+    needs = frozenset({"forget"})
+
+    @dataclass
+    class Config(SGDConfig):
+        name: str = "be"
+        lr: float = 1e-5
+
+    def unlearn(self, model: nn.Module, data: DataView) -> nn.Module:
+        owner, attr = _linear_head(model)
+        head: nn.Linear = getattr(owner, attr)
+        k = head.out_features
+        widened = nn.Linear(head.in_features, k + 1).to(head.weight.device)
+        with torch.no_grad():  # the K original units keep their weights; the shadow unit is fresh
+            widened.weight[:k].copy_(head.weight)
+            widened.bias[:k].copy_(head.bias)
+        setattr(owner, attr, widened)
+        forget_x, forget_y = data.split("forget")
+        shadow = torch.full_like(forget_y, k)
+        optimizer = sgd(model, self.cfg.lr, self.cfg.momentum, self.cfg.weight_decay)
+        fit(model, [Pass(data.batches(forget_x, shadow, self.cfg.batch_size), supervised(cross_entropy))],
+            self.cfg.epochs, optimizer, amp=data.amp, desc="be", progress=data.progress)
+        pruned = nn.Linear(head.in_features, k).to(head.weight.device)
+        with torch.no_grad():
+            pruned.weight.copy_(widened.weight[:k])
+            pruned.bias.copy_(widened.bias[:k])
+        setattr(owner, attr, pruned)
+        return model.eval()

@@ -1,0 +1,104 @@
+"""IU: influence unlearning (Izzo et al. 2021; Jia et al. 2023), a SalUn baseline, as the SalUn repo's
+``Wfisher.py`` computes it. One shot, no optimiser, model in eval mode, mean CE with true labels:
+
+1. v = (n_f / n) (mean forget gradient - mean retain gradient) over all of D_f and D_r;
+2. the repo's "WoodFisher" recursion over the first ``n_samples`` + 2 retain examples one at a time
+   (k <- v; o <- g_0; then t = o.g_j, k <- k - (k.g_j / (N + t)) o, o <- o N / (N + t), with N = ``n_samples``);
+3. theta <- theta + alpha * k.
+The recursion only ever rescales o, so k = v - c g_0: a rank-1 correction rather than a real inverse-
+Hessian product (see ``../shared/spec``); it is reproduced for parity with the SalUn tables.
+SalUn App. C.1 searches alpha in [1, 20]; the repo default is 0.2 (users report alpha < 1 working).
+Gradients are taken without augmentation (the repo keeps its training transform on). ``iu_ms`` applies
+the SalUn saliency mask to the one-shot step: theta <- theta + alpha * (m_S * k) (SalUn Table A1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from unlearn_bench.data.loader import to_float
+from unlearn_bench.methods.base import DataView, Method, MethodConfig, register_method
+from unlearn_bench.methods.common import negative_cross_entropy
+from unlearn_bench.methods.saliency import saliency_mask
+from unlearn_bench.training import Batches, cross_entropy
+
+
+def summed_gradient(model: nn.Module, params: list[nn.Parameter], batches: Batches) -> tuple[torch.Tensor, int]:
+    """Sum over examples of the per-example CE gradient (batch-mean gradient x batch size), flattened."""
+    total, count = None, 0
+    for x, y in batches():
+        grads = torch.autograd.grad(cross_entropy(model(x), y) * len(y), params)
+        flat = torch.cat([g.flatten() for g in grads])
+        total = flat if total is None else total + flat
+        count += len(y)
+    return total, count
+
+
+def official_woodfisher(model: nn.Module, params: list[nn.Parameter], x: torch.Tensor, y: torch.Tensor,
+                        v: torch.Tensor, n_samples: int) -> torch.Tensor:
+    k, o = v.clone(), None
+    for j in range(min(len(y), n_samples + 2)):
+        grads = torch.autograd.grad(cross_entropy(model(x[j:j + 1]), y[j:j + 1]), params)
+        g = torch.cat([gr.flatten() for gr in grads])
+        if o is None:
+            o = g.clone()
+            continue
+        t = o @ g
+        k = k - (k @ g) / (n_samples + t) * o
+        o = o * (n_samples / (n_samples + t))
+    return k
+
+
+@register_method
+class Influence(Method):
+    name = "iu"
+    needs = frozenset({"forget", "retain"})
+    training_free = True
+
+    @dataclass
+    class Config(MethodConfig):
+        name: str = "iu"
+        alpha: float = 1.0
+        n_samples: int = 1000  # N of the recursion
+        batch_size: int = 256
+
+    def update_mask(self, model: nn.Module, data: DataView) -> dict[str, torch.Tensor] | None:
+        return None
+
+    def unlearn(self, model: nn.Module, data: DataView) -> nn.Module:
+        cfg = self.cfg
+        model.eval()
+        mask = self.update_mask(model, data)
+        named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+        params = [p for _, p in named]
+        forget_sum, n_f = summed_gradient(model, params, data.loader("forget", cfg.batch_size, False, False))
+        retain_sum, n_r = summed_gradient(model, params, data.loader("retain", cfg.batch_size, False, False))
+        n = n_f + n_r
+        v = forget_sum / n - retain_sum * n_f / (n * n_r)
+        retain_x, retain_y = data.split("retain")
+        first = slice(0, cfg.n_samples + 2)
+        k = official_woodfisher(model, params, to_float(retain_x[first]), retain_y[first], v, cfg.n_samples)
+        with torch.no_grad():
+            offset = 0
+            for name, p in named:
+                step = k[offset:offset + p.numel()].view_as(p) * cfg.alpha
+                p.add_(step * mask[name] if mask is not None else step)
+                offset += p.numel()
+        return model
+
+
+@register_method
+class InfluenceMasked(Influence):
+    name = "iu_ms"
+
+    @dataclass
+    class Config(Influence.Config):
+        name: str = "iu_ms"
+        sparsity: float = 0.5
+
+    def update_mask(self, model: nn.Module, data: DataView) -> dict[str, torch.Tensor]:
+        forget = data.loader("forget", self.cfg.batch_size, shuffle=False, augment=False)
+        return saliency_mask(model, forget, negative_cross_entropy, self.cfg.sparsity)
