@@ -6,7 +6,7 @@ from unlearn_bench.report import main, render, summarize
 from unlearn_bench.results import load_records
 
 
-def fake_record(seed, metrics, retrain, original, rte_s):
+def fake_record(seed, metrics, retrain, original, rte_s, lr=0.01):
     gaps = {k: abs(metrics[k] - retrain[k]) for k in metrics}
     return {
         "run_key": f"k{seed}", "status": "ok", "data": "digits", "model": "small_cnn", "scenario": "random10",
@@ -14,6 +14,7 @@ def fake_record(seed, metrics, retrain, original, rte_s):
         "retrain_metrics": retrain, "gaps": gaps, "avg_gap": sum(gaps.values()) / 4, "rte_s": rte_s,
         "original_train_s": 60.0, "retrain_train_s": 120.0, "wall_s": 200.0,
         "data_access": ["forget", "retain"], "training_free": False,
+        "config": {"method": {"name": "salun", "lr": lr}},
     }
 
 
@@ -55,3 +56,14 @@ def test_report_cli_formats(tmp_path, capsys):
         assert main([str(tmp_path), "--format", fmt]) == 0
         assert marker in capsys.readouterr().out
     assert "Avg. Gap" in render(summarize(load_records(tmp_path)), "md")
+
+
+def test_report_splits_a_hyperparameter_sweep_into_rows(tmp_path):
+    metrics = {"UA": 2.0, "RA": 99.0, "TA": 94.0, "MIA": 10.0}
+    for lr in (0.01, 0.1):
+        rec = fake_record(0, metrics, metrics, metrics, 30.0, lr=lr) | {"run_key": f"lr{lr}"}
+        (tmp_path / f"lr{lr}").mkdir()
+        (tmp_path / f"lr{lr}" / "record.json").write_text(json.dumps(rec))
+    table = next(iter(summarize(load_records(tmp_path)).values())).set_index("Method")
+    assert {"salun (lr=0.01)", "salun (lr=0.1)"} <= set(table.index)
+    assert table.loc["salun (lr=0.1)", "Seeds"] == 1

@@ -10,6 +10,7 @@ can differ from the mean per-seed gap when seeds disagree in sign.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 import pandas as pd
@@ -44,11 +45,25 @@ def _reference_rows(group: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def method_labels(methods: pd.DataFrame) -> pd.Series:
+    """The method name, plus the hyper-parameters that differ between its runs: a sweep over
+    ``method.lr=...`` gives one row per value instead of pooling them as if they were seeds."""
+    labels = methods["method"].copy()
+    for _, runs in methods.groupby("method"):
+        params = runs["method_params"].map(json.loads)
+        varying = sorted(k for k in set().union(*params) if len({json.dumps(p.get(k)) for p in params}) > 1)
+        if varying:
+            labels[runs.index] = runs["method"] + params.map(
+                lambda p: " (" + ", ".join(f"{k}={p.get(k)}" for k in varying) + ")")
+    return labels
+
+
 def summarize(frame: pd.DataFrame) -> dict[tuple, pd.DataFrame]:
     """One table per (data, model, scenario): a row per model with formatted cells."""
     tables = {}
     for key, group in frame.groupby(GROUP_KEYS, sort=True):
         methods = group[group["method"] != "retrain"]  # the Retrain row already shows it
+        methods = methods.assign(method=method_labels(methods))
         rows = pd.concat([_reference_rows(group), methods], ignore_index=True)
         out = []
         for method, g in rows.groupby("method", sort=False):

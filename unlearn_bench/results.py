@@ -66,7 +66,8 @@ def read_record(path: Path) -> RunRecord:
 
 def load_records(root: str | Path) -> pd.DataFrame:
     """Every record under ``root`` (recursively) as one row; metric dicts flattened to
-    ``<metric>``, ``original_<metric>``, ``retrain_<metric>``, ``gap_<metric>``. Duplicates of the same
+    ``<metric>``, ``original_<metric>``, ``retrain_<metric>``, ``gap_<metric>``; ``method_params`` is the
+    method's resolved config as sorted JSON. Duplicates of the same
     run (same run_key) are kept once."""
     rows = []
     for path in sorted(Path(root).rglob(RECORD_FILE)):
@@ -75,6 +76,7 @@ def load_records(root: str | Path) -> pd.DataFrame:
                                    "avg_gap", "rte_s", "original_train_s", "retrain_train_s", "wall_s",
                                    "training_free")}
         row["data_access"] = ",".join(rec["data_access"])
+        row["method_params"] = json.dumps(rec["config"].get("method", {}), sort_keys=True)
         row["path"] = str(path.parent)
         for prefix, values in (("", rec["metrics"]), ("original_", rec["original_metrics"]),
                                ("retrain_", rec["retrain_metrics"]), ("gap_", rec["gaps"])):

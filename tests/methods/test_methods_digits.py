@@ -13,6 +13,8 @@ from unlearn_bench.errors import ConfigError
 from unlearn_bench.methods import METHODS
 from unlearn_bench.runner import run
 
+pytestmark = pytest.mark.slow  # ~7 min on 2 cores: `make test-all` (and .ci/run) runs it
+
 UNLEARNING_METHODS = sorted(m for m in METHODS if m != "retrain")
 # Class-wise: UA must rise at least this much above the original's (whose UA is ~0). SURE only makes D_f
 # look like held-out images of the same class (its D_val), which the model still recognises, so it
@@ -22,13 +24,18 @@ UA_RISE = {m: 60.0 for m in UNLEARNING_METHODS} | {"sure": 20.0}
 # utility (SalUn Table A2: GA TA 38% class-wise), GA without any retain term most; SSD's dampening of the
 # small CNN's shared weights costs ~15 points at the alpha where it forgets (see its digits preset).
 # IU's one-shot step and JiT (a BatchNorm CNN, which the JiT paper warns about) also cost utility here.
+# Bad Teacher distils D_f towards a random network's outputs; on random10 D_f shares every class with D_r,
+# which costs ~6 TA points here (seed 0: TA 94.2). RA may drop by the same margin.
 TA_MARGIN = {m: 4.0 for m in UNLEARNING_METHODS} | {
-    "ga": 15.0, "ga_ms": 15.0, "neggrad_plus": 10.0, "ssd": 20.0, "iu": 15.0, "iu_ms": 10.0, "jit": 20.0}
+    "ga": 15.0, "ga_ms": 15.0, "neggrad_plus": 10.0, "ssd": 20.0, "iu": 15.0, "iu_ms": 10.0, "jit": 20.0,
+    "bad_teacher": 8.0}
 # Known to fail on digits at every setting tried (see their presets): strict xfail, so a fix shows up.
 KNOWN_FAILURES = {
     ("bs", "classwise"): "one FGSM step rarely flips the prediction on 8x8 digits: no wrong label to learn",
     ("be", "classwise"): "the shadow class removes too little of the class before utility collapses",
     ("be", "random10"): "training random samples of every class into the shadow unit wrecks utility",
+    ("forget_vector_compositional", "classwise"): "one input shift composed of 10 class vectors forgets ~10%",
+    ("forget_vector_compositional", "random10"): "a margin loss on D_f of every class shifts all inputs: TA ~63",
 }
 
 
@@ -85,7 +92,7 @@ def test_random_forgetting_changes_the_model_and_keeps_utility(runs, method):
     if method in MOVES_ON_RANDOM:  # the unlearned model is not the original: its outputs on D_f moved
         assert np.abs(arrays["forget_logits"] - arrays["original_forget_logits"]).mean() > 0.05
     assert rec.metrics["TA"] >= rec.original_metrics["TA"] - TA_MARGIN[method], rec.metrics
-    assert rec.metrics["RA"] >= 90.0
+    assert rec.metrics["RA"] >= rec.original_metrics["RA"] - TA_MARGIN[method], rec.metrics
 
 
 @pytest.mark.parametrize("method", sorted(m for m in UNLEARNING_METHODS if METHODS[m].training_free))
