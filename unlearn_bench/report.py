@@ -53,8 +53,8 @@ def method_labels(methods: pd.DataFrame) -> pd.Series:
         params = runs["method_params"].map(json.loads)
         varying = sorted(k for k in set().union(*params) if len({json.dumps(p.get(k)) for p in params}) > 1)
         if varying:
-            labels[runs.index] = runs["method"] + params.map(
-                lambda p: " (" + ", ".join(f"{k}={p.get(k)}" for k in varying) + ")")
+            suffix = [" (" + ", ".join(f"{k}={p.get(k)}" for k in varying) + ")" for p in params]
+            labels[runs.index] = runs["method"] + suffix
     return labels
 
 

@@ -20,6 +20,26 @@ def test_model_trains_one_step_and_exposes_features(name):
     assert model.forward_features(x).shape == (4, model.net.fc.in_features)
 
 
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_stages_are_spatial_activations_at_falling_resolution(name):
+    in_chans, size = SHAPES[name]
+    model = create_model(name, 5, in_chans, size, [0.5] * in_chans, [0.25] * in_chans).eval()
+    outputs = []
+    handles = [m.register_forward_hook(lambda _m, _i, out: outputs.append(out)) for m in model.stage_modules()]
+    model(torch.rand(2, in_chans, size, size))
+    for handle in handles:
+        handle.remove()
+    assert len(outputs) >= 3 and all(out.dim() == 4 for out in outputs)
+    sizes = [out.shape[-1] for out in outputs]
+    assert sizes == sorted(sizes, reverse=True) and sizes[0] > sizes[-1]
+
+
+def test_to_pixels_inverts_normalisation():
+    model = create_model("small_cnn", 3, 1, 8, [0.5], [0.25])
+    x = torch.rand(2, 1, 8, 8)
+    torch.testing.assert_close(model.to_pixels(model.normalize(x)), x)
+
+
 def test_normalisation_is_inside_the_model():
     model = create_model("small_cnn", 3, 1, 8, [0.5], [0.25]).eval()
     x = torch.rand(2, 1, 8, 8)

@@ -20,27 +20,28 @@ from torch import nn
 
 from unlearn_bench.data.loader import to_float
 from unlearn_bench.methods.base import DataView, Method, MethodConfig, register_method
+from unlearn_bench.models import Classifier
 from unlearn_bench.training import Pass, cross_entropy, fit, supervised
 
 
-def error_maximising_noise(model: nn.Module, label: int, shape: tuple, steps: int, lr: float, weight: float,
-                           generator: torch.Generator, device: torch.device) -> torch.Tensor:
-    """Noise n in the model's normalised input units (the official code's space), returned as pixel-space
-    images mean + std * n (not clamped), minimising -CE(f, label) + weight * mean_b ||n_b||^2 (U1)."""
-    normalize = getattr(model, "normalize", None)
-    mean = normalize.mean if normalize is not None else torch.zeros(1, 1, 1, 1, device=device)
-    std = normalize.std if normalize is not None else torch.ones(1, 1, 1, 1, device=device)
+def class_noise(model: Classifier, label: int, shape: tuple, steps: int, lr: float, weight: float,
+                generator: torch.Generator, device: torch.device, maximise: bool = True) -> torch.Tensor:
+    """A batch of noise images the frozen model reads as (``maximise=False``) or away from (``True``) class
+    ``label``. Noise n lives in the model's normalised input units (the official code's space) and is
+    returned as pixel-space images mean + std * n (not clamped). Minimises -CE(f, label) + weight * mean_b
+    ||n_b||^2 (error-maximising, U1) or CE(f, label) + weight * mean_b ||n_b||^2 (error-minimising)."""
     noise = torch.randn(shape, generator=generator).to(device).requires_grad_(True)
     target = torch.full((shape[0],), label, device=device)
+    sign = -1.0 if maximise else 1.0
     optimizer = torch.optim.Adam([noise], lr=lr)
     model.eval()
     for _ in range(steps):
-        loss = -cross_entropy(model(mean + std * noise), target) + weight * noise.pow(2).sum((1, 2, 3)).mean()
+        loss = sign * cross_entropy(model(model.to_pixels(noise)), target) + weight * noise.pow(2).sum((1, 2, 3)).mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
     model.zero_grad(set_to_none=True)
-    return (mean + std * noise).detach()
+    return model.to_pixels(noise).detach()
 
 
 @register_method
@@ -71,8 +72,8 @@ class Unsir(Method):
         model.requires_grad_(False)
         noises, noise_labels = [], []
         for c in forget_y.unique().tolist():
-            noise = error_maximising_noise(model, c, (cfg.noise_batch, *forget_x.shape[1:]), cfg.noise_steps,
-                                           cfg.noise_lr, cfg.noise_weight, data.generator, data.device)
+            noise = class_noise(model, c, (cfg.noise_batch, *forget_x.shape[1:]), cfg.noise_steps, cfg.noise_lr,
+                                cfg.noise_weight, data.generator, data.device)
             noises.append(noise.repeat(cfg.noise_repeats, 1, 1, 1))
             noise_labels.append(torch.full((len(noise) * cfg.noise_repeats,), c, device=data.device))
         model.requires_grad_(True)

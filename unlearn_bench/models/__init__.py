@@ -34,7 +34,9 @@ class Normalize(nn.Module):
 
 
 class Classifier(nn.Module):
-    """``normalize`` then ``net``; ``net`` exposes ``forward_features`` and a linear head ``fc``."""
+    """``normalize`` then ``net``; ``net`` exposes ``forward_features``, a linear head ``fc`` and ``stages``,
+    the names of the modules whose outputs are its spatial activations at each depth (as timm's
+    ``feature_info``), for methods that match intermediate activations."""
 
     def __init__(self, net: nn.Module, mean: Sequence[float], std: Sequence[float]):
         super().__init__()
@@ -51,6 +53,13 @@ class Classifier(nn.Module):
     def head(self, features: torch.Tensor) -> torch.Tensor:
         """Logits from penultimate features: ``model(x) == model.head(model.forward_features(x))``."""
         return self.net.fc(features)
+
+    def stage_modules(self) -> list[nn.Module]:
+        return [self.net.get_submodule(name) for name in self.net.stages]
+
+    def to_pixels(self, normalised: torch.Tensor) -> torch.Tensor:
+        """Inverse of ``normalize``: pixel-space images whose normalised form is ``normalised``."""
+        return self.normalize.mean + self.normalize.std * normalised
 
 
 def create_model(

@@ -35,12 +35,13 @@ class ResNet(nn.Module):
         else:
             stem = [nn.Conv2d(in_chans, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(3, 2, 1)]
         self.stem = nn.Sequential(*stem)
-        layers, c_in = [], 64
+        layers, c_in, self.stages = [], 64, []  # stages: the last block of each resolution
         for i, n in enumerate(blocks):
             c_out = 64 * 2**i
             for j in range(n):
                 layers.append(BasicBlock(c_in, c_out, stride=2 if (i > 0 and j == 0) else 1))
                 c_in = c_out
+            self.stages.append(f"layers.{len(layers) - 1}")
         self.layers = nn.Sequential(*layers)
         self.pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
         self.fc = nn.Linear(c_in, num_classes)

@@ -24,6 +24,7 @@ class SmallCNN(nn.Module):
             nn.Flatten(),
         )
         self.fc = nn.Linear(4 * width, num_classes)
+        self.stages = ["features.0", "features.1", "features.3"]  # spatial activations, for attention transfer
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.features(x)

@@ -14,9 +14,10 @@ _VGG16 = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 51
 class VGG(nn.Module):
     def __init__(self, layout: list, num_classes: int, in_chans: int):
         super().__init__()
-        layers, c_in = [], in_chans
+        layers, c_in, self.stages = [], in_chans, []  # stages: the activation before each pooling
         for v in layout:
             if v == "M":
+                self.stages.append(f"features.{len(layers) - 1}")
                 layers.append(nn.MaxPool2d(2))
             else:
                 layers += [nn.Conv2d(c_in, v, 3, padding=1, bias=False), nn.BatchNorm2d(v), nn.ReLU()]

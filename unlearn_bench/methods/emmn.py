@@ -1,0 +1,62 @@
+"""EMMN (Chundawat et al., "Zero-Shot Machine Unlearning", IEEE TIFS 2023), a zero-shot JiT baseline.
+
+UNSIR's impair step without any real data (JiT §5: "replaces the repair step with an error-minimising
+noise"): for each forgotten class an error-maximising noise batch (UNSIR's U1, with its L2 penalty), for
+every other class an error-minimising noise batch (min_n CE(f(n), c), no penalty); then ``epochs`` epochs
+of CE on all noise batches repeated ``noise_repeats`` times, labelled with their class.
+Defaults: the JiT benchmark code (noise batch 4, 25 maximising / 30 minimising steps with Adam lr 0.1,
+penalty 0.1, 80 repeats, batch 4, 2 epochs of Adam lr 1e-4). The code's copy loop uses only 3 of the 4
+noise images of each batch (the same bug as its UNSIR); all 4 are used here. D_f is read only for its
+labels (which classes to forget); D_r is never read. Defined for full-class forgetting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from unlearn_bench.methods.base import DataView, Method, MethodConfig, register_method
+from unlearn_bench.methods.unsir import class_noise
+from unlearn_bench.training import Pass, cross_entropy, fit, supervised
+
+
+@register_method
+class Emmn(Method):
+    name = "emmn"
+    needs = frozenset({"forget"})
+    full_class_only = True
+
+    @dataclass
+    class Config(MethodConfig):
+        name: str = "emmn"
+        noise_batch: int = 4
+        max_steps: int = 25  # error-maximising noise of the forgotten classes
+        min_steps: int = 30  # error-minimising noise of every other class
+        noise_lr: float = 0.1
+        noise_weight: float = 0.1  # L2 penalty of the maximising noise only
+        noise_repeats: int = 80
+        epochs: int = 2
+        lr: float = 1e-4  # Adam
+        batch_size: int = 4
+
+    def unlearn(self, model: nn.Module, data: DataView) -> nn.Module:
+        cfg = self.cfg
+        forget_x, forget_y = data.split("forget")
+        forget_classes = set(forget_y.unique().tolist())
+        shape = (cfg.noise_batch, *forget_x.shape[1:])
+        model.requires_grad_(False)
+        noises, labels = [], []
+        for c in range(data.num_classes):
+            maximise = c in forget_classes
+            noise = class_noise(model, c, shape, cfg.max_steps if maximise else cfg.min_steps, cfg.noise_lr,
+                                cfg.noise_weight if maximise else 0.0, data.generator, data.device, maximise)
+            noises.append(noise.repeat(cfg.noise_repeats, 1, 1, 1))
+            labels.append(torch.full((len(noise) * cfg.noise_repeats,), c, device=data.device))
+        model.requires_grad_(True)
+        optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+        batches = data.batches(torch.cat(noises), torch.cat(labels), cfg.batch_size, augment=False)
+        fit(model, [Pass(batches, supervised(cross_entropy))], cfg.epochs, optimizer, amp=data.amp, desc="emmn",
+            progress=data.progress)
+        return model.eval()
