@@ -5,19 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
 
-from unlearn_bench.config import register_configs
-
-CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
-register_configs()
-
-
-def compose_config(overrides: list[str] | None = None):
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
-        return compose("config", overrides=list(overrides or []))
+from unlearn_bench.config import compose_config  # noqa: F401 (re-exported for the tests)
 
 
 @pytest.fixture(scope="session")

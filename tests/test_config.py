@@ -4,7 +4,7 @@ import pytest
 from hydra.errors import ConfigCompositionException as HydraCompositionError
 from omegaconf.errors import ValidationError
 
-from tests.conftest import CONF_DIR, compose_config
+from unlearn_bench.config import CONF_DIR, compose_config
 
 GROUPS = ["data", "model", "method", "scenario", "train", "eval", "logger"]
 
@@ -56,7 +56,7 @@ def test_every_experiment_composes(experiment):
     from hydra.core.global_hydra import GlobalHydra
 
     GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose("config", overrides=[f"experiment={experiment}"], return_hydra_config=True)
     assert cfg.hydra.sweeper.params.method
     assert "experiments" in cfg.hydra.sweep.dir

@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 import unlearn_bench.runner as runner
 from tests.conftest import compose_config
@@ -49,12 +50,23 @@ def test_identical_run_is_skipped_without_training(tmp_path, monkeypatch):
     assert json.loads((tmp_path / "b" / "record.json").read_text())["run_key"] == first.run_key
 
 
+def test_compile_is_applied_and_keeps_the_cached_models(tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    run(tmp_path, cache, "method=ft", out="a")
+    compiled = []
+    monkeypatch.setattr(torch.nn.Module, "compile", lambda self, *a, **k: compiled.append(self))
+    rec = run(tmp_path, cache, "method=ga", "train.compile=true", out="b")
+    assert compiled  # every model the runner builds is compiled...
+    assert rec.extra["original_cached"] and rec.extra["retrain_cached"]  # ...and the cache key ignores it
+
+
 def test_record_fields_and_arrays(tmp_path):
     rec = run(tmp_path, tmp_path / "cache", "method=salun", "scenario=classwise")
     assert set(rec.metrics) == {"UA", "RA", "TA", "MIA"}
     assert rec.scenario == "classwise_0" and rec.data_access == ["forget", "retain"]
     assert rec.retrain_metrics["UA"] == 100.0  # Retrain never saw the class
-    assert rec.rte_s > 0 and rec.wall_s >= rec.rte_s and rec.memory["peak_rss_mb"] > 0
+    assert rec.rte_s > 0 and rec.wall_s >= rec.rte_s + rec.eval_s and rec.eval_s > 0
+    assert rec.memory["peak_rss_mb"] > 0
     arrays = np.load(tmp_path / "run" / "arrays.npz")
     assert arrays["forget_logits"].shape == (rec.forget_size, 4)
     frame = load_records(tmp_path / "run")

@@ -8,10 +8,11 @@ Method schemas are the ``Config`` dataclasses of the method classes themselves (
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING
+from omegaconf import MISSING, DictConfig
 
 
 @dataclass
@@ -64,8 +65,10 @@ class TrainConfig:
     warmup_epochs: int = 0
     crop_padding: int = 0  # random crop with zero padding of this many pixels; 0 = off
     hflip: bool = False
+    label_smoothing: float = 0.0
     amp: bool = True  # bf16 autocast, CUDA only; ignored on CPU (fp32)
     channels_last: bool = True  # CUDA only
+    compile: bool = False  # torch.compile the model (in place; any device); not part of the cache key
 
 
 @dataclass
@@ -118,3 +121,18 @@ def register_configs() -> None:
     cs.store(group="logger", name="base_logger", node=LoggerConfig)
     for name, method_cls in METHODS.items():
         cs.store(group="method", name=f"base_{name}", node=method_cls.Config)
+
+
+CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+
+
+def compose_config(overrides: list[str] | None = None) -> DictConfig:
+    """The config ``python -m unlearn_bench <overrides>`` would run, without Hydra's job machinery (for
+    scripts and tests)."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    register_configs()
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return compose("config", overrides=list(overrides or []))

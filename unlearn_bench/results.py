@@ -47,6 +47,7 @@ class RunRecord:
     created: str
     error: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    eval_s: float = float("nan")  # seconds evaluating the original, Retrain and the unlearned model
 
 
 def write_record(folder: Path, record: RunRecord, arrays: dict[str, np.ndarray] | None = None,

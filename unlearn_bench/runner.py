@@ -61,6 +61,7 @@ def _data_payload(cfg: DictConfig) -> dict:
 def _payloads(cfg: DictConfig, task: Task) -> dict[str, dict]:
     model = {"name": resolve_model_name(cfg), "width": cfg.model.width}
     train = OmegaConf.to_container(cfg.train, resolve=True)
+    train.pop("compile")  # how the same computation is executed, not what is computed
     forget_sha = hashlib.sha256(task.forget_idx.tobytes()).hexdigest()
     original = {"data": _data_payload(cfg), "model": model, "train": train, "seed": cfg.seed}
     retrain = {**original, "forget_idx_sha256": forget_sha}
@@ -120,7 +121,7 @@ def run(cfg: DictConfig, output_dir: str | Path | None = None) -> RunRecord:
     def new_model() -> torch.nn.Module:
         model = create_model(model_name, task.num_classes, cfg.data.in_chans, cfg.data.img_size,
                              task.mean, task.std, width=cfg.model.width)
-        return prepare_model(model, device, cfg.train.channels_last)
+        return prepare_model(model, device, cfg.train.channels_last, cfg.train.compile)
 
     def train_original() -> torch.nn.Module:
         generator = seed_everything(cfg.seed)
@@ -155,12 +156,14 @@ def run(cfg: DictConfig, output_dir: str | Path | None = None) -> RunRecord:
         rte_s = time.perf_counter() - start
 
     amp = cfg.train.amp
+    eval_start = time.perf_counter()
     original_metrics, original_arrays = evaluate(original, task, cfg.eval, amp)
     retrain_metrics, retrain_arrays = evaluate(retrain, task, cfg.eval, amp)
     metrics, arrays = evaluate(unlearned, task, cfg.eval, amp) if unlearned is not None else ({}, {})
     # The references' D_f logits travel with the run: distances to the original and to Retrain on D_f.
     arrays["original_forget_logits"] = original_arrays["forget_logits"]
     arrays["retrain_forget_logits"] = retrain_arrays["forget_logits"]
+    eval_s = time.perf_counter() - eval_start
     gap = gaps(metrics, retrain_metrics)
     record = RunRecord(
         run_key=run_key, status=status, data=cfg.data.name, model=model_name, scenario=cfg.scenario.name,
@@ -173,6 +176,7 @@ def run(cfg: DictConfig, output_dir: str | Path | None = None) -> RunRecord:
         versions=_versions(), git_rev=_git_rev(), config=OmegaConf.to_container(cfg, resolve=True),
         created=time.strftime("%Y-%m-%dT%H:%M:%S"), error=error,
         extra={"original_cached": original_meta["cached"], "retrain_cached": retrain_meta["cached"]},
+        eval_s=eval_s,
     )
     arrays = arrays if cfg.eval.save_arrays else None
     write_record(store, record, arrays, task.forget_idx)

@@ -3,6 +3,7 @@ gradient-based unlearning method (each supplies its passes and losses, not a loo
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -139,14 +140,15 @@ def fit(
     return steps
 
 
-def cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    return F.cross_entropy(logits.float(), y)
+def cross_entropy(logits: torch.Tensor, y: torch.Tensor, label_smoothing: float = 0.0) -> torch.Tensor:
+    return F.cross_entropy(logits.float(), y, label_smoothing=label_smoothing)
 
 
 def train_from_scratch(model: nn.Module, batches: Batches, recipe: TrainConfig, desc: str,
                        progress: bool = True) -> nn.Module:
     """Train with the recipe (SGD + schedule) on one data source; used for the original and Retrain."""
     optimizer = sgd(model, recipe.lr, recipe.momentum, recipe.weight_decay, recipe.nesterov)
-    fit(model, [Pass(batches, supervised(cross_entropy))], recipe.epochs, optimizer,
+    criterion = functools.partial(cross_entropy, label_smoothing=recipe.label_smoothing)
+    fit(model, [Pass(batches, supervised(criterion))], recipe.epochs, optimizer,
         lr_at=lambda e: lr_factor(recipe, e), amp=recipe.amp, desc=desc, progress=progress)
     return model.eval()
