@@ -60,6 +60,18 @@ def test_compile_is_applied_and_keeps_the_cached_models(tmp_path, monkeypatch):
     assert rec.extra["original_cached"] and rec.extra["retrain_cached"]  # ...and the cache key ignores it
 
 
+def test_amp_auto_is_off_on_cpu_and_channels_last_is_honoured(tmp_path, monkeypatch):
+    seen = []
+    real_prepare = runner.prepare_model
+    monkeypatch.setattr(runner, "prepare_model", lambda m, d, cl, c: seen.append(real_prepare(m, d, cl, c)) or seen[-1])
+    rec = run(tmp_path, tmp_path / "cache", "method=ft", "device=cpu", "train.channels_last=true")
+    assert rec.config["train"]["amp"] is False
+    conv = [m for m in seen[0].modules() if isinstance(m, torch.nn.Conv2d)][-1]  # C_in > 1: layouts differ
+    assert not torch.empty_like(conv.weight, memory_format=torch.contiguous_format).is_contiguous(
+        memory_format=torch.channels_last)
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+
+
 def test_record_fields_and_arrays(tmp_path):
     rec = run(tmp_path, tmp_path / "cache", "method=salun", "scenario=classwise")
     assert set(rec.metrics) == {"UA", "RA", "TA", "MIA"}
@@ -83,8 +95,10 @@ def test_retrain_method_reports_retrain_itself(tmp_path):
     ("model.name=resnet99", "resnet99"),
     ("device=tpu", "device"),
     ("scenario.class_index=7", "scenario.class_index"),
+    ("train.amp=true", "train.amp"),  # bf16 autocast is CUDA-only: refused on CPU, not silently ignored
 ])
-def test_bad_input_fails_before_training(tmp_path, override, match):
+def test_bad_input_fails_before_training(tmp_path, override, match, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     cfg = compose_config([*FAST, f"cache_dir={tmp_path / 'cache'}", "scenario=classwise", override])
     with pytest.raises(ValueError, match=match):
         runner.run(cfg, output_dir=tmp_path / "run")

@@ -66,9 +66,11 @@ class TrainConfig:
     crop_padding: int = 0  # random crop with zero padding of this many pixels; 0 = off
     hflip: bool = False
     label_smoothing: float = 0.0
-    amp: bool = True  # bf16 autocast, CUDA only; ignored on CPU (fp32)
-    channels_last: bool = True  # CUDA only
-    compile: bool = False  # torch.compile the model (in place; any device); not part of the cache key
+    # bf16 autocast. null = auto: on for CUDA, off on CPU (fp32); true on CPU is refused.
+    amp: bool | None = None
+    # channels_last memory format. null = auto: on for CUDA; true is honoured on CPU too. Not in the cache key.
+    channels_last: bool | None = None
+    compile: bool = False  # torch.compile the model (in place; any device). Not in the cache key.
 
 
 @dataclass

@@ -26,7 +26,14 @@ from unlearn_bench.metrics.gap import avg_gap, gaps
 from unlearn_bench.models import MODELS, create_model
 from unlearn_bench.report import render, summarize
 from unlearn_bench.results import RECORD_FILE, RunRecord, load_records, read_record, write_record
-from unlearn_bench.runtime import configure_backends, peak_memory_mb, prepare_model, seed_everything, select_device
+from unlearn_bench.runtime import (
+    configure_backends,
+    peak_memory_mb,
+    prepare_model,
+    resolve_amp,
+    seed_everything,
+    select_device,
+)
 from unlearn_bench.training import DivergedError, train_from_scratch
 
 log = logging.getLogger(__name__)
@@ -61,7 +68,8 @@ def _data_payload(cfg: DictConfig) -> dict:
 def _payloads(cfg: DictConfig, task: Task) -> dict[str, dict]:
     model = {"name": resolve_model_name(cfg), "width": cfg.model.width}
     train = OmegaConf.to_container(cfg.train, resolve=True)
-    train.pop("compile")  # how the same computation is executed, not what is computed
+    for knob in ("compile", "channels_last"):  # how the same computation is executed, not what is computed
+        train.pop(knob)
     forget_sha = hashlib.sha256(task.forget_idx.tobytes()).hexdigest()
     original = {"data": _data_payload(cfg), "model": model, "train": train, "seed": cfg.seed}
     retrain = {**original, "forget_idx_sha256": forget_sha}
@@ -102,6 +110,7 @@ def run(cfg: DictConfig, output_dir: str | Path | None = None) -> RunRecord:
         output_dir = HydraConfig.get().runtime.output_dir
     output_dir = Path(output_dir)
     device = select_device(cfg.device)
+    cfg.train.amp = resolve_amp(cfg.train.amp, device)  # resolved before the cache key: fp32 and bf16 differ
     configure_backends(device)
     progress = cfg.progress
 

@@ -33,18 +33,28 @@ def seed_everything(seed: int) -> torch.Generator:
 
 
 def autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager:
-    """bf16 autocast on CUDA when enabled; a no-op on CPU (CPU runs stay fp32)."""
+    """bf16 autocast on CUDA when enabled (``resolve_amp`` refuses it on CPU, which stays fp32)."""
     if enabled and device.type == "cuda":
         return torch.autocast("cuda", dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
 
-def prepare_model(model: torch.nn.Module, device: torch.device, channels_last: bool,
+def resolve_amp(amp: bool | None, device: torch.device) -> bool:
+    """``train.amp``: null = bf16 autocast on CUDA only; true is refused on CPU rather than ignored."""
+    if amp is None:
+        return device.type == "cuda"
+    if amp and device.type != "cuda":
+        raise ConfigError(f"train.amp=true asks for bf16 autocast, which runs on CUDA only, but device is {device}; "
+                          "use train.amp=null (auto: on for CUDA, off on CPU) or train.amp=false")
+    return bool(amp)
+
+
+def prepare_model(model: torch.nn.Module, device: torch.device, channels_last: bool | None,
                   compile: bool = False) -> torch.nn.Module:
-    """Move to the device; channels_last memory format for conv nets on CUDA; ``compile`` compiles the
+    """Move to the device; channels_last memory format (null = on CUDA only); ``compile`` compiles the
     forward in place (``nn.Module.compile``: the state_dict keys stay those of the plain model)."""
     model = model.to(device)
-    if channels_last and device.type == "cuda":
+    if channels_last or (channels_last is None and device.type == "cuda"):
         model = model.to(memory_format=torch.channels_last)
     if compile:
         model.compile()
