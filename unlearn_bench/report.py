@@ -63,7 +63,7 @@ def summarize(frame: pd.DataFrame) -> dict[tuple, pd.DataFrame]:
     tables = {}
     for key, group in frame.groupby(GROUP_KEYS, sort=True):
         methods = group[group["method"] != "retrain"]  # the Retrain row already shows it
-        methods = methods.assign(method=method_labels(methods))
+        methods = methods.assign(method=method_labels(methods)).sort_values("method", kind="stable")
         rows = pd.concat([_reference_rows(group), methods], ignore_index=True)
         out = []
         for method, g in rows.groupby("method", sort=False):
