@@ -85,6 +85,17 @@ def test_record_fields_and_arrays(tmp_path):
     assert frame.loc[0, "gap_UA"] == pytest.approx(abs(rec.metrics["UA"] - 100.0))
 
 
+def test_multiclass_and_partial_class_scenarios_run_end_to_end(tmp_path):
+    cache = tmp_path / "cache"
+    multi = run(tmp_path, cache, "method=ft", "scenario=multiclass", "scenario.classes=[0,2]", out="m")
+    assert multi.scenario == "multiclass_0-2" and multi.retrain_metrics["UA"] == 100.0
+    arrays = np.load(tmp_path / "m" / "arrays.npz")
+    assert set(np.unique(arrays["forget_labels"])) == {0, 2}
+    assert not set(np.unique(arrays["test_labels"])) & {0, 2}  # TA without the forgotten classes
+    partial = run(tmp_path, cache, "method=ft", "scenario=partial_class", "scenario.size=5", out="p")
+    assert partial.forget_size == 5 and partial.scenario == "partial_class0_n5"
+
+
 def test_retrain_method_reports_retrain_itself(tmp_path):
     rec = run(tmp_path, tmp_path / "cache", "method=retrain")
     assert rec.metrics == rec.retrain_metrics and rec.avg_gap == 0.0

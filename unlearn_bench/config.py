@@ -43,9 +43,11 @@ class ModelConfig:
 @dataclass
 class ScenarioConfig:
     name: str = MISSING
-    kind: str = MISSING  # random | classwise
+    kind: str = MISSING  # random | classwise | multiclass | partial_class
     ratio: float | None = None  # random: share of the train split to forget, in (0, 1)
-    class_index: int | None = None  # classwise: the class to forget
+    size: int | None = None  # random / partial_class: number of examples to forget (instead of ratio)
+    class_index: int | None = None  # classwise / partial_class: the class
+    classes: list[int] | None = None  # multiclass: the classes to forget entirely
 
 
 @dataclass
@@ -110,7 +112,11 @@ class RunConfig:
 
 
 def register_configs() -> None:
-    """Store the schemas; called once before Hydra composes (entry point and tests)."""
+    """Store the schemas and the ``join`` resolver (``${join:${.classes}}`` -> ``0-1``, for scenario names);
+    called before Hydra composes (entry point, scripts and tests)."""
+    from omegaconf import OmegaConf
+
+    OmegaConf.register_new_resolver("join", lambda items: "-".join(str(i) for i in items), replace=True)
     from unlearn_bench.methods import METHODS
 
     cs = ConfigStore.instance()

@@ -17,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 
 import unlearn_bench
 from unlearn_bench.cache import ModelCache, config_hash
+from unlearn_bench.data.scenarios import FULL_CLASS_KINDS, validate_scenario
 from unlearn_bench.data.task import Task, make_task
 from unlearn_bench.errors import ConfigError
 from unlearn_bench.evaluation import evaluate
@@ -50,9 +51,11 @@ def validate(cfg: DictConfig) -> None:
     """Checks that need no data, so bad input fails before anything is loaded or trained."""
     if cfg.method.name not in METHODS:
         raise ConfigError(f"method={cfg.method.name!r} is not registered; allowed: {sorted(METHODS)}")
-    if METHODS[cfg.method.name].full_class_only and cfg.scenario.kind != "classwise":
+    if METHODS[cfg.method.name].full_class_only and cfg.scenario.kind not in FULL_CLASS_KINDS:
         raise ConfigError(f"method={cfg.method.name} is defined for full-class forgetting only; "
-                          f"scenario={cfg.scenario.name} (kind {cfg.scenario.kind!r}) is not; allowed: classwise")
+                          f"scenario={cfg.scenario.name} (kind {cfg.scenario.kind!r}) is not; allowed kinds: "
+                          f"{list(FULL_CLASS_KINDS)}")
+    validate_scenario(cfg.scenario, cfg.data.num_classes)
     resolve_model_name(cfg)
     select_device(cfg.device)
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from unlearn_bench.config import ScenarioConfig
+from unlearn_bench.config import ScenarioConfig, compose_config
 from unlearn_bench.data.scenarios import forget_indices, forgotten_classes
 
 LABELS = np.repeat(np.arange(10), 100)
@@ -41,7 +41,42 @@ def test_classwise_takes_the_whole_class():
     (ScenarioConfig(name="x", kind="random", ratio=0.0), "scenario.ratio"),
     (ScenarioConfig(name="x", kind="classwise", class_index=10), "scenario.class_index"),
     (ScenarioConfig(name="x", kind="nope"), "scenario.kind"),
+    (ScenarioConfig(name="x", kind="random", ratio=0.1, size=10), "exactly one of scenario.ratio and scenario.size"),
+    (ScenarioConfig(name="x", kind="random", size=1000), "1000 of 1000"),
+    (ScenarioConfig(name="x", kind="partial_class", class_index=2, size=100), "100 of 100"),
+    (ScenarioConfig(name="x", kind="partial_class", class_index=-1, size=5), "scenario.class_index"),
+    (ScenarioConfig(name="x", kind="multiclass", classes=[1, 1]), "scenario.classes"),
+    (ScenarioConfig(name="x", kind="multiclass", classes=[1, 10]), "scenario.classes entry"),
+    (ScenarioConfig(name="x", kind="multiclass", classes=list(range(10))), "every one of 10"),
 ])
 def test_bad_scenarios_name_the_key(cfg, match):
     with pytest.raises(ValueError, match=match):
         forget_indices(cfg, LABELS, 10, seed=0)
+
+
+def test_fixed_size_random_forget_set():
+    forget = forget_indices(ScenarioConfig(name="n", kind="random", size=10), LABELS, 10, seed=0)
+    assert len(forget) == 10 and len(np.unique(forget)) == 10
+
+
+def test_partial_class_forgets_some_of_one_class_and_keeps_the_class():
+    cfg = ScenarioConfig(name="p", kind="partial_class", class_index=4, size=30)
+    forget = forget_indices(cfg, LABELS, 10, seed=0)
+    assert len(forget) == 30 and set(LABELS[forget]) == {4}
+    assert forgotten_classes(cfg) == []  # the class is still in D_r and in the test set
+    half = forget_indices(ScenarioConfig(name="p", kind="partial_class", class_index=4, ratio=0.5), LABELS, 10, 0)
+    assert len(half) == 50
+
+
+def test_multiclass_takes_every_listed_class():
+    cfg = ScenarioConfig(name="m", kind="multiclass", classes=[2, 7])
+    forget = forget_indices(cfg, LABELS, 10, seed=0)
+    np.testing.assert_array_equal(forget, np.flatnonzero((LABELS == 2) | (LABELS == 7)))
+    assert forgotten_classes(cfg) == [2, 7]
+
+
+def test_scenario_names_say_what_is_forgotten():
+    names = {o: compose_config([f"scenario={o}", *extra]).scenario.name for o, *extra in (
+        ("multiclass", "scenario.classes=[3,5]"), ("partial_class",), ("random_n10",), ("random_n100",))}
+    assert names == {"multiclass": "multiclass_3-5", "partial_class": "partial_class0_n100",
+                     "random_n10": "random_n10", "random_n100": "random_n100"}

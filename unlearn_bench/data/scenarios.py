@@ -11,32 +11,62 @@ import numpy as np
 from unlearn_bench.config import ScenarioConfig
 from unlearn_bench.errors import ConfigError
 
-SCENARIO_KINDS = ("random", "classwise")
+SCENARIO_KINDS = ("random", "classwise", "multiclass", "partial_class")
+# Kinds that remove whole classes from the train split (what full-class-only methods require).
+FULL_CLASS_KINDS = ("classwise", "multiclass")
+
+
+def _check_class(key: str, value: int | None, num_classes: int) -> None:
+    if value is None or not 0 <= value < num_classes:
+        raise ConfigError(f"{key}={value!r} must be in [0, {num_classes - 1}]")
 
 
 def validate_scenario(cfg: ScenarioConfig, num_classes: int) -> None:
-    """Raise ValueError naming the bad key before any data is touched or model trained."""
+    """Raise ConfigError naming the bad key before any data is touched or model trained."""
     if cfg.kind not in SCENARIO_KINDS:
         raise ConfigError(f"scenario.kind={cfg.kind!r} is not supported; allowed: {list(SCENARIO_KINDS)}")
-    if cfg.kind == "random" and (cfg.ratio is None or not 0.0 < cfg.ratio < 1.0):
-        raise ConfigError(f"scenario.ratio={cfg.ratio!r} must be in (0, 1) for random forgetting")
-    if cfg.kind == "classwise" and (cfg.class_index is None or not 0 <= cfg.class_index < num_classes):
-        raise ConfigError(f"scenario.class_index={cfg.class_index!r} must be in [0, {num_classes - 1}]")
+    if cfg.kind in ("random", "partial_class"):
+        if (cfg.ratio is None) == (cfg.size is None):
+            raise ConfigError(f"scenario kind {cfg.kind!r} needs exactly one of scenario.ratio and scenario.size; "
+                              f"got ratio={cfg.ratio!r}, size={cfg.size!r}")
+        if cfg.ratio is not None and not 0.0 < cfg.ratio < 1.0:
+            raise ConfigError(f"scenario.ratio={cfg.ratio!r} must be in (0, 1)")
+        if cfg.size is not None and cfg.size < 1:
+            raise ConfigError(f"scenario.size={cfg.size!r} must be >= 1")
+    if cfg.kind in ("classwise", "partial_class"):
+        _check_class("scenario.class_index", cfg.class_index, num_classes)
+    if cfg.kind == "multiclass":
+        if not cfg.classes or len(set(cfg.classes)) != len(cfg.classes):
+            raise ConfigError(f"scenario.classes={cfg.classes!r} must be a non-empty list of distinct classes")
+        if len(cfg.classes) >= num_classes:
+            raise ConfigError(f"scenario.classes={list(cfg.classes)} would forget every one of {num_classes} classes")
+        for c in cfg.classes:
+            _check_class("scenario.classes entry", c, num_classes)
+
+
+def _draw(pool: np.ndarray, cfg: ScenarioConfig, seed: int) -> np.ndarray:
+    """``size`` or ``ratio * len(pool)`` indices of ``pool`` without replacement (SalUn repo: RandomState)."""
+    n_forget = cfg.size if cfg.size is not None else int(round(cfg.ratio * len(pool)))
+    if not 0 < n_forget < len(pool):
+        raise ConfigError(f"scenario {cfg.name}: {n_forget} of {len(pool)} examples is not a proper forget set "
+                          "(check scenario.ratio / scenario.size)")
+    return pool[np.random.RandomState(seed).choice(len(pool), size=n_forget, replace=False)]
 
 
 def forget_indices(cfg: ScenarioConfig, train_y: np.ndarray, num_classes: int, seed: int) -> np.ndarray:
     validate_scenario(cfg, num_classes)
-    if cfg.kind == "random":
-        # SalUn repo: n indices of the train split without replacement (n = 4,500 = 10% of 45,000).
-        n_forget = int(round(cfg.ratio * len(train_y)))
-        if n_forget == 0:
-            raise ConfigError(f"scenario.ratio={cfg.ratio} selects no example of {len(train_y)}")
-        idx = np.random.RandomState(seed).choice(len(train_y), size=n_forget, replace=False)
-    else:  # classwise: every training example of the class
-        idx = np.flatnonzero(train_y == cfg.class_index)
+    all_idx = np.arange(len(train_y))
+    if cfg.kind == "random":  # SalUn repo: n indices of the train split (n = 4,500 = 10% of 45,000)
+        idx = _draw(all_idx, cfg, seed)
+    elif cfg.kind == "partial_class":  # SURE: some examples of one class, the class itself stays
+        idx = _draw(np.flatnonzero(train_y == cfg.class_index), cfg, seed)
+    else:  # classwise / multiclass: every training example of the classes
+        idx = np.flatnonzero(np.isin(train_y, forgotten_classes(cfg)))
     return np.sort(idx).astype(np.int64)
 
 
 def forgotten_classes(cfg: ScenarioConfig) -> list[int]:
     """Classes removed entirely from the train split; their test images are excluded from TA."""
-    return [cfg.class_index] if cfg.kind == "classwise" else []
+    if cfg.kind == "classwise":
+        return [cfg.class_index]
+    return list(cfg.classes) if cfg.kind == "multiclass" else []
