@@ -36,6 +36,22 @@ def test_original_and_retrain_trained_once_and_reused(tmp_path):
                                   np.load(tmp_path / "b" / "forget_idx.npy"))
 
 
+def test_original_and_retrain_are_evaluated_once_per_seed(tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    first = run(tmp_path, cache, "method=ft", out="a")
+    calls = []
+    real_evaluate = runner.evaluate
+    monkeypatch.setattr(runner, "evaluate", lambda *a, **k: calls.append(1) or real_evaluate(*a, **k))
+    second = run(tmp_path, cache, "method=ga", out="b")
+    assert len(calls) == 1  # only the unlearned model; the references' evaluation is read back
+    assert second.original_metrics == first.original_metrics and second.retrain_metrics == first.retrain_metrics
+    for name in ("original_forget_logits", "retrain_forget_logits"):
+        np.testing.assert_array_equal(np.load(tmp_path / "a" / "arrays.npz")[name],
+                                      np.load(tmp_path / "b" / "arrays.npz")[name])
+    run(tmp_path, cache, "method=ft", "scenario=classwise", out="c")  # another forget set: evaluated anew
+    assert len(calls) == 4
+
+
 def test_identical_run_is_skipped_without_training(tmp_path, monkeypatch):
     cache = tmp_path / "cache"
     first = run(tmp_path, cache, "method=rl", out="a")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 import logging
 import shutil
 import subprocess
@@ -13,10 +14,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from filelock import FileLock
 from omegaconf import DictConfig, OmegaConf
 
 import unlearn_bench
-from unlearn_bench.cache import ModelCache, config_hash
+from unlearn_bench.cache import ModelCache, atomic_write_bytes, atomic_write_json, config_hash
 from unlearn_bench.data.scenarios import FULL_CLASS_KINDS, validate_scenario
 from unlearn_bench.data.task import Task, make_task
 from unlearn_bench.errors import ConfigError
@@ -26,7 +28,7 @@ from unlearn_bench.methods import METHODS, DataView, create_method
 from unlearn_bench.metrics.gap import avg_gap, gaps
 from unlearn_bench.models import MODELS, create_model
 from unlearn_bench.report import render, summarize
-from unlearn_bench.results import RECORD_FILE, RunRecord, load_records, read_record, write_record
+from unlearn_bench.results import ARRAYS_FILE, RECORD_FILE, RunRecord, load_records, read_record, write_record
 from unlearn_bench.runtime import (
     configure_backends,
     peak_memory_mb,
@@ -99,6 +101,24 @@ def _git_rev() -> str | None:
         return None
 
 
+def evaluate_reference(cache_dir: str, payload: dict, model: torch.nn.Module, task: Task, eval_cfg: DictConfig,
+                       amp: bool) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+    """``evaluate`` for the original and Retrain, stored in ``<cache_dir>/eval/<key>/``: every method of a
+    seed shares them, so they are computed once (the key holds the weights' SHA-256, the forget set, the
+    scenario and the eval config). metrics.json is written last: its presence marks a complete entry."""
+    folder = Path(cache_dir) / "eval" / config_hash(payload)
+    metrics_path, arrays_path = folder / "metrics.json", folder / ARRAYS_FILE
+    folder.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(folder) + ".lock"):
+        if metrics_path.exists() and arrays_path.exists():
+            with np.load(arrays_path) as stored:
+                return json.loads(metrics_path.read_text()), dict(stored)
+        metrics, arrays = evaluate(model, task, eval_cfg, amp)
+        atomic_write_bytes(arrays_path, lambda f: np.savez(f, **arrays))
+        atomic_write_json(metrics_path, metrics)
+        return metrics, arrays
+
+
 def run(cfg: DictConfig, output_dir: str | Path | None = None) -> RunRecord:
     """Run one (data, model, method, scenario, seed) and return its record.
 
@@ -169,8 +189,13 @@ def run(cfg: DictConfig, output_dir: str | Path | None = None) -> RunRecord:
 
     amp = cfg.train.amp
     eval_start = time.perf_counter()
-    original_metrics, original_arrays = evaluate(original, task, cfg.eval, amp)
-    retrain_metrics, retrain_arrays = evaluate(retrain, task, cfg.eval, amp)
+    reference_eval = {"forget_idx_sha256": payloads["forget_sha"],
+                      "scenario": OmegaConf.to_container(cfg.scenario, resolve=True),
+                      "eval": OmegaConf.to_container(cfg.eval, resolve=True), "amp": amp}
+    original_metrics, original_arrays = evaluate_reference(
+        cfg.cache_dir, {**reference_eval, "weights_sha256": original_meta["sha256"]}, original, task, cfg.eval, amp)
+    retrain_metrics, retrain_arrays = evaluate_reference(
+        cfg.cache_dir, {**reference_eval, "weights_sha256": retrain_meta["sha256"]}, retrain, task, cfg.eval, amp)
     metrics, arrays = evaluate(unlearned, task, cfg.eval, amp) if unlearned is not None else ({}, {})
     # The references' D_f logits travel with the run: distances to the original and to Retrain on D_f.
     arrays["original_forget_logits"] = original_arrays["forget_logits"]
