@@ -4,7 +4,7 @@ import torch
 from unlearn_bench.errors import ConfigError
 from unlearn_bench.models import MODELS, create_model, reset_parameters
 
-SHAPES = {"small_cnn": (1, 8), "resnet18": (3, 32), "vgg16_bn": (3, 32)}
+SHAPES = {"small_cnn": (1, 8), "resnet18": (3, 32), "resnet50": (3, 32), "vgg11_bn": (3, 32), "vgg16_bn": (3, 32)}
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
@@ -56,3 +56,10 @@ def test_reset_parameters_gives_a_fresh_model():
 def test_unknown_model_lists_allowed():
     with pytest.raises(ConfigError, match="resnet18"):
         create_model("resnet1000", 3, 1, 8, [0.5], [0.25])
+
+
+@pytest.mark.parametrize("name,features", [("resnet18", 512), ("resnet50", 2048)])
+def test_resnets_use_the_imagenet_stem_above_64_pixels(name, features):
+    model = create_model(name, 10, 3, 96, [0.5] * 3, [0.25] * 3).eval()
+    assert isinstance(model.net.stem[-1], torch.nn.MaxPool2d)  # 7x7 stride 2 + max-pool
+    assert model.forward_features(torch.rand(2, 3, 96, 96)).shape == (2, features)

@@ -1,4 +1,4 @@
-"""VGG-16 with batch norm for small images (configuration D), global pooling and one linear head."""
+"""VGG-11 (configuration A) and VGG-16 (configuration D) with batch norm, global pooling and one linear head."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from torch import nn
 from unlearn_bench.errors import ConfigError
 from unlearn_bench.models import register_model
 
+_VGG11 = [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"]
 _VGG16 = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]
 
 
@@ -32,8 +33,17 @@ class VGG(nn.Module):
         return self.fc(self.features(x))
 
 
+def _vgg(name: str, layout: list, num_classes: int, in_chans: int, img_size: int) -> VGG:
+    if img_size < 32:
+        raise ConfigError(f"{name} pools 5 times and needs img_size >= 32, got {img_size}")
+    return VGG(layout, num_classes, in_chans)
+
+
+@register_model
+def vgg11_bn(num_classes: int, in_chans: int, img_size: int, **_) -> VGG:
+    return _vgg("vgg11_bn", _VGG11, num_classes, in_chans, img_size)
+
+
 @register_model
 def vgg16_bn(num_classes: int, in_chans: int, img_size: int, **_) -> VGG:
-    if img_size < 32:
-        raise ConfigError(f"vgg16_bn pools 5 times and needs img_size >= 32, got {img_size}")
-    return VGG(_VGG16, num_classes, in_chans)
+    return _vgg("vgg16_bn", _VGG16, num_classes, in_chans, img_size)
