@@ -29,10 +29,16 @@ def write_cifar(root: Path, folder: str, n_per_file: int, label_key: str, num_cl
         data = rng.randint(0, 256, (n_per_file, 3072), dtype=np.uint8)
         data[:, 0] = labels  # first red pixel = label, to check image/label alignment after loading
         with open(base / name, "wb") as f:
-            pickle.dump({"data": data, label_key: labels, "batch_label": "x"}, f)
-    meta_name, key = ("batches.meta", "label_names") if folder.startswith("cifar-10-") else ("meta", "fine_label_names")
+            # CIFAR-100's files also carry the 20 super-class labels (here fine % 20)
+            pickle.dump({"data": data, label_key: labels, "coarse_labels": [y % 20 for y in labels],
+                         "batch_label": "x"}, f)
+    if folder.startswith("cifar-10-"):
+        meta_name, meta = "batches.meta", {"label_names": [f"c{i}" for i in range(num_classes)]}
+    else:
+        meta_name, meta = "meta", {"fine_label_names": [f"c{i}" for i in range(num_classes)],
+                                   "coarse_label_names": [f"super{i}" for i in range(20)]}
     with open(base / meta_name, "wb") as f:
-        pickle.dump({key: [f"c{i}" for i in range(num_classes)]}, f)
+        pickle.dump(meta, f)
 
 
 def test_cifar10_loader_on_fake_copy(tmp_path):
@@ -54,6 +60,14 @@ def test_cifar100_loader_on_fake_copy(tmp_path):
     data = load_dataset(data_cfg("cifar100", tmp_path))
     assert data.train_x.shape == (200, 3, 32, 32) and int(data.train_y.max()) == 99
     torch.testing.assert_close(data.train_x[:, 0, 0, 0].long(), data.train_y)
+
+
+def test_cifar20_reads_the_coarse_labels_of_the_cifar100_files(tmp_path):
+    write_cifar(tmp_path, "cifar-100-python", 200, "fine_labels", 100, ["train"])
+    data = load_dataset(data_cfg("cifar20", tmp_path))
+    fine = data.train_x[:, 0, 0, 0].long()  # the fake files store the fine label in the first pixel
+    torch.testing.assert_close(data.train_y, fine % 20)
+    assert int(data.test_y.max()) == 19 and data.classes == [f"super{i}" for i in range(20)]
 
 
 def test_svhn_loader_on_fake_copy(tmp_path):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import pickle
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,6 +156,20 @@ def cifar100(cfg: DataConfig) -> ImageData:
                    _open_torchvision(CIFAR100, cfg, root, train=False))
     return ImageData(_nhwc_to_nchw(train.data), torch.tensor(train.targets), _nhwc_to_nchw(test.data),
                      torch.tensor(test.targets), list(train.classes))
+
+
+@register_dataset
+def cifar20(cfg: DataConfig) -> ImageData:
+    """CIFAR-100 images with the 20 super-class ("coarse") labels stored in the same files (JiT, Unlink)."""
+    data = cifar100(cfg)
+    base = Path(os.path.expanduser(cfg.root)) / "cifar-100-python"
+
+    def read(name: str) -> dict:
+        with open(base / name, "rb") as f:
+            return pickle.load(f, encoding="latin1")
+
+    train_y, test_y = (torch.tensor(read(name)["coarse_labels"]) for name in ("train", "test"))
+    return ImageData(data.train_x, train_y, data.test_x, test_y, list(read("meta")["coarse_label_names"]))
 
 
 @register_dataset
