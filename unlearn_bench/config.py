@@ -43,11 +43,12 @@ class ModelConfig:
 @dataclass
 class ScenarioConfig:
     name: str = MISSING
-    kind: str = MISSING  # random | classwise | multiclass | partial_class
+    kind: str = MISSING  # random | classwise | multiclass | partial_class | subclass
     ratio: float | None = None  # random: share of the train split to forget, in (0, 1)
     size: int | None = None  # random / partial_class: number of examples to forget (instead of ratio)
     class_index: int | None = None  # classwise / partial_class: the class
     classes: list[int] | None = None  # multiclass: the classes to forget entirely
+    subclass: str | None = None  # subclass: the sub-class (e.g. CIFAR-20's fine class "rocket") to forget
 
 
 @dataclass

@@ -68,6 +68,23 @@ def test_cifar20_reads_the_coarse_labels_of_the_cifar100_files(tmp_path):
     fine = data.train_x[:, 0, 0, 0].long()  # the fake files store the fine label in the first pixel
     torch.testing.assert_close(data.train_y, fine % 20)
     assert int(data.test_y.max()) == 19 and data.classes == [f"super{i}" for i in range(20)]
+    assert data.sub_classes == [f"c{i}" for i in range(100)]
+    torch.testing.assert_close(data.train_sub, fine)
+
+
+def test_subclass_scenario_forgets_one_fine_class_of_cifar20(tmp_path):
+    write_cifar(tmp_path, "cifar-100-python", 400, "fine_labels", 100, ["train"])
+    scenario = compose_config(["scenario=subclass", "scenario.subclass=c23"]).scenario
+    task = make_task(data_cfg("cifar20", tmp_path), scenario, compose_config(["train=salun"]).train, 0, "cpu")
+    forget_x, forget_y = task.split("forget")
+    assert len(forget_y) > 0 and set(forget_y.tolist()) == {3}  # fine 23 lies in super-class 23 % 20
+    assert set(forget_x[:, 0, 0, 0].tolist()) == {23}  # exactly the fine class's images
+    assert 3 in task.split("retain")[1].tolist() and 3 in task.split("test")[1].tolist()  # super-class stays
+    typo = compose_config(["scenario=subclass", "scenario.subclass=rokcet"]).scenario
+    with pytest.raises(ValueError, match="allowed: .*c99"):
+        make_task(data_cfg("cifar20", tmp_path), typo, compose_config(["train=salun"]).train, 0, "cpu")
+    with pytest.raises(ValueError, match="sub-class labels"):
+        make_task(data_cfg("cifar100", tmp_path), scenario, compose_config(["train=salun"]).train, 0, "cpu")
 
 
 def test_svhn_loader_on_fake_copy(tmp_path):

@@ -28,6 +28,9 @@ class ImageData:
     test_x: torch.Tensor
     test_y: torch.Tensor
     classes: list[str]
+    # Sub-class labels of the train split where the dataset has them (CIFAR-20: the 100 fine classes).
+    train_sub: torch.Tensor | None = None
+    sub_classes: list[str] | None = None
 
 
 DATASETS: dict[str, Callable[[DataConfig], ImageData]] = {}
@@ -160,7 +163,8 @@ def cifar100(cfg: DataConfig) -> ImageData:
 
 @register_dataset
 def cifar20(cfg: DataConfig) -> ImageData:
-    """CIFAR-100 images with the 20 super-class ("coarse") labels stored in the same files (JiT, Unlink)."""
+    """CIFAR-100 images with the 20 super-class ("coarse") labels stored in the same files (JiT, Unlink); the
+    100 fine classes are kept as sub-classes (``scenario=subclass``)."""
     data = cifar100(cfg)
     base = Path(os.path.expanduser(cfg.root)) / "cifar-100-python"
 
@@ -169,7 +173,8 @@ def cifar20(cfg: DataConfig) -> ImageData:
             return pickle.load(f, encoding="latin1")
 
     train_y, test_y = (torch.tensor(read(name)["coarse_labels"]) for name in ("train", "test"))
-    return ImageData(data.train_x, train_y, data.test_x, test_y, list(read("meta")["coarse_label_names"]))
+    return ImageData(data.train_x, train_y, data.test_x, test_y, list(read("meta")["coarse_label_names"]),
+                     train_sub=data.train_y, sub_classes=data.classes)
 
 
 @register_dataset

@@ -11,7 +11,7 @@ import numpy as np
 from unlearn_bench.config import ScenarioConfig
 from unlearn_bench.errors import ConfigError
 
-SCENARIO_KINDS = ("random", "classwise", "multiclass", "partial_class")
+SCENARIO_KINDS = ("random", "classwise", "multiclass", "partial_class", "subclass")
 # Kinds that remove whole classes from the train split (what full-class-only methods require).
 FULL_CLASS_KINDS = ("classwise", "multiclass")
 
@@ -42,6 +42,8 @@ def validate_scenario(cfg: ScenarioConfig, num_classes: int) -> None:
             raise ConfigError(f"scenario.classes={list(cfg.classes)} would forget every one of {num_classes} classes")
         for c in cfg.classes:
             _check_class("scenario.classes entry", c, num_classes)
+    if cfg.kind == "subclass" and not cfg.subclass:
+        raise ConfigError("scenario kind 'subclass' needs scenario.subclass (a sub-class name, e.g. rocket)")
 
 
 def _draw(pool: np.ndarray, cfg: ScenarioConfig, seed: int) -> np.ndarray:
@@ -53,11 +55,20 @@ def _draw(pool: np.ndarray, cfg: ScenarioConfig, seed: int) -> np.ndarray:
     return pool[np.random.RandomState(seed).choice(len(pool), size=n_forget, replace=False)]
 
 
-def forget_indices(cfg: ScenarioConfig, train_y: np.ndarray, num_classes: int, seed: int) -> np.ndarray:
+def forget_indices(cfg: ScenarioConfig, train_y: np.ndarray, num_classes: int, seed: int,
+                   sub_y: np.ndarray | None = None, sub_classes: list[str] | None = None) -> np.ndarray:
+    """``sub_y`` / ``sub_classes``: the train split's sub-class labels and names, for ``subclass``."""
     validate_scenario(cfg, num_classes)
     all_idx = np.arange(len(train_y))
     if cfg.kind == "random":  # SalUn repo: n indices of the train split (n = 4,500 = 10% of 45,000)
         idx = _draw(all_idx, cfg, seed)
+    elif cfg.kind == "subclass":  # JiT / Unlink: every example of one sub-class; its super-class stays
+        if sub_y is None or sub_classes is None:
+            raise ConfigError(f"scenario={cfg.name} needs a dataset with sub-class labels (data=cifar20)")
+        if cfg.subclass not in sub_classes:
+            raise ConfigError(f"scenario.subclass={cfg.subclass!r} is not a sub-class of this dataset; "
+                              f"allowed: {sorted(sub_classes)}")
+        idx = np.flatnonzero(sub_y == sub_classes.index(cfg.subclass))
     elif cfg.kind == "partial_class":  # SURE: some examples of one class, the class itself stays
         idx = _draw(np.flatnonzero(train_y == cfg.class_index), cfg, seed)
     else:  # classwise / multiclass: every training example of the classes

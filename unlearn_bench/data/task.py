@@ -101,7 +101,8 @@ def make_task(data_cfg: DataConfig, scenario_cfg: ScenarioConfig, train_cfg: Tra
     if mean is None or std is None:
         pixels = train_x.float().div(255).transpose(0, 1).reshape(train_x.shape[1], -1)
         mean, std = pixels.mean(1).tolist(), pixels.std(1).tolist()
-    forget_idx = forget_indices(scenario_cfg, train_y.numpy(), data_cfg.num_classes, seed)
+    sub_y = data.train_sub[train_mask].numpy() if data.train_sub is not None else None
+    forget_idx = forget_indices(scenario_cfg, train_y.numpy(), data_cfg.num_classes, seed, sub_y, data.sub_classes)
     return Task(
         train_x=train_x.to(device), train_y=train_y.to(device),
         test_x=data.test_x.to(device), test_y=data.test_y.to(device),
