@@ -87,6 +87,35 @@ def test_subclass_scenario_forgets_one_fine_class_of_cifar20(tmp_path):
         make_task(data_cfg("cifar100", tmp_path), scenario, compose_config(["train=salun"]).train, 0, "cpu")
 
 
+def test_tiny_imagenet_loader_on_fake_copy(tmp_path):
+    from PIL import Image
+
+    base = tmp_path / "tiny-imagenet-200"
+    wnids = ["n01443537", "n01629819", "n01641577"]
+    (base / "val" / "images").mkdir(parents=True)
+    (base / "wnids.txt").write_text("\n".join(wnids) + "\n")
+    annotations = []
+    for c, wnid in enumerate(wnids):
+        (base / "train" / wnid / "images").mkdir(parents=True)
+        for i in range(4):  # PNG-encoded content under the real .JPEG names: lossless, so pixels can be checked
+            Image.new("RGB", (64, 64), (c * 50, i, 7)).save(base / "train" / wnid / "images" / f"{wnid}_{i}.JPEG",
+                                                            format="PNG")
+        name = f"val_{c}.JPEG"
+        Image.new("RGB", (64, 64), (c * 50, 9, 7)).save(base / "val" / "images" / name, format="PNG")
+        annotations.append(f"{name}\t{wnid}\t0\t0\t63\t63")
+    (base / "val" / "val_annotations.txt").write_text("\n".join(annotations[::-1]) + "\n")
+    data = load_dataset(data_cfg("tiny_imagenet", tmp_path))
+    assert data.train_x.shape == (12, 3, 64, 64) and data.test_x.shape == (3, 3, 64, 64)
+    torch.testing.assert_close(data.train_x[:, 0, 0, 0].long(), data.train_y * 50)  # image/label aligned
+    torch.testing.assert_close(data.test_x[:, 0, 0, 0].long(), data.test_y * 50)
+    assert data.classes == wnids
+
+
+def test_tiny_imagenet_without_files_says_where_they_go(tmp_path):
+    with pytest.raises(DatasetNotFoundError, match="tiny-imagenet-200.zip"):
+        load_dataset(data_cfg("tiny_imagenet", tmp_path))
+
+
 def test_svhn_loader_on_fake_copy(tmp_path):
     from scipy.io import savemat
 

@@ -189,6 +189,44 @@ def svhn(cfg: DataConfig) -> ImageData:
                      torch.from_numpy(test.data), torch.from_numpy(test.labels).long(), [str(i) for i in range(10)])
 
 
+def _read_rgb(paths: list[Path], size: int) -> torch.Tensor:
+    """uint8 N x 3 x size x size from image files (converted to RGB; resized only if not already that size)."""
+    from PIL import Image
+
+    out = np.empty((len(paths), size, size, 3), dtype=np.uint8)
+    for i, path in enumerate(paths):
+        with Image.open(path) as image:
+            image = image.convert("RGB")
+            out[i] = np.asarray(image if image.size == (size, size) else image.resize((size, size), Image.BILINEAR))
+    return _nhwc_to_nchw(out)
+
+
+@register_dataset
+def tiny_imagenet(cfg: DataConfig) -> ImageData:
+    """Tiny-ImageNet-200 in its official layout; the labelled ``val`` split is the test set (the official
+    ``test`` split has no labels). Class order: ``wnids.txt``."""
+    base = Path(os.path.expanduser(cfg.root)) / "tiny-imagenet-200"
+    needed = [base / "wnids.txt", base / "train", base / "val" / "val_annotations.txt"]
+    if not all(p.exists() for p in needed):
+        raise DatasetNotFoundError(
+            f"data={cfg.name}: expected {base} with wnids.txt, train/<wnid>/images/*.JPEG and "
+            f"val/images + val/val_annotations.txt under data.root={cfg.root!r}. Download "
+            "http://cs231n.stanford.edu/tiny-imagenet-200.zip and unzip it into data.root. "
+            "Set data.root=<dir> or the environment variable UNLEARN_BENCH_DATA.")
+    wnids = (base / "wnids.txt").read_text().split()
+    index = {w: i for i, w in enumerate(wnids)}
+    train = [(p, index[w]) for w in wnids for p in sorted((base / "train" / w / "images").glob("*.JPEG"))]
+    rows = [line.split("\t") for line in (base / "val" / "val_annotations.txt").read_text().splitlines() if line]
+    val = [(base / "val" / "images" / name, index[w]) for name, w, *_ in rows]
+    size = cfg.img_size
+
+    def load(items: list[tuple[Path, int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        return _read_rgb([p for p, _ in items], size), torch.tensor([y for _, y in items])
+
+    (train_x, train_y), (test_x, test_y) = load(train), load(val)
+    return ImageData(train_x, train_y, test_x, test_y, wnids)
+
+
 @register_dataset
 def fake(cfg: DataConfig) -> ImageData:
     """Synthetic, learnable data for tests: each class is a fixed random template plus noise."""
