@@ -29,6 +29,11 @@ class DataConfig:
     val_ratio: float = 0.0
     default_model: str = MISSING
     verify_files: bool = True  # check torchvision's MD5 sums of the dataset files (off for test copies)
+    # Only for image-folder datasets (imagenette, imagenet10): <root>/<train_dir>/<class>/* and the same under
+    # test_dir; images resized to resize x resize, then center-cropped to img_size (resize null: to img_size).
+    train_dir: str | None = None
+    test_dir: str | None = None
+    resize: int | None = None
     # Only for `fake`: sizes of the synthetic splits.
     n_train: int = 0
     n_test: int = 0

@@ -116,6 +116,32 @@ def test_tiny_imagenet_without_files_says_where_they_go(tmp_path):
         load_dataset(data_cfg("tiny_imagenet", tmp_path))
 
 
+@pytest.mark.parametrize("name,train_dir,test_dir", [("imagenette", "imagenette2/train", "imagenette2/val"),
+                                                    ("imagenet10", "train", "validation")])
+def test_image_folder_datasets_on_fake_copies(tmp_path, name, train_dir, test_dir):
+    from PIL import Image
+
+    wnids = [f"n0{i}" for i in range(10)]
+    for folder, n in ((train_dir, 3), (test_dir, 1)):
+        for c, wnid in enumerate(wnids):
+            (tmp_path / folder / wnid).mkdir(parents=True)
+            for i in range(n):
+                image = Image.new("RGB", (40, 30), (0, 0, 0))
+                image.paste((c * 20, 100, 200), (2, 2, 38, 28))  # class-coloured centre, thin black border
+                image.save(tmp_path / folder / wnid / f"{wnid}_{i}.JPEG", format="PNG")
+    data = load_dataset(data_cfg(name, tmp_path, img_size=16, resize=20))
+    assert data.train_x.shape == (30, 3, 16, 16) and data.test_x.shape == (10, 3, 16, 16)
+    assert data.classes == wnids
+    # the centre crop keeps the class-coloured centre: the first channel encodes the label
+    torch.testing.assert_close(data.train_x[:, 0, 8, 8].long(), data.train_y * 20)
+    assert int(data.train_x[:, 1].float().mean()) == 100  # no black border left after the centre crop
+
+
+def test_image_folder_without_files_says_where_they_go(tmp_path):
+    with pytest.raises(DatasetNotFoundError, match="imagenette2/train"):
+        load_dataset(data_cfg("imagenette", tmp_path))
+
+
 def test_svhn_loader_on_fake_copy(tmp_path):
     from scipy.io import savemat
 

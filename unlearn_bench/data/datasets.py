@@ -189,16 +189,52 @@ def svhn(cfg: DataConfig) -> ImageData:
                      torch.from_numpy(test.data), torch.from_numpy(test.labels).long(), [str(i) for i in range(10)])
 
 
-def _read_rgb(paths: list[Path], size: int) -> torch.Tensor:
-    """uint8 N x 3 x size x size from image files (converted to RGB; resized only if not already that size)."""
+def _read_rgb(paths: list[Path], size: int, resize: int | None = None) -> torch.Tensor:
+    """uint8 N x 3 x size x size from image files, converted to RGB: resized to ``resize`` x ``resize`` and
+    center-cropped to ``size`` (the Forget Vector code's Resize((256, 256)) + CenterCrop(224)), or resized
+    straight to ``size`` when ``resize`` is None; images already at the target size are not resampled."""
     from PIL import Image
 
+    resize = resize or size
+    lo = (resize - size) // 2
     out = np.empty((len(paths), size, size, 3), dtype=np.uint8)
     for i, path in enumerate(paths):
         with Image.open(path) as image:
             image = image.convert("RGB")
-            out[i] = np.asarray(image if image.size == (size, size) else image.resize((size, size), Image.BILINEAR))
+            if image.size != (resize, resize):
+                image = image.resize((resize, resize), Image.BILINEAR)
+            out[i] = np.asarray(image)[lo:lo + size, lo:lo + size]
     return _nhwc_to_nchw(out)
+
+
+IMAGE_SUFFIXES = {".jpeg", ".jpg", ".png"}
+
+
+def image_folder(cfg: DataConfig) -> ImageData:
+    """``<root>/<train_dir>/<class>/*`` and ``<root>/<test_dir>/<class>/*`` (torchvision ImageFolder layout;
+    classes = the train folder's sub-folders, sorted)."""
+    root = Path(os.path.expanduser(cfg.root))
+    train_dir, test_dir = root / cfg.train_dir, root / cfg.test_dir
+    if not (train_dir.is_dir() and test_dir.is_dir()):
+        raise DatasetNotFoundError(
+            f"data={cfg.name}: expected {train_dir}/<class>/<images> and {test_dir}/<class>/<images> under "
+            f"data.root={cfg.root!r} (see conf/data/{cfg.name}.yaml for where to get them). "
+            "Set data.root=<dir> or the environment variable UNLEARN_BENCH_DATA.")
+    classes = sorted(d.name for d in train_dir.iterdir() if d.is_dir())
+    if len(classes) != cfg.num_classes:
+        raise DatasetNotFoundError(f"data={cfg.name}: {train_dir} has {len(classes)} class folders, "
+                                   f"data.num_classes={cfg.num_classes}")
+
+    def load(folder: Path) -> tuple[torch.Tensor, torch.Tensor]:
+        items = [(p, c) for c, name in enumerate(classes) for p in sorted((folder / name).iterdir())
+                 if p.suffix.lower() in IMAGE_SUFFIXES]
+        return _read_rgb([p for p, _ in items], cfg.img_size, cfg.resize), torch.tensor([c for _, c in items])
+
+    (train_x, train_y), (test_x, test_y) = load(train_dir), load(test_dir)
+    return ImageData(train_x, train_y, test_x, test_y, classes)
+
+
+DATASETS.update(imagenette=image_folder, imagenet10=image_folder)
 
 
 @register_dataset
