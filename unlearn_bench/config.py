@@ -87,9 +87,23 @@ class MIAConfig:
 
 
 @dataclass
+class ShiftConfig:
+    """A distribution shift applied to the forget, retain and test sets at evaluation (Forget Vector §4,
+    Fig. 2): ``gaussian`` pixel noise (clipped to [0, 1]) or ``pgd``, an untargeted l_inf attack on each
+    evaluated model. Same noise / random start for every model of a run (seed 0)."""
+
+    kind: str = "none"  # none | gaussian | pgd
+    sigma: float = 0.08  # gaussian: standard deviation in [0, 1] pixel units (GN1 0.08, GN2 0.2)
+    eps: float = 8 / 255  # pgd: l_inf radius
+    steps: int = 7
+    step_size: float = 2 / 255
+
+
+@dataclass
 class EvalConfig:
     batch_size: int = 1024
     mia: MIAConfig = field(default_factory=MIAConfig)
+    shift: ShiftConfig = field(default_factory=ShiftConfig)
     save_arrays: bool = True  # per-example logits of every split, next to the record
 
 

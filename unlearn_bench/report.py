@@ -1,6 +1,6 @@
 """Paper-style tables from a folder of run records: ``python -m unlearn_bench.report DIR --format md``.
 
-One table per (data, model, scenario). Rows: Original, Retrain, then each method. Cells are
+One table per (data, model, scenario, evaluation shift). Rows: Original, Retrain, then each method. Cells are
 ``mean±std (gap)`` over seeds, where the gap is |method - Retrain| computed per seed (against that seed's
 Retrain) and then averaged; Avg. Gap is SalUn's mean of the UA/RA/TA/MIA gaps, averaged over seeds; RTE
 is in minutes (Retrain: its training time). Note: SalUn's own tables print the gap of the means, which
@@ -18,7 +18,7 @@ import pandas as pd
 from unlearn_bench.metrics.gap import GAP_METRICS, avg_gap
 from unlearn_bench.results import load_records
 
-GROUP_KEYS = ["data", "model", "scenario"]
+GROUP_KEYS = ["data", "model", "scenario", "shift"]  # shift: the evaluation shift (eval=gn1, ...)
 
 
 def _cell(values: pd.Series, gap_values: pd.Series | None) -> str:
@@ -59,7 +59,7 @@ def method_labels(methods: pd.DataFrame) -> pd.Series:
 
 
 def summarize(frame: pd.DataFrame) -> dict[tuple, pd.DataFrame]:
-    """One table per (data, model, scenario): a row per model with formatted cells."""
+    """One table per (data, model, scenario, shift): a row per model with formatted cells."""
     tables = {}
     for key, group in frame.groupby(GROUP_KEYS, sort=True):
         methods = group[group["method"] != "retrain"]  # the Retrain row already shows it

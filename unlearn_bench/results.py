@@ -65,10 +65,18 @@ def read_record(path: Path) -> RunRecord:
     return RunRecord(**json.loads(Path(path).read_text()))
 
 
+def shift_label(shift: dict | None) -> str:
+    """``none``, ``gaussian(sigma=0.08)`` or ``pgd(eps=0.0314)``: the evaluation shift a record was made under."""
+    if not shift or shift.get("kind", "none") == "none":
+        return "none"
+    key = "sigma" if shift["kind"] == "gaussian" else "eps"
+    return f"{shift['kind']}({key}={shift[key]:.3g})"
+
+
 def load_records(root: str | Path) -> pd.DataFrame:
     """Every record under ``root`` (recursively) as one row; metric dicts flattened to
     ``<metric>``, ``original_<metric>``, ``retrain_<metric>``, ``gap_<metric>``; ``method_params`` is the
-    method's resolved config as sorted JSON. Duplicates of the same
+    method's resolved config as sorted JSON; ``shift`` the evaluation shift. Duplicates of the same
     run (same run_key) are kept once."""
     rows = []
     for path in sorted(Path(root).rglob(RECORD_FILE)):
@@ -77,7 +85,9 @@ def load_records(root: str | Path) -> pd.DataFrame:
                                    "avg_gap", "rte_s", "original_train_s", "retrain_train_s", "wall_s",
                                    "training_free")}
         row["data_access"] = ",".join(rec["data_access"])
-        row["method_params"] = json.dumps(rec["config"].get("method", {}), sort_keys=True)
+        config = rec.get("config", {})
+        row["method_params"] = json.dumps(config.get("method", {}), sort_keys=True)
+        row["shift"] = shift_label(config.get("eval", {}).get("shift"))
         row["path"] = str(path.parent)
         for prefix, values in (("", rec["metrics"]), ("original_", rec["original_metrics"]),
                                ("retrain_", rec["retrain_metrics"]), ("gap_", rec["gaps"])):

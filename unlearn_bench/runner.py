@@ -22,7 +22,7 @@ from unlearn_bench.cache import ModelCache, atomic_write_bytes, atomic_write_jso
 from unlearn_bench.data.scenarios import FULL_CLASS_KINDS, validate_scenario
 from unlearn_bench.data.task import Task, make_task
 from unlearn_bench.errors import ConfigError
-from unlearn_bench.evaluation import evaluate
+from unlearn_bench.evaluation import SHIFT_KINDS, evaluate
 from unlearn_bench.loggers import log_run
 from unlearn_bench.methods import METHODS, DataView, create_method
 from unlearn_bench.metrics.gap import avg_gap, gaps
@@ -58,6 +58,8 @@ def validate(cfg: DictConfig) -> None:
                           f"scenario={cfg.scenario.name} (kind {cfg.scenario.kind!r}) is not; allowed kinds: "
                           f"{list(FULL_CLASS_KINDS)}")
     validate_scenario(cfg.scenario, cfg.data.num_classes)
+    if cfg.eval.shift.kind not in SHIFT_KINDS:
+        raise ConfigError(f"eval.shift.kind={cfg.eval.shift.kind!r} is not supported; allowed: {list(SHIFT_KINDS)}")
     resolve_model_name(cfg)
     select_device(cfg.device)
 
