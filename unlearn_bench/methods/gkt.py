@@ -102,7 +102,11 @@ class Gkt(Method):
             if isinstance(module, nn.Conv2d):
                 nn.init.xavier_uniform_(module.weight)
         generator = Generator(cfg.z_dim, *forget_x.shape[1:]).to(data.device).train()
-        gen_opt = torch.optim.SGD(generator.parameters(), lr=cfg.lr, momentum=0.9)
+
+        def generator_optimizer() -> torch.optim.Optimizer:  # also after a rollback: drops the momentum
+            return torch.optim.SGD(generator.parameters(), lr=cfg.lr, momentum=0.9)
+
+        gen_opt = generator_optimizer()
         student_opt = torch.optim.SGD(student.parameters(), lr=cfg.lr, momentum=0.9)
         schedule = torch.optim.lr_scheduler.OneCycleLR(student_opt, cfg.max_lr,
                                                        total_steps=cfg.pseudo_batches * cfg.student_steps)
@@ -125,11 +129,12 @@ class Gkt(Method):
         snapshot = copy.deepcopy(generator.state_dict())
         while done < cfg.pseudo_batches:
             z = torch.randn(cfg.batch_size, cfg.z_dim, generator=z_gen, device=data.device)
-            if len(gated_images(z)) < 2:  # BatchNorm needs two samples
+            images = gated_images(z)
+            if len(images) < 2:  # BatchNorm needs two samples
                 empty += 1
                 if empty >= cfg.max_empty:  # the generator makes only the forgotten classes: roll it back
                     generator.load_state_dict(snapshot)
-                    gen_opt = torch.optim.SGD(generator.parameters(), lr=cfg.lr, momentum=0.9)  # drop the momentum
+                    gen_opt = generator_optimizer()
                     empty, restores = 0, restores + 1
                     if restores > cfg.pseudo_batches:
                         raise DivergedError("gkt: the generator keeps collapsing onto the forgotten classes")
@@ -137,8 +142,9 @@ class Gkt(Method):
             empty = 0
             if done % cfg.snapshot_every == 0:
                 snapshot = copy.deepcopy(generator.state_dict())
-            for _ in range(cfg.generator_steps):
-                images = gated_images(z)
+            for i in range(cfg.generator_steps):
+                if i > 0:  # the first step uses the images gated above
+                    images = gated_images(z)
                 if len(images) < 2:
                     break
                 with autocast(data.device, data.amp):
