@@ -1,0 +1,143 @@
+"""SURE's evaluation ("Selective Unlearning via Representation Erasure using Domain Adversarial Training"; notes in
+../shared/spec/seed_003_sure.md §5): output-space MIA-I/MIA-II (§3.2), representation-space MIARS-I/II with a KNN
+(§3.2), the L2 weight distance to the oracle (§3.2, Fig. 5a), the Average Error Gap (§5.2) and the "Top-1"/"Top-5"
+epoch summaries of Table 1 (§5.2). SURE names no code; where it is silent the cited attack's official code decides,
+as each docstring says. Attack outputs are in percent."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
+from scipy.special import logsumexp
+from sklearn.base import ClassifierMixin
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedShuffleSplit, cross_val_score
+from sklearn.neighbors import KNeighborsClassifier
+
+from unlearn_bench.metrics.gap import avg_gap, gaps
+from unlearn_bench.metrics.mia import svc_mia_efficacy
+
+# §5.2: "UA, Utility, RA, CTA, and MIARS-I"; Utility is the harness's TA (test accuracy).
+AEG_KEYS = ("UA", "TA", "RA", "CTA", "MIARS-I")
+
+
+def per_example_loss(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Cross-entropy of each example in nats, logsumexp(z) - z_y (finite for any logits)."""
+    logits = np.asarray(logits, dtype=np.float64)
+    return logsumexp(logits, axis=1) - logits[np.arange(len(labels)), labels]
+
+
+def _balanced_cv_accuracy(member_features: np.ndarray, nonmember_features: np.ndarray,
+                          attack: ClassifierMixin, seed: int) -> float:
+    """Kurmanji et al.'s protocol (meghdadk/SCRUB `membership_inference_attack`): subsample the larger set to the size
+    of the smaller, then mean accuracy over `StratifiedShuffleSplit(n_splits=5)` (10 % held out per split), x 100."""
+    rng = np.random.RandomState(seed)
+    n = min(len(member_features), len(nonmember_features))
+    members = member_features[rng.choice(len(member_features), n, replace=False)]
+    nonmembers = nonmember_features[rng.choice(len(nonmember_features), n, replace=False)]
+    features = np.concatenate([nonmembers, members])
+    is_member = np.concatenate([np.zeros(n), np.ones(n)])
+    cv = StratifiedShuffleSplit(n_splits=5, random_state=seed)
+    return float(cross_val_score(attack, features, is_member, cv=cv, scoring="accuracy").mean() * 100.0)
+
+
+def mia_i(forget_logits: np.ndarray, forget_labels: np.ndarray, test_logits: np.ndarray, test_labels: np.ndarray,
+          seed: int = 0) -> float:
+    """MIA-I (§3.2, from Kurmanji et al. 2024): accuracy (%) of a classifier separating D_f from D_test by the
+    per-example loss; 50 = chance, higher = D_f still recognisable. Compare with the same attack on the oracle.
+
+    SURE does not give the classifier, balancing or split; this is SCRUB's official attack: default
+    `LogisticRegression`, losses clipped to [-100, 100], classes balanced by subsampling, 5 stratified shuffle splits.
+    For class-wise forgetting SCRUB keeps only test examples of the forgotten classes: pass those as the test set."""
+    losses = [np.clip(per_example_loss(logits, labels), -100.0, 100.0)[:, None]
+              for logits, labels in ((forget_logits, forget_labels), (test_logits, test_labels))]
+    return _balanced_cv_accuracy(*losses, LogisticRegression(), seed)
+
+
+def miars_i(forget_embeddings: np.ndarray, test_embeddings: np.ndarray, n_neighbors: int = 5, seed: int = 0) -> float:
+    """MIARS-I (§3.2): MIA-I's protocol with a KNN on representations (n x d arrays, e.g. the backbone's output).
+
+    Not stated in SURE: k, the metric, scaling and splits. Here: scikit-learn's default k = 5 Euclidean neighbours on
+    raw embeddings, balanced and cross-validated exactly as `mia_i`. Accuracy in %, 50 = chance."""
+    return _balanced_cv_accuracy(np.asarray(forget_embeddings), np.asarray(test_embeddings),
+                                 KNeighborsClassifier(n_neighbors=n_neighbors), seed)
+
+
+def mia_ii(train_logits: np.ndarray, train_labels: np.ndarray, test_logits: np.ndarray, test_labels: np.ndarray,
+           forget_logits: np.ndarray, forget_labels: np.ndarray) -> float:
+    """MIA-II (§3.2, from Liu et al. 2024 / Jia et al. 2023 / Song & Mittal 2021): a confidence attack trained on
+    training (member) vs test (non-member) examples, then applied to D_f; returns the share of D_f classified as test,
+    in % (higher = more forgotten).
+
+    This is the cited code's attack, i.e. `svc_mia_efficacy` (SalUn's MIA-Efficacy: true-label softmax confidence,
+    RBF SVC). SURE says the attacker sees "D"; Liu et al.'s code uses the first |test| retain examples, so pass
+    those as the training set (D_f excluded)."""
+    return svc_mia_efficacy(train_logits, train_labels, test_logits, test_labels, forget_logits, forget_labels)
+
+
+def miars_ii(train_embeddings: np.ndarray, test_embeddings: np.ndarray, forget_embeddings: np.ndarray,
+             n_neighbors: int = 5) -> float:
+    """MIARS-II (§3.2): a KNN trained on training (member) vs test (non-member) representations, then applied to D_f.
+
+    Returns the share of D_f classified as test, in %, the same direction as `mia_ii` (the paper plots only the gap
+    to the oracle, which is the same for either direction). Not stated in SURE: k, metric, set sizes; here k = 5
+    Euclidean on raw embeddings, and the training set is sized like the test set as for `mia_ii`."""
+    features = np.concatenate([train_embeddings, test_embeddings])
+    is_member = np.concatenate([np.ones(len(train_embeddings)), np.zeros(len(test_embeddings))])
+    attack = KNeighborsClassifier(n_neighbors=n_neighbors).fit(features, is_member)
+    return float((1.0 - attack.predict(forget_embeddings)).mean() * 100.0)
+
+
+def weight_distance(params: Mapping[str, np.ndarray] | Sequence[np.ndarray],
+                    oracle_params: Mapping[str, np.ndarray] | Sequence[np.ndarray]) -> float:
+    """Euclidean (L2) distance between the flattened, concatenated parameters of a model and of the oracle (§3.2:
+    "Weights are then compared using Euclidean distance"; Fig. 5a uses the penultimate layer's weights).
+
+    Takes two dicts (matched by name) or two sequences (matched by position) of arrays of equal shapes. SURE first
+    aligns the models with Git Re-Basin (Ainsworth et al. 2022): that needs the architecture, so the caller passes the
+    chosen layer's already-aligned weights. Units are those of the parameters."""
+    if isinstance(params, Mapping) != isinstance(oracle_params, Mapping):
+        raise TypeError("pass two dicts or two sequences of arrays")
+    if isinstance(params, Mapping):
+        if params.keys() != oracle_params.keys():
+            raise ValueError(f"parameter names differ: {sorted(set(params) ^ set(oracle_params))}")
+        pairs = [(params[name], oracle_params[name]) for name in params]
+    else:
+        if len(params) != len(oracle_params):
+            raise ValueError(f"{len(params)} vs {len(oracle_params)} parameter arrays")
+        pairs = list(zip(params, oracle_params))
+    squared = 0.0
+    for mine, oracle in pairs:
+        if np.shape(mine) != np.shape(oracle):
+            raise ValueError(f"shape mismatch {np.shape(mine)} vs {np.shape(oracle)}")
+        squared += float(np.sum((np.asarray(mine, np.float64) - np.asarray(oracle, np.float64)) ** 2))
+    return float(np.sqrt(squared))
+
+
+def average_error_gap(metrics: Mapping[str, float], oracle: Mapping[str, float]) -> float:
+    """Average Error Gap (§5.2): mean of |model - oracle| over UA, Utility (TA), RA, CTA and MIARS-I, in the
+    metrics' own units (percent). All five must be present (CTA exists only for class-wise forgetting). SURE's UA is
+    forget accuracy, the harness's is 100 - forget accuracy: the absolute gap is the same."""
+    missing = [key for key in AEG_KEYS if key not in metrics or key not in oracle]
+    if missing:
+        raise KeyError(f"Average Error Gap needs {missing} for both the model and the oracle")
+    return avg_gap(gaps(metrics, oracle, AEG_KEYS), AEG_KEYS)
+
+
+def top_k_epochs(history: Sequence[Mapping[str, float]], objective: Callable[[Mapping[str, float]], float],
+                 k: int = 5) -> tuple[dict[str, float], dict[str, float]]:
+    """Table 1's "Top-1" and "Top-5" (§5.2): the metrics of the best epoch, and the mean of each metric over the k best
+    epochs ("the average accuracy over the top 5 epochs ... to ensure that the results are not merely due to an
+    anomalously good epoch"). `history[e]` holds epoch e's metrics; `objective` scores an epoch, LOWER = better.
+
+    SURE's "utility versus privacy trade-off" rule is not formalised: the caller chooses the objective (e.g.
+    `lambda m: average_error_gap(m, oracle)`); ties keep the earlier epoch. Whatever the dicts hold is averaged, so
+    pass gaps to average gaps, or raw accuracies to take the gap after averaging (also not stated). The mean covers
+    the keys present in all k epochs."""
+    if len(history) < k:
+        raise ValueError(f"need at least {k} epochs, got {len(history)}")
+    ranked = sorted(range(len(history)), key=lambda epoch: objective(history[epoch]))[:k]
+    best = dict(history[ranked[0]])
+    shared = [key for key in best if all(key in history[epoch] for epoch in ranked)]
+    return best, {key: float(np.mean([history[epoch][key] for epoch in ranked])) for key in shared}
