@@ -1,11 +1,15 @@
-"""Evaluation shifts (Forget Vector §4): Gaussian noise and PGD on the evaluated sets."""
+"""Evaluation: shifts (Forget Vector §4: Gaussian noise, PGD) and the metric groups (jit, sure, distances)."""
 
+import numpy as np
 import pytest
 import torch
 
 from tests.conftest import compose_config
 from unlearn_bench.config import ShiftConfig
+from unlearn_bench.errors import ConfigError
 from unlearn_bench.evaluation import predict
+from unlearn_bench.models import create_model
+from unlearn_bench.report import main as report_main
 from unlearn_bench.results import load_records
 from unlearn_bench.runner import run
 
@@ -65,3 +69,46 @@ def test_unknown_shift_is_refused_before_training(tmp_path):
     with pytest.raises(ValueError, match="eval.shift.kind"):
         run(cfg, output_dir=tmp_path / "run")
     assert not (tmp_path / "original").exists()
+
+
+def test_metric_groups_jit_sure_distances_on_a_classwise_run(tmp_path):
+    common = ["data=fake", "train.epochs=3", "method=ft", "method.epochs=1", "progress=false", f"cache_dir={tmp_path}",
+              "scenario=classwise", "eval=all"]
+    rec = run(compose_config(common), output_dir=tmp_path / "run")
+    m, original, retrain = rec.metrics, rec.original_metrics, rec.retrain_metrics
+    for key in ("CTA", "JiT_Dr", "JiT_Df", "JiT_MIA", "MIA-I", "MIARS-I", "MIARS-II", "JiT_ES_p", "W_dist", "KL_f",
+                "JS_f", "KL_test", "JS_test"):
+        assert key in m and key in original, key
+    # CTA: test images of the forgotten class. Retrain never saw it; the original learned it.
+    assert retrain["CTA"] == 0.0 and original["CTA"] > 80.0
+    assert m["JiT_Df"] == m["CTA"] and original["JiT_Dr"] == original["TA"]  # class-wise: TA has no class-0 images
+    # Against Retrain: the original predicts the class Retrain never saw, so their D_f outputs differ.
+    assert original["KL_f"] > 1.0 and 0.0 < original["JS_f"] <= np.log(2)
+    assert original["JiT_ES_p"] < 0.05  # entropies on D_f differ significantly (Wilcoxon)
+    assert original["W_dist"] > 0.0 and "KL_f" not in retrain  # relative metrics are not defined for Retrain itself
+    assert rec.gaps["CTA"] == abs(m["CTA"] - retrain["CTA"])
+    report_main([str(tmp_path / "run"), "--metrics", "UA,CTA,MIARS-I,KL_f,AEG"])
+
+
+def test_random_forgetting_has_no_class_test_set_and_jit_df_is_forget_accuracy(tmp_path):
+    cfg = compose_config(["data=fake", "train.epochs=2", "method=ft", "method.epochs=1", "progress=false",
+                          f"cache_dir={tmp_path}", "eval.metrics=[jit]"])
+    rec = run(cfg, output_dir=tmp_path / "run")
+    assert "CTA" not in rec.metrics and rec.metrics["JiT_Df"] == pytest.approx(100.0 - rec.metrics["UA"])
+    assert rec.metrics["JiT_Dr"] == rec.metrics["TA"]
+
+
+def test_unknown_metric_group_is_refused_before_training(tmp_path, monkeypatch):
+    monkeypatch.setattr("unlearn_bench.runner.make_task", lambda *a, **k: pytest.fail("loaded data"))
+    with pytest.raises(ConfigError, match="eval.metrics.*allowed"):
+        run(compose_config(["data=fake", "eval.metrics=[lira]", f"cache_dir={tmp_path}"]), output_dir=tmp_path)
+
+
+def test_features_are_the_heads_input():
+    torch.manual_seed(0)
+    model = create_model("small_cnn", 3, 1, 8, [0.5], [0.25])
+    x = torch.randint(0, 255, (10, 1, 8, 8), dtype=torch.uint8)
+    logits, features = predict(model, x, 4, features=True)
+    assert features.shape == (10, 128)
+    np.testing.assert_allclose(logits, predict(model, x, 4), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(logits, model.head(torch.from_numpy(features)).detach().numpy(), rtol=1e-5, atol=1e-5)

@@ -90,7 +90,7 @@ def test_amp_auto_is_off_on_cpu_and_channels_last_is_honoured(tmp_path, monkeypa
 
 def test_record_fields_and_arrays(tmp_path):
     rec = run(tmp_path, tmp_path / "cache", "method=salun", "scenario=classwise")
-    assert set(rec.metrics) == {"UA", "RA", "TA", "MIA"}
+    assert set(rec.metrics) == {"UA", "RA", "TA", "MIA", "CTA"}  # CTA: class-level scenarios
     assert rec.scenario == "classwise_0" and rec.data_access == ["forget", "retain"]
     assert rec.retrain_metrics["UA"] == 100.0  # Retrain never saw the class
     assert rec.rte_s > 0 and rec.wall_s >= rec.rte_s + rec.eval_s and rec.eval_s > 0

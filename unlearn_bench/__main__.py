@@ -1,4 +1,7 @@
-"""``python -m unlearn_bench [overrides]``: compose the config with Hydra and run it."""
+"""``python -m unlearn_bench [overrides]``: compose the config with Hydra and run it.
+
+Exit status: 0 done (in a multirun, failed jobs are records with status ``failed``), 1 a single run failed or a
+bug (with its traceback), 2 bad input (one message naming the key, no traceback)."""
 
 from __future__ import annotations
 
@@ -6,7 +9,9 @@ import logging
 import sys
 
 import hydra
+from hydra.errors import CompactHydraException, OverrideParseException
 from omegaconf import DictConfig
+from omegaconf.errors import InterpolationResolutionError, MissingMandatoryValue
 
 from unlearn_bench.config import register_configs
 from unlearn_bench.errors import UserInputError
@@ -14,17 +19,41 @@ from unlearn_bench.errors import UserInputError
 register_configs()
 log = logging.getLogger("unlearn_bench")
 
+# Bad input found while the job runs: a value left ??? or an interpolation that cannot be resolved.
+USER_ERRORS = (UserInputError, MissingMandatoryValue, InterpolationResolutionError)
+
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
 def main(cfg: DictConfig) -> float:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
     from unlearn_bench.runner import run
 
     try:
-        return run(cfg).avg_gap  # returned to Hydra sweepers as the objective
-    except UserInputError as err:  # bad input: one clear message, no traceback
+        record = run(cfg)
+    except USER_ERRORS as err:  # bad input: one clear message, no traceback
         log.error("%s: %s", type(err).__name__, err)
         sys.exit(2)
+    if record.status == "failed" and HydraConfig.get().mode == RunMode.RUN:
+        sys.exit(1)  # a single run reports its failure; a multirun's jobs are records and the sweep goes on
+    return record.avg_gap  # returned to Hydra sweepers as the objective
+
+
+def cli() -> None:
+    """``main`` with Hydra's own usage errors (unknown group option or key, wrong type, bad override syntax),
+    which Hydra prints as one message and exits 1 on, mapped to exit status 2 as ours."""
+    try:
+        main()
+    except SystemExit as stop:
+        # Hydra calls sys.exit(1) while handling the error: the error is the SystemExit's context.
+        error = stop.__context__
+        if stop.code == 1 and isinstance(error, CompactHydraException):
+            if isinstance(error, OverrideParseException) and error.override not in str(error):
+                sys.stderr.write(f"(in the override {error.override!r})\n")  # Hydra's message may not name it
+            raise SystemExit(2) from None
+        raise
 
 
 if __name__ == "__main__":
-    main()
+    cli()

@@ -68,7 +68,11 @@ class ModelCache:
     def _load(self, model: nn.Module, weights: Path, meta_path: Path) -> dict | None:
         if not (weights.exists() and meta_path.exists()):
             return None
-        meta = json.loads(meta_path.read_text())
+        try:
+            meta = json.loads(meta_path.read_text())
+        except (OSError, ValueError) as err:
+            log.warning("cache: unreadable metadata %s (%s); rebuilding it", meta_path, err)
+            return None
         if file_sha256(weights) != meta.get("sha256"):
             log.warning("cache: checksum mismatch for %s; rebuilding it", weights)
             return None
@@ -97,4 +101,5 @@ class ModelCache:
             meta = {"kind": kind, "key": key, "payload": payload, "seconds": seconds,
                     "sha256": file_sha256(weights), "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
             atomic_write_json(meta_path, meta)  # written last: its presence marks a complete artifact
+            log.info("cache: stored %s %s (%.1f s)", kind, key, seconds)
             return built, {**meta, "cached": False}

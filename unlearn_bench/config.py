@@ -76,7 +76,7 @@ class TrainConfig:
     label_smoothing: float = 0.0
     # bf16 autocast. null = auto: on for CUDA, off on CPU (fp32); true on CPU is refused.
     amp: bool | None = None
-    # channels_last memory format. null = auto: on for CUDA; true is honoured on CPU too. Not in the cache key.
+    # channels_last memory format. null = auto: on (CUDA and CPU: faster convolutions). Not in the cache key.
     channels_last: bool | None = None
     compile: bool = False  # torch.compile the model (in place; any device). Not in the cache key.
 
@@ -84,6 +84,18 @@ class TrainConfig:
 @dataclass
 class MIAConfig:
     enabled: bool = True
+
+
+@dataclass
+class ULiRAConfig:
+    """U-LiRA (Hayes et al. 2024, per-example unlearning MIA; unlearn_bench/ulira.py): ``num_shadows`` shadow
+    originals on random halves of the train split, each unlearned with the run's method and retrained without its
+    share of D_f. ``fix_variance`` null = LiRA's rule: one variance per population when < 64 shadows per side."""
+
+    enabled: bool = False
+    num_shadows: int = 8
+    fix_variance: bool | None = None
+    seed: int = 0
 
 
 @dataclass
@@ -101,9 +113,12 @@ class ShiftConfig:
 
 @dataclass
 class EvalConfig:
-    batch_size: int = 1024
+    batch_size: int | None = None  # null = auto: 1024 on CUDA, 256 on CPU
     mia: MIAConfig = field(default_factory=MIAConfig)
     shift: ShiftConfig = field(default_factory=ShiftConfig)
+    ulira: ULiRAConfig = field(default_factory=ULiRAConfig)
+    # Metric groups beyond UA/RA/TA/MIA(/CTA): jit, sure, distances (unlearn_bench/evaluation.py).
+    metrics: list[str] = field(default_factory=list)
     save_arrays: bool = True  # per-example logits of every split, next to the record
 
 

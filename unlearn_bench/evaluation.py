@@ -1,4 +1,16 @@
-"""One forward pass per split (no augmentation) -> per-example logits -> every configured metric."""
+"""One forward pass per split (no augmentation) -> per-example logits (and penultimate features when a metric
+needs them) -> every configured metric. ``eval.metrics`` adds metric groups beyond SalUn's UA/RA/TA/MIA:
+
+  jit:       JiT_Dr, JiT_Df (JiT §5.1 as its repo computes them), JiT_MIA (entropy logistic-regression attack),
+             and against Retrain JiT_ES_p (Wilcoxon p-value of D_f output entropies, JiT §4.2);
+  sure:      MIA-I, MIARS-I, MIARS-II (SURE §3.2; its MIA-II is SalUn's SVC attack, the MIA column), and
+             against Retrain W_dist (L2 distance of the final linear layer's weights, SURE Fig. 5a; no Git
+             Re-Basin alignment: the original and Retrain start from the same initialisation here);
+  distances: against Retrain KL_f, JS_f, KL_test, JS_test (output distributions on D_f and the test set).
+
+CTA (accuracy on the test images of the forgotten class(es) / sub-class, SURE §5.2) is always computed for
+class-level scenarios. SURE's Average Error Gap is the report's AEG column (gaps of UA, TA, RA, CTA, MIARS-I).
+"""
 
 from __future__ import annotations
 
@@ -12,10 +24,14 @@ from unlearn_bench.data.loader import iterate_batches
 from unlearn_bench.data.task import Task
 from unlearn_bench.errors import ConfigError
 from unlearn_bench.metrics.accuracy import accuracy, unlearning_accuracy
+from unlearn_bench.metrics.distances import js_divergence, kl_divergence
+from unlearn_bench.metrics.jit import entropy_similarity, jit_mia
 from unlearn_bench.metrics.mia import svc_mia_efficacy
+from unlearn_bench.metrics.sure import mia_i, miars_i, miars_ii, weight_distance
 from unlearn_bench.runtime import autocast
 
-EVAL_SPLITS = ("forget", "retain", "test")
+EVAL_SPLITS = ("forget", "retain", "test", "forget_test")
+METRIC_GROUPS = ("jit", "sure", "distances")
 
 
 SHIFT_KINDS = ("none", "gaussian", "pgd")
@@ -48,40 +64,101 @@ def shifted(model: nn.Module, x: torch.Tensor, y: torch.Tensor, shift: ShiftConf
 
 
 def predict(model: nn.Module, x: torch.Tensor, batch_size: int, amp: bool = False, y: torch.Tensor | None = None,
-            shift: ShiftConfig | None = None) -> np.ndarray:
+            shift: ShiftConfig | None = None, features: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Logits (float32, on the host) for uint8 images ``x``, optionally under an evaluation shift (which
-    needs the labels ``y`` for PGD). The shift's randomness is seeded, so every model sees the same noise."""
+    needs the labels ``y`` for PGD). The shift's randomness is seeded, so every model sees the same noise.
+    With ``features``, also the penultimate features (``model.forward_features``): ``(logits, features)``."""
     was_training = model.training
     model.eval()
     y = y if y is not None else torch.zeros(len(x), dtype=torch.long, device=x.device)
     generator = torch.Generator().manual_seed(0)
-    outs = []
+    logits, feats = [], []
     for xb, yb in iterate_batches(x, y, batch_size):
         xb = shifted(model, xb, yb, shift, generator)
         with torch.inference_mode(), autocast(xb.device, amp):
-            outs.append(model(xb).float())
+            if features:
+                fb = model.forward_features(xb)
+                logits.append(model.head(fb).float())
+                feats.append(fb.float().flatten(1))
+            else:
+                logits.append(model(xb).float())
     model.train(was_training)
-    return torch.cat(outs).cpu().numpy() if outs else np.zeros((0, 0), dtype=np.float32)
+
+    def host(parts: list[torch.Tensor]) -> np.ndarray:
+        return torch.cat(parts).cpu().numpy() if parts else np.zeros((0, 0), dtype=np.float32)
+
+    return (host(logits), host(feats)) if features else host(logits)
 
 
 def evaluate(model: nn.Module, task: Task, cfg: EvalConfig, amp: bool = False
              ) -> tuple[dict[str, float], dict[str, np.ndarray]]:
     """Metrics of one model and the per-example arrays they were computed from."""
+    check_metric_groups(cfg.metrics)
+    with_features = "sure" in cfg.metrics
     arrays: dict[str, np.ndarray] = {}
     for split in EVAL_SPLITS:
         x, y = task.split(split)
-        arrays[f"{split}_logits"] = predict(model, x, cfg.batch_size, amp, y, cfg.shift)
+        out = predict(model, x, cfg.batch_size, amp, y, cfg.shift, features=with_features)
+        arrays[f"{split}_logits"], arrays[f"{split}_features"] = out if with_features else (out, None)
         arrays[f"{split}_labels"] = y.cpu().numpy()
+    arrays = {k: v for k, v in arrays.items() if v is not None}
+    arrays["test_in_forget_class"] = task.forget_class_in_test_split()
     a = arrays
     metrics = {
         "UA": unlearning_accuracy(a["forget_logits"], a["forget_labels"]),
         "RA": accuracy(a["retain_logits"], a["retain_labels"]),
         "TA": accuracy(a["test_logits"], a["test_labels"]),
     }
+    class_level = len(a["forget_test_labels"]) > 0
+    if class_level:
+        metrics["CTA"] = accuracy(a["forget_test_logits"], a["forget_test_labels"])
+    # Shadow members: the first |test| examples of D_r in retain order (SalUn repo).
+    n_shadow = len(a["test_labels"])
     if cfg.mia.enabled:
-        # Shadow members: the first |test| examples of D_r in retain order (SalUn repo).
-        n_shadow = len(a["test_labels"])
         metrics["MIA"] = svc_mia_efficacy(
             a["retain_logits"][:n_shadow], a["retain_labels"][:n_shadow],
             a["test_logits"], a["test_labels"], a["forget_logits"], a["forget_labels"])
+    # Whole-class scenarios keep the forgotten classes' test images out of `test`: the full test set is both.
+    disjoint = class_level and not a["test_in_forget_class"].any()
+    if "jit" in cfg.metrics:
+        rest = ~a["test_in_forget_class"]
+        metrics["JiT_Dr"] = accuracy(a["test_logits"][rest], a["test_labels"][rest])
+        metrics["JiT_Df"] = metrics["CTA"] if class_level else 100.0 - metrics["UA"]
+        full_test = np.concatenate([a["test_logits"], a["forget_test_logits"]]) if disjoint else a["test_logits"]
+        metrics["JiT_MIA"] = jit_mia(a["retain_logits"], full_test, a["forget_logits"])
+    if "sure" in cfg.metrics:
+        # SCRUB's MIA-I compares D_f with the forgotten classes' test images in whole-class scenarios.
+        test_side = "forget_test" if disjoint else "test"
+        metrics["MIA-I"] = mia_i(a["forget_logits"], a["forget_labels"], a[f"{test_side}_logits"],
+                                 a[f"{test_side}_labels"])
+        metrics["MIARS-I"] = miars_i(a["forget_features"], a[f"{test_side}_features"])
+        metrics["MIARS-II"] = miars_ii(a["retain_features"][:n_shadow], a["test_features"], a["forget_features"])
     return metrics, arrays
+
+
+def check_metric_groups(groups: list[str]) -> None:
+    unknown = sorted(set(groups) - set(METRIC_GROUPS))
+    if unknown:
+        raise ConfigError(f"eval.metrics has unknown group(s) {unknown}; allowed: {list(METRIC_GROUPS)}")
+
+
+def _head_weights(model: nn.Module) -> dict[str, np.ndarray]:
+    """The final linear layer's parameters (``...net.fc.*``; a wrapper such as Forget Vector's adds a prefix)."""
+    return {k.rsplit("net.", 1)[-1]: v.detach().float().cpu().numpy() for k, v in model.state_dict().items()
+            if ".".join(k.split(".")[-3:-1]) == "net.fc"}
+
+
+def relative_metrics(arrays: dict[str, np.ndarray], retrain_arrays: dict[str, np.ndarray], groups: list[str],
+                     model: nn.Module | None = None, retrain: nn.Module | None = None) -> dict[str, float]:
+    """Metrics of a model against Retrain, from both models' evaluation arrays (and weights for W_dist)."""
+    out: dict[str, float] = {}
+    f, rf = arrays["forget_logits"], retrain_arrays["forget_logits"]
+    if "jit" in groups:
+        out["JiT_ES_p"] = entropy_similarity(f, rf)[1] if len(f) else float("nan")
+    if "sure" in groups and model is not None and retrain is not None:
+        out["W_dist"] = weight_distance(_head_weights(model), _head_weights(retrain))
+    if "distances" in groups:
+        t, rt = arrays["test_logits"], retrain_arrays["test_logits"]
+        out.update({"KL_f": kl_divergence(f, rf), "JS_f": js_divergence(f, rf),
+                    "KL_test": kl_divergence(t, rt), "JS_test": js_divergence(t, rt)})
+    return out

@@ -5,6 +5,10 @@ One table per (data, model, scenario, evaluation shift). Rows: Original, Retrain
 Retrain) and then averaged; Avg. Gap is SalUn's mean of the UA/RA/TA/MIA gaps, averaged over seeds; RTE
 is in minutes (Retrain: its training time). Note: SalUn's own tables print the gap of the means, which
 can differ from the mean per-seed gap when seeds disagree in sign.
+
+``--metrics`` picks the metric columns (default UA,RA,TA,MIA): any metric the records hold (CTA, JiT_MIA,
+MIA-I, MIARS-I, KL_f, ... see unlearn_bench/evaluation.py) and AEG, SURE's Average Error Gap (mean of the UA,
+TA, RA, CTA and MIARS-I gaps that the records hold). A cell is empty where a model has no such value.
 """
 
 from __future__ import annotations
@@ -16,12 +20,16 @@ import sys
 import pandas as pd
 
 from unlearn_bench.metrics.gap import GAP_METRICS, avg_gap
+from unlearn_bench.metrics.sure import AEG_KEYS
 from unlearn_bench.results import load_records
 
 GROUP_KEYS = ["data", "model", "scenario", "shift"]  # shift: the evaluation shift (eval=gn1, ...)
 
 
 def _cell(values: pd.Series, gap_values: pd.Series | None) -> str:
+    values = values.dropna()
+    if values.empty:
+        return ""
     mean, std = values.mean(), values.std(ddof=0) if len(values) > 1 else 0.0
     text = f"{mean:.2f}±{std:.2f}"
     return f"{text} ({gap_values.mean():.2f})" if gap_values is not None else text
@@ -36,8 +44,10 @@ def _reference_rows(group: pd.DataFrame) -> pd.DataFrame:
         for _, rec in per_seed.iterrows():
             row = {"method": label, "seed": rec["seed"], "rte_s": rec[seconds],
                    "data_access": "D" if label == "Original" else "retain", "training_free": False}
-            metrics = {m: rec[prefix + m] for m in GAP_METRICS if prefix + m in rec}
-            gap = {m: abs(metrics[m] - rec["retrain_" + m]) for m in metrics}
+            metrics = {m[len(prefix):]: v for m, v in rec.items()
+                       if m.startswith(prefix) and m != seconds and pd.notna(v)}
+            gap = {m: abs(v - rec["retrain_" + m]) for m, v in metrics.items()
+                   if pd.notna(rec.get("retrain_" + m))}
             row.update(metrics)
             row.update({"gap_" + m: g for m, g in gap.items()})
             row["avg_gap"] = avg_gap(gap)
@@ -58,8 +68,9 @@ def method_labels(methods: pd.DataFrame) -> pd.Series:
     return labels
 
 
-def summarize(frame: pd.DataFrame) -> dict[tuple, pd.DataFrame]:
-    """One table per (data, model, scenario, shift): a row per model with formatted cells."""
+def summarize(frame: pd.DataFrame, metrics: tuple[str, ...] = GAP_METRICS) -> dict[tuple, pd.DataFrame]:
+    """One table per (data, model, scenario, shift): a row per model with formatted cells, one column per
+    name in ``metrics``."""
     tables = {}
     for key, group in frame.groupby(GROUP_KEYS, sort=True):
         methods = group[group["method"] != "retrain"]  # the Retrain row already shows it
@@ -68,8 +79,11 @@ def summarize(frame: pd.DataFrame) -> dict[tuple, pd.DataFrame]:
         out = []
         for method, g in rows.groupby("method", sort=False):
             row = {"Method": method}
-            for m in GAP_METRICS:
-                if m in g and g[m].notna().any():
+            for m in metrics:
+                if m == "AEG":
+                    present = [f"gap_{k}" for k in AEG_KEYS if f"gap_{k}" in g]
+                    row[m] = f"{g[present].mean(axis=1).mean():.2f}" if present else ""
+                elif m in g:
                     row[m] = _cell(g[m], g.get("gap_" + m))
             row["Avg. Gap"] = f"{g['avg_gap'].mean():.2f}"
             row["RTE (min)"] = f"{g['rte_s'].mean() / 60:.2f}"
@@ -104,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("root", help="folder searched recursively for record.json files (e.g. a sweep dir)")
     parser.add_argument("--format", default="md", choices=["md", "csv", "tex"])
     parser.add_argument("--output", help="write the table to this file instead of stdout")
+    parser.add_argument("--metrics", default=",".join(GAP_METRICS),
+                        help="comma-separated metric columns, e.g. UA,RA,TA,MIA,CTA,JiT_MIA,MIARS-I,KL_f,AEG")
     args = parser.parse_args(argv)
     frame = load_records(args.root)
     if frame.empty:
@@ -111,7 +127,13 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     failed = frame[frame["status"] != "ok"]
     frame = frame[frame["status"] == "ok"]
-    text = render(summarize(frame), args.format)
+    columns = tuple(args.metrics.split(","))
+    known = {c.removeprefix("retrain_") for c in frame.columns if c.startswith("retrain_")} | {"AEG"}
+    unknown = [m for m in columns if m not in known]
+    if unknown:
+        print(f"--metrics: {unknown} not in these records; available: {sorted(known)}", file=sys.stderr)
+        return 2
+    text = render(summarize(frame, columns), args.format)
     if len(failed):
         text += "\n\nNot in the table (status != ok): " + ", ".join(
             f"{r.method}/seed{r.seed}: {r.status}" for r in failed.itertuples())

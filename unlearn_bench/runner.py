@@ -7,6 +7,8 @@ import copy
 import hashlib
 import json
 import logging
+import math
+import os
 import shutil
 import subprocess
 import time
@@ -21,8 +23,8 @@ import unlearn_bench
 from unlearn_bench.cache import ModelCache, atomic_write_bytes, atomic_write_json, config_hash
 from unlearn_bench.data.scenarios import FULL_CLASS_KINDS, validate_scenario
 from unlearn_bench.data.task import Task, make_task
-from unlearn_bench.errors import ConfigError
-from unlearn_bench.evaluation import SHIFT_KINDS, evaluate
+from unlearn_bench.errors import ConfigError, UserInputError
+from unlearn_bench.evaluation import SHIFT_KINDS, check_metric_groups, evaluate, relative_metrics
 from unlearn_bench.loggers import log_run
 from unlearn_bench.methods import METHODS, DataView, create_method
 from unlearn_bench.metrics.gap import avg_gap, gaps
@@ -34,10 +36,11 @@ from unlearn_bench.runtime import (
     peak_memory_mb,
     prepare_model,
     resolve_amp,
+    resolve_eval_batch_size,
     seed_everything,
     select_device,
 )
-from unlearn_bench.training import DivergedError, train_from_scratch
+from unlearn_bench.training import DivergedError, lr_factor, train_from_scratch
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +65,37 @@ def validate(cfg: DictConfig) -> None:
         raise ConfigError(f"eval.shift.kind={cfg.eval.shift.kind!r} is not supported; allowed: {list(SHIFT_KINDS)}")
     resolve_model_name(cfg)
     select_device(cfg.device)
+    check_metric_groups(cfg.eval.metrics)
+    for key in ("train.epochs", "train.batch_size", "eval.batch_size", "model.width",
+                *(f"method.{k}" for k in cfg.method if k.endswith("batch_size"))):
+        value = OmegaConf.select(cfg, key)
+        if value is not None and value < 1:  # None: chosen automatically
+            raise ConfigError(f"{key}={value} must be >= 1")
+    if not (math.isfinite(cfg.train.lr) and cfg.train.lr > 0):
+        raise ConfigError(f"train.lr={cfg.train.lr} must be a finite number > 0")
+    lr_factor(cfg.train, cfg.train.warmup_epochs)  # the first epoch after warm-up: raises on an unknown train.schedule
+    check_cache_dir(cfg.cache_dir)
+
+
+def check_cache_dir(cache_dir: str) -> None:
+    """``cache_dir`` (env UNLEARN_BENCH_CACHE) must be, or be creatable as, a readable and writable folder;
+    checked without creating anything."""
+    path = Path(cache_dir).absolute()
+    existing = next(p for p in (path, *path.parents) if os.path.exists(p))  # False, not an error, if unreadable
+    problem = None
+    if not existing.is_dir():
+        problem = f"{existing} is not a folder"
+    elif not os.access(existing, os.R_OK | os.W_OK | os.X_OK):
+        problem = f"{existing} is not readable and writable"
+    if problem:
+        raise ConfigError(f"cache_dir={cache_dir!r} cannot be used: {problem}; set cache_dir=<dir> or the "
+                          "environment variable UNLEARN_BENCH_CACHE to a readable, writable folder")
+
+
+def non_finite(model: torch.nn.Module) -> list[str]:
+    """Names of the parameters and buffers that hold NaN or inf."""
+    return [name for name, t in model.state_dict().items()
+            if t.is_floating_point() and not bool(torch.isfinite(t).all())]
 
 
 def _data_payload(cfg: DictConfig) -> dict:
@@ -121,6 +155,14 @@ def evaluate_reference(cache_dir: str, payload: dict, model: torch.nn.Module, ta
         return metrics, arrays
 
 
+def _finished(record_path: Path) -> bool:
+    """A stored record that counts as done: readable and not ``failed`` (a failed run is tried again)."""
+    try:
+        return read_record(record_path).status != "failed"
+    except (OSError, ValueError, TypeError):
+        return False
+
+
 def run(cfg: DictConfig, output_dir: str | Path | None = None) -> RunRecord:
     """Run one (data, model, method, scenario, seed) and return its record.
 
@@ -136,6 +178,7 @@ def run(cfg: DictConfig, output_dir: str | Path | None = None) -> RunRecord:
     output_dir = Path(output_dir)
     device = select_device(cfg.device)
     cfg.train.amp = resolve_amp(cfg.train.amp, device)  # resolved before the cache key: fp32 and bf16 differ
+    cfg.eval.batch_size = resolve_eval_batch_size(cfg.eval.batch_size, device)
     configure_backends(device)
     progress = cfg.progress
 
@@ -143,7 +186,7 @@ def run(cfg: DictConfig, output_dir: str | Path | None = None) -> RunRecord:
     payloads = _payloads(cfg, task)
     run_key = config_hash(payloads["run"])
     store = Path(cfg.cache_dir) / "runs" / run_key
-    if cfg.skip_existing and (store / RECORD_FILE).exists():
+    if cfg.skip_existing and _finished(store / RECORD_FILE):
         log.info("skip: run %s already recorded in %s", run_key, store)
         shutil.copytree(store, output_dir, dirs_exist_ok=True)
         _print_table(output_dir)
@@ -151,6 +194,7 @@ def run(cfg: DictConfig, output_dir: str | Path | None = None) -> RunRecord:
 
     cache = ModelCache(cfg.cache_dir)
     model_name = resolve_model_name(cfg)
+    method = create_method(cfg.method)
 
     def new_model() -> torch.nn.Module:
         model = create_model(model_name, task.num_classes, cfg.data.in_chans, cfg.data.img_size,
@@ -163,47 +207,66 @@ def run(cfg: DictConfig, output_dir: str | Path | None = None) -> RunRecord:
                                                                    generator=generator),
                                   cfg.train, desc="original", progress=progress)
 
-    original, original_meta = cache.load_or_build("original", payloads["original"], new_model(), train_original)
-
     def train_retrain() -> torch.nn.Module:
         generator = seed_everything(cfg.seed)
         view = DataView(task, METHODS["retrain"].needs, cfg.train, generator, progress)
         retrain_method = METHODS["retrain"]
         return retrain_method(retrain_method.Config()).unlearn(original, view)
 
-    retrain, retrain_meta = cache.load_or_build("retrain", payloads["retrain"], new_model(), train_retrain)
-
-    method = create_method(cfg.method)
+    # Failures are data: an exception below is recorded (status `failed`, its message) and the sweep goes on.
     status, error = "ok", None
-    if cfg.method.name == "retrain":
-        unlearned, rte_s = retrain, retrain_meta["seconds"]
-    else:
-        generator = seed_everything(cfg.seed)
-        view = DataView(task, method.needs, cfg.train, generator, progress)
-        start = time.perf_counter()
-        try:
-            unlearned = method.unlearn(copy.deepcopy(original), view)
-        except DivergedError as err:
-            status, error, unlearned = "diverged", str(err), None
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        rte_s = time.perf_counter() - start
+    original_meta = retrain_meta = {"seconds": float("nan"), "cached": False}
+    metrics, arrays, original_metrics, retrain_metrics = {}, {}, {}, {}
+    rte_s = eval_s = float("nan")
+    try:
+        original, original_meta = cache.load_or_build("original", payloads["original"], new_model(),
+                                                      train_original)
+        retrain, retrain_meta = cache.load_or_build("retrain", payloads["retrain"], new_model(), train_retrain)
 
-    amp = cfg.train.amp
-    eval_start = time.perf_counter()
-    reference_eval = {"forget_idx_sha256": payloads["forget_sha"],
-                      "scenario": OmegaConf.to_container(cfg.scenario, resolve=True),
-                      "eval": OmegaConf.to_container(cfg.eval, resolve=True), "amp": amp}
-    original_metrics, original_arrays = evaluate_reference(
-        cfg.cache_dir, {**reference_eval, "weights_sha256": original_meta["sha256"]}, original, task, cfg.eval, amp)
-    retrain_metrics, retrain_arrays = evaluate_reference(
-        cfg.cache_dir, {**reference_eval, "weights_sha256": retrain_meta["sha256"]}, retrain, task, cfg.eval, amp)
-    metrics, arrays = evaluate(unlearned, task, cfg.eval, amp) if unlearned is not None else ({}, {})
-    # The references' D_f logits travel with the run: distances to the original and to Retrain on D_f.
-    arrays["original_forget_logits"] = original_arrays["forget_logits"]
-    arrays["retrain_forget_logits"] = retrain_arrays["forget_logits"]
-    eval_s = time.perf_counter() - eval_start
-    gap = gaps(metrics, retrain_metrics)
+        if cfg.method.name == "retrain":
+            unlearned, rte_s = retrain, retrain_meta["seconds"]
+        else:
+            generator = seed_everything(cfg.seed)
+            view = DataView(task, method.needs, cfg.train, generator, progress)
+            start = time.perf_counter()
+            try:
+                unlearned = method.unlearn(copy.deepcopy(original), view)
+                if bad := non_finite(unlearned):
+                    raise DivergedError(f"{cfg.method.name}: weights became NaN/inf in {len(bad)} tensors "
+                                        f"({', '.join(bad[:3])})")
+            except DivergedError as err:
+                status, error, unlearned = "diverged", str(err), None
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            rte_s = time.perf_counter() - start
+
+        amp = cfg.train.amp
+        eval_start = time.perf_counter()
+        reference_eval = {"forget_idx_sha256": payloads["forget_sha"],
+                          "scenario": OmegaConf.to_container(cfg.scenario, resolve=True),
+                          "eval": OmegaConf.to_container(cfg.eval, resolve=True), "amp": amp}
+        original_metrics, original_arrays = evaluate_reference(
+            cfg.cache_dir, {**reference_eval, "weights_sha256": original_meta["sha256"]}, original, task, cfg.eval,
+            amp)
+        retrain_metrics, retrain_arrays = evaluate_reference(
+            cfg.cache_dir, {**reference_eval, "weights_sha256": retrain_meta["sha256"]}, retrain, task, cfg.eval,
+            amp)
+        metrics, arrays = evaluate(unlearned, task, cfg.eval, amp) if unlearned is not None else ({}, {})
+        groups = list(cfg.eval.metrics)
+        if unlearned is not None:
+            metrics.update(relative_metrics(arrays, retrain_arrays, groups, unlearned, retrain))
+        original_metrics = {**original_metrics,
+                            **relative_metrics(original_arrays, retrain_arrays, groups, original, retrain)}
+        # The references' D_f logits travel with the run: distances to the original and to Retrain on D_f.
+        arrays["original_forget_logits"] = original_arrays["forget_logits"]
+        arrays["retrain_forget_logits"] = retrain_arrays["forget_logits"]
+        eval_s = time.perf_counter() - eval_start
+    except UserInputError:
+        raise
+    except Exception as err:
+        log.exception("run %s failed", run_key)
+        status, error, metrics, arrays = "failed", f"{type(err).__name__}: {err}", {}, {}
+    gap = gaps(metrics, retrain_metrics, keys=tuple(metrics))
     record = RunRecord(
         run_key=run_key, status=status, data=cfg.data.name, model=model_name, scenario=cfg.scenario.name,
         method=cfg.method.name, seed=cfg.seed, metrics=metrics, original_metrics=original_metrics,

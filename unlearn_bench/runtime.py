@@ -51,14 +51,23 @@ def resolve_amp(amp: bool | None, device: torch.device) -> bool:
 
 def prepare_model(model: torch.nn.Module, device: torch.device, channels_last: bool | None,
                   compile: bool = False) -> torch.nn.Module:
-    """Move to the device; channels_last memory format (null = on CUDA only); ``compile`` compiles the
-    forward in place (``nn.Module.compile``: the state_dict keys stay those of the plain model)."""
+    """Move to the device; channels_last memory format (null = on: faster convolutions on CUDA and on CPU,
+    where oneDNN runs NHWC kernels; scripts/bench_eval.py measures it); ``compile`` compiles the forward in place
+    (``nn.Module.compile``: the state_dict keys stay those of the plain model)."""
     model = model.to(device)
-    if channels_last or (channels_last is None and device.type == "cuda"):
+    if channels_last or channels_last is None:
         model = model.to(memory_format=torch.channels_last)
     if compile:
         model.compile()
     return model
+
+
+def resolve_eval_batch_size(batch_size: int | None, device: torch.device) -> int:
+    """``eval.batch_size``: null = 1024 on CUDA, 256 on CPU (larger CPU batches fall out of cache:
+    scripts/bench_eval.py)."""
+    if batch_size is None:
+        return 1024 if device.type == "cuda" else 256
+    return batch_size
 
 
 def configure_backends(device: torch.device) -> None:

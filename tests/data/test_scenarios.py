@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from unlearn_bench.config import ScenarioConfig, compose_config
-from unlearn_bench.data.scenarios import forget_indices, forgotten_classes
+from unlearn_bench.data.scenarios import forget_class_mask, forget_indices, forgotten_classes
 
 LABELS = np.repeat(np.arange(10), 100)
 
@@ -80,3 +80,18 @@ def test_scenario_names_say_what_is_forgotten():
         ("multiclass", "scenario.classes=[3,5]"), ("partial_class",), ("random_n10",), ("random_n100",))}
     assert names == {"multiclass": "multiclass_3-5", "partial_class": "partial_class0_n100",
                      "random_n10": "random_n10", "random_n100": "random_n100"}
+
+
+def test_forget_class_mask_marks_the_scenarios_class_level_test_images():
+    labels = np.array([0, 1, 2, 0, 1, 2])
+    sub = np.array([5, 6, 7, 8, 6, 7])
+    cases = [
+        (ScenarioConfig(name="c", kind="classwise", class_index=1), [0, 1, 0, 0, 1, 0]),
+        (ScenarioConfig(name="m", kind="multiclass", classes=[0, 2]), [1, 0, 1, 1, 0, 1]),
+        (ScenarioConfig(name="p", kind="partial_class", class_index=2, size=1), [0, 0, 1, 0, 0, 1]),
+        (ScenarioConfig(name="s", kind="subclass", subclass="b"), [0, 1, 0, 0, 1, 0]),
+        (random_cfg(0.1), [0, 0, 0, 0, 0, 0]),
+    ]
+    names = ["x"] * 5 + ["a", "b", "c", "d"]  # sub-class 6 is "b"
+    for cfg, expected in cases:
+        np.testing.assert_array_equal(forget_class_mask(cfg, labels, sub, names), np.array(expected, dtype=bool))

@@ -28,9 +28,10 @@ class ImageData:
     test_x: torch.Tensor
     test_y: torch.Tensor
     classes: list[str]
-    # Sub-class labels of the train split where the dataset has them (CIFAR-20: the 100 fine classes).
+    # Sub-class labels where the dataset has them (CIFAR-20: the 100 fine classes).
     train_sub: torch.Tensor | None = None
     sub_classes: list[str] | None = None
+    test_sub: torch.Tensor | None = None
 
 
 DATASETS: dict[str, Callable[[DataConfig], ImageData]] = {}
@@ -174,7 +175,7 @@ def cifar20(cfg: DataConfig) -> ImageData:
 
     train_y, test_y = (torch.tensor(read(name)["coarse_labels"]) for name in ("train", "test"))
     return ImageData(data.train_x, train_y, data.test_x, test_y, list(read("meta")["coarse_label_names"]),
-                     train_sub=data.train_y, sub_classes=data.classes)
+                     train_sub=data.train_y, sub_classes=data.classes, test_sub=data.test_y)
 
 
 @register_dataset

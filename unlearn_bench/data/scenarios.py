@@ -76,6 +76,21 @@ def forget_indices(cfg: ScenarioConfig, train_y: np.ndarray, num_classes: int, s
     return np.sort(idx).astype(np.int64)
 
 
+def forget_class_mask(cfg: ScenarioConfig, y: np.ndarray, sub_y: np.ndarray | None = None,
+                      sub_classes: list[str] | None = None) -> np.ndarray:
+    """Which of the examples with labels ``y`` belong to the class(es) the scenario forgets from: the forgotten
+    classes (classwise, multiclass), the partly forgotten class (partial_class) or the forgotten sub-class
+    (subclass); none for random forgetting. On the test set these are the images of SURE's Class Test Accuracy
+    (CTA) and JiT's D_f accuracy for class-level settings."""
+    if cfg.kind == "partial_class":
+        return y == cfg.class_index
+    if cfg.kind == "subclass":
+        if sub_y is None or sub_classes is None:
+            raise ConfigError(f"scenario={cfg.name} needs a dataset with sub-class labels (data=cifar20)")
+        return sub_y == sub_classes.index(cfg.subclass)
+    return np.isin(y, forgotten_classes(cfg))
+
+
 def forgotten_classes(cfg: ScenarioConfig) -> list[int]:
     """Classes removed entirely from the train split; their test images are excluded from TA."""
     if cfg.kind == "classwise":

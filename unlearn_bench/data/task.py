@@ -11,10 +11,10 @@ import torch
 from unlearn_bench.config import DataConfig, ScenarioConfig, TrainConfig
 from unlearn_bench.data.datasets import load_dataset
 from unlearn_bench.data.loader import iterate_batches
-from unlearn_bench.data.scenarios import forget_indices, forgotten_classes, validate_scenario
+from unlearn_bench.data.scenarios import forget_class_mask, forget_indices, forgotten_classes, validate_scenario
 from unlearn_bench.errors import ConfigError
 
-SPLITS = ("train", "forget", "retain", "test", "val")
+SPLITS = ("train", "forget", "retain", "test", "val", "forget_test")
 
 
 @dataclass
@@ -31,6 +31,8 @@ class Task:
     mean: list[float]
     std: list[float]
     forgotten_classes: list[int] = field(default_factory=list)
+    # Over the whole test set: the images of the class(es) / sub-class the scenario forgets from (none for random).
+    forget_class_test: np.ndarray | None = None
     crop_padding: int = 0
     hflip: bool = False
     _splits: dict = field(default_factory=dict, repr=False)
@@ -47,7 +49,8 @@ class Task:
 
     def split(self, name: str) -> tuple[torch.Tensor, torch.Tensor]:
         """``(uint8 images, labels)`` of a split. ``test`` excludes the test images of forgotten classes
-        (SalUn repo's class-wise protocol, needed for TA)."""
+        (SalUn repo's class-wise protocol, needed for TA); ``forget_test`` is the test images of the class(es)
+        or sub-class the scenario forgets from (SURE's CTA, JiT's D_f accuracy; empty for random forgetting)."""
         if name not in SPLITS:
             raise KeyError(f"unknown split {name!r}; allowed: {list(SPLITS)}")
         if name not in self._splits:
@@ -59,10 +62,25 @@ class Task:
                 idx = torch.from_numpy(self.forget_idx if name == "forget" else self.retain_idx)
                 idx = idx.to(self.device)
                 self._splits[name] = (self.train_x[idx], self.train_y[idx])
+            elif name == "forget_test":
+                mask = torch.from_numpy(self._forget_class_test()).to(self.device)
+                self._splits[name] = (self.test_x[mask], self.test_y[mask])
             else:
-                keep = ~torch.isin(self.test_y, torch.tensor(self.forgotten_classes, device=self.device))
+                keep = self._test_keep()
                 self._splits[name] = (self.test_x[keep], self.test_y[keep])
         return self._splits[name]
+
+    def _test_keep(self) -> torch.Tensor:
+        return ~torch.isin(self.test_y, torch.tensor(self.forgotten_classes, device=self.device))
+
+    def _forget_class_test(self) -> np.ndarray:
+        if self.forget_class_test is None:
+            return np.zeros(len(self.test_y), dtype=bool)
+        return self.forget_class_test
+
+    def forget_class_in_test_split(self) -> np.ndarray:
+        """Which images of the ``test`` split are of the forgotten sub-class / partly forgotten class."""
+        return self._forget_class_test()[self._test_keep().cpu().numpy()]
 
     def batches(self, x: torch.Tensor, y: torch.Tensor, batch_size: int, shuffle: bool = True,
                 augment: bool = True, generator: torch.Generator | None = None
@@ -110,4 +128,6 @@ def make_task(data_cfg: DataConfig, scenario_cfg: ScenarioConfig, train_cfg: Tra
         forget_idx=forget_idx, num_classes=data_cfg.num_classes, classes=data.classes,
         mean=list(mean), std=list(std), forgotten_classes=forgotten_classes(scenario_cfg),
         crop_padding=train_cfg.crop_padding, hflip=train_cfg.hflip,
+        forget_class_test=forget_class_mask(scenario_cfg, data.test_y.numpy(),
+                                            None if data.test_sub is None else data.test_sub.numpy(), data.sub_classes),
     )
