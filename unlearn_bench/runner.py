@@ -41,6 +41,7 @@ from unlearn_bench.runtime import (
     select_device,
 )
 from unlearn_bench.training import DivergedError, lr_factor, train_from_scratch
+from unlearn_bench.ulira import ulira_attack
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +156,11 @@ def evaluate_reference(cache_dir: str, payload: dict, model: torch.nn.Module, ta
         return metrics, arrays
 
 
+def reference_eval_cfg(cfg: DictConfig) -> dict:
+    """The eval config that determines the original's and Retrain's evaluation (U-LiRA is the method's)."""
+    return {k: v for k, v in OmegaConf.to_container(cfg.eval, resolve=True).items() if k != "ulira"}
+
+
 def _finished(record_path: Path) -> bool:
     """A stored record that counts as done: readable and not ``failed`` (a failed run is tried again)."""
     try:
@@ -244,7 +250,7 @@ def run(cfg: DictConfig, output_dir: str | Path | None = None) -> RunRecord:
         eval_start = time.perf_counter()
         reference_eval = {"forget_idx_sha256": payloads["forget_sha"],
                           "scenario": OmegaConf.to_container(cfg.scenario, resolve=True),
-                          "eval": OmegaConf.to_container(cfg.eval, resolve=True), "amp": amp}
+                          "eval": reference_eval_cfg(cfg), "amp": amp}
         original_metrics, original_arrays = evaluate_reference(
             cfg.cache_dir, {**reference_eval, "weights_sha256": original_meta["sha256"]}, original, task, cfg.eval,
             amp)
@@ -261,6 +267,11 @@ def run(cfg: DictConfig, output_dir: str | Path | None = None) -> RunRecord:
         arrays["original_forget_logits"] = original_arrays["forget_logits"]
         arrays["retrain_forget_logits"] = retrain_arrays["forget_logits"]
         eval_s = time.perf_counter() - eval_start
+        if cfg.eval.ulira.enabled and unlearned is not None:
+            ulira_metrics, ulira_arrays = ulira_attack(cfg, task, payloads["original"], new_model, unlearned,
+                                                       retrain, progress)
+            metrics.update(ulira_metrics)
+            arrays.update(ulira_arrays)
     except UserInputError:
         raise
     except Exception as err:
