@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+import re
 import resource
 import sys
 
@@ -17,10 +18,10 @@ def select_device(name: str) -> torch.device:
     """``auto`` = CUDA when available, else CPU. Asking for CUDA on a machine without it is an error."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if not (name == "cpu" or re.fullmatch(r"cuda(:\d+)?", name)):
+        raise ConfigError(f"device={name!r} is not supported; allowed: auto, cpu, cuda, cuda:N")
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"device={name!r} was requested but CUDA is not available; use device=cpu or auto")
-    if not (name == "cpu" or name.startswith("cuda")):
-        raise ConfigError(f"device={name!r} is not supported; allowed: auto, cpu, cuda, cuda:N")
     return torch.device(name)
 
 
