@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     failed = frame[frame["status"] != "ok"]
     frame = frame[frame["status"] == "ok"]
     columns = tuple(args.metrics.split(","))
-    known = {c.removeprefix("retrain_") for c in frame.columns if c.startswith("retrain_")} | {"AEG"}
+    known = {name for names in frame["metric_names"] for name in names.split(",") if name} | {"AEG"}
     unknown = [m for m in columns if m not in known]
     if unknown:
         print(f"--metrics: {unknown} not in these records; available: {sorted(known)}", file=sys.stderr)

@@ -76,7 +76,8 @@ def shift_label(shift: dict | None) -> str:
 def load_records(root: str | Path) -> pd.DataFrame:
     """Every record under ``root`` (recursively) as one row; metric dicts flattened to
     ``<metric>``, ``original_<metric>``, ``retrain_<metric>``, ``gap_<metric>``; ``method_params`` is the
-    method's resolved config as sorted JSON; ``shift`` the evaluation shift. Duplicates of the same
+    method's resolved config as sorted JSON; ``shift`` the evaluation shift; ``metric_names`` the metrics
+any of the three models has (comma-separated). Duplicates of the same
     run (same run_key) are kept once."""
     rows = []
     for path in sorted(Path(root).rglob(RECORD_FILE)):
@@ -89,6 +90,7 @@ def load_records(root: str | Path) -> pd.DataFrame:
         row["method_params"] = json.dumps(config.get("method", {}), sort_keys=True)
         row["shift"] = shift_label(config.get("eval", {}).get("shift"))
         row["path"] = str(path.parent)
+        row["metric_names"] = ",".join(sorted({*rec["metrics"], *rec["original_metrics"], *rec["retrain_metrics"]}))
         for prefix, values in (("", rec["metrics"]), ("original_", rec["original_metrics"]),
                                ("retrain_", rec["retrain_metrics"]), ("gap_", rec["gaps"])):
             row.update({prefix + k: v for k, v in values.items()})
