@@ -51,16 +51,20 @@ def pgd_linf(model: nn.Module, x: torch.Tensor, y: torch.Tensor, shift: ShiftCon
     return (x + delta).clamp(0, 1).detach()
 
 
+def check_shift_kind(kind: str) -> None:
+    if kind not in SHIFT_KINDS:
+        raise ConfigError(f"eval.shift.kind={kind!r} is not supported; allowed: {list(SHIFT_KINDS)}")
+
+
 def shifted(model: nn.Module, x: torch.Tensor, y: torch.Tensor, shift: ShiftConfig | None,
             generator: torch.Generator) -> torch.Tensor:
     """A float batch in [0, 1] under the configured evaluation shift."""
     if shift is None or shift.kind == "none":
         return x
+    check_shift_kind(shift.kind)
     if shift.kind == "gaussian":
         return (x + shift.sigma * torch.randn(x.shape, generator=generator).to(x.device)).clamp(0, 1)
-    if shift.kind == "pgd":
-        return pgd_linf(model, x, y, shift, generator)
-    raise ConfigError(f"eval.shift.kind={shift.kind!r} is not supported; allowed: {list(SHIFT_KINDS)}")
+    return pgd_linf(model, x, y, shift, generator)
 
 
 def predict(model: nn.Module, x: torch.Tensor, batch_size: int, amp: bool = False, y: torch.Tensor | None = None,
@@ -99,9 +103,11 @@ def evaluate(model: nn.Module, task: Task, cfg: EvalConfig, amp: bool = False
     for split in EVAL_SPLITS:
         x, y = task.split(split)
         out = predict(model, x, cfg.batch_size, amp, y, cfg.shift, features=with_features)
-        arrays[f"{split}_logits"], arrays[f"{split}_features"] = out if with_features else (out, None)
+        if with_features:
+            arrays[f"{split}_logits"], arrays[f"{split}_features"] = out
+        else:
+            arrays[f"{split}_logits"] = out
         arrays[f"{split}_labels"] = y.cpu().numpy()
-    arrays = {k: v for k, v in arrays.items() if v is not None}
     arrays["test_in_forget_class"] = task.forget_class_in_test_split()
     a = arrays
     metrics = {

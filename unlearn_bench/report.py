@@ -44,8 +44,8 @@ def _reference_rows(group: pd.DataFrame) -> pd.DataFrame:
         for _, rec in per_seed.iterrows():
             row = {"method": label, "seed": rec["seed"], "rte_s": rec[seconds],
                    "data_access": "D" if label == "Original" else "retain", "training_free": False}
-            metrics = {m[len(prefix):]: v for m, v in rec.items()
-                       if m.startswith(prefix) and m != seconds and pd.notna(v)}
+            metrics = {m: rec[prefix + m] for m in rec["metric_names"].split(",")
+                       if pd.notna(rec.get(prefix + m))}
             gap = {m: abs(v - rec["retrain_" + m]) for m, v in metrics.items()
                    if pd.notna(rec.get("retrain_" + m))}
             row.update(metrics)

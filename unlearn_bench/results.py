@@ -77,8 +77,7 @@ def load_records(root: str | Path) -> pd.DataFrame:
     """Every record under ``root`` (recursively) as one row; metric dicts flattened to
     ``<metric>``, ``original_<metric>``, ``retrain_<metric>``, ``gap_<metric>``; ``method_params`` is the
     method's resolved config as sorted JSON; ``shift`` the evaluation shift; ``metric_names`` the metrics
-any of the three models has (comma-separated). Duplicates of the same
-    run (same run_key) are kept once."""
+    any of the three models has (comma-separated). Duplicates of the same run (same run_key) are kept once."""
     rows = []
     for path in sorted(Path(root).rglob(RECORD_FILE)):
         rec = json.loads(path.read_text())

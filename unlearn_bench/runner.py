@@ -24,7 +24,7 @@ from unlearn_bench.cache import ModelCache, atomic_write_bytes, atomic_write_jso
 from unlearn_bench.data.scenarios import FULL_CLASS_KINDS, validate_scenario
 from unlearn_bench.data.task import Task, make_task
 from unlearn_bench.errors import ConfigError, UserInputError
-from unlearn_bench.evaluation import SHIFT_KINDS, check_metric_groups, evaluate, relative_metrics
+from unlearn_bench.evaluation import check_metric_groups, check_shift_kind, evaluate, relative_metrics
 from unlearn_bench.loggers import log_run
 from unlearn_bench.methods import METHODS, DataView, create_method
 from unlearn_bench.metrics.gap import avg_gap, gaps
@@ -62,8 +62,7 @@ def validate(cfg: DictConfig) -> None:
                           f"scenario={cfg.scenario.name} (kind {cfg.scenario.kind!r}) is not; allowed kinds: "
                           f"{list(FULL_CLASS_KINDS)}")
     validate_scenario(cfg.scenario, cfg.data.num_classes)
-    if cfg.eval.shift.kind not in SHIFT_KINDS:
-        raise ConfigError(f"eval.shift.kind={cfg.eval.shift.kind!r} is not supported; allowed: {list(SHIFT_KINDS)}")
+    check_shift_kind(cfg.eval.shift.kind)
     resolve_model_name(cfg)
     select_device(cfg.device)
     check_metric_groups(cfg.eval.metrics)

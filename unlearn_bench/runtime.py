@@ -56,7 +56,7 @@ def prepare_model(model: torch.nn.Module, device: torch.device, channels_last: b
     where oneDNN runs NHWC kernels; scripts/bench_eval.py measures it); ``compile`` compiles the forward in place
     (``nn.Module.compile``: the state_dict keys stay those of the plain model)."""
     model = model.to(device)
-    if channels_last or channels_last is None:
+    if channels_last is not False:
         model = model.to(memory_format=torch.channels_last)
     if compile:
         model.compile()

@@ -181,10 +181,9 @@ def ulira_attack(cfg: DictConfig, task: Task, original_payload: dict, new_model:
                 log.warning("U-LiRA shadow %d: %s diverged (%s); U-LiRA metrics are NaN", k, cfg.method.name, err)
                 return _nan_metrics(start), {}
         cols = in_forget[k]
-        unlearned_phi[k, cols] = _phi(shadow_unlearned, forget_x[torch.from_numpy(cols).to(task.device)],
-                                      forget_y[cols], batch_size, amp)
-        retrained_phi[k, cols] = _phi(retrained, forget_x[torch.from_numpy(cols).to(task.device)],
-                                      forget_y[cols], batch_size, amp)
+        shadow_forget_x = forget_x[torch.from_numpy(cols).to(task.device)]
+        unlearned_phi[k, cols] = _phi(shadow_unlearned, shadow_forget_x, forget_y[cols], batch_size, amp)
+        retrained_phi[k, cols] = _phi(retrained, shadow_forget_x, forget_y[cols], batch_size, amp)
         log.info("U-LiRA shadow %d/%d: |H|=%d |F|=%d original %s, retrained %s, %.1f s", k + 1, num_shadows,
                  len(half), int(cols.sum()), "cached" if original_meta["cached"] else "trained",
                  "cached" if retrained_meta["cached"] else "trained", time.perf_counter() - shadow_start)
