@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install run test test-all lint clean
+.PHONY: install run test test-all lint clean reproduce-cpu
 
 $(VENV)/.installed: pyproject.toml Makefile
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -24,6 +24,11 @@ test-all: install
 
 lint: install
 	$(VENV)/bin/ruff check .
+
+# The *_cpu paper presets on digits: tables and figures into results/cpu/<preset>/ (scripts/reproduce_cpu.py;
+# REPRODUCE_ARGS='--presets sure_table1_cpu' for one). Sweeps go to outputs/reproduce_cpu, models to the cache.
+reproduce-cpu: install
+	$(PY) scripts/reproduce_cpu.py $(REPRODUCE_ARGS)
 
 clean:
 	rm -rf outputs .cache multirun

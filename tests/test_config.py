@@ -4,7 +4,7 @@ import pytest
 from hydra.errors import ConfigCompositionException as HydraCompositionError
 from omegaconf.errors import ValidationError
 
-from unlearn_bench.config import CONF_DIR, compose_config
+from unlearn_bench.config import CONF_DIR, compose_config, register_configs
 
 GROUPS = ["data", "model", "method", "scenario", "train", "eval", "logger"]
 
@@ -50,16 +50,36 @@ def test_method_config_is_typed():
         compose_config(["method=ft", "method.sparsity=0.3"])  # ft has no sparsity
 
 
+def sweep_values(experiment: str) -> dict[str, list[str]]:
+    """The preset's ``hydra.sweeper.params`` as Hydra's sweeper expands them: key -> values."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from omegaconf import OmegaConf
+
+    params = OmegaConf.load(Path(CONF_DIR) / "experiment" / f"{experiment}.yaml").hydra.sweeper.params
+    parsed = OverridesParser.create().parse_overrides([f"{k}={v}" for k, v in params.items()])
+    return {o.get_key_element(): list(o.sweep_string_iterator()) if o.is_sweep_override()
+            else [o.get_value_element_as_str()] for o in parsed}
+
+
 @pytest.mark.parametrize("experiment", options("experiment"))
 def test_every_experiment_composes(experiment):
+    """Each preset composes as its first sweep job and passes the runner's pre-run checks; every swept group
+    value is an option of its group (a typo'd method in a 30-job sweep fails here, not in job 17)."""
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
+    from unlearn_bench.runner import validate
+
+    register_configs()
+    values = sweep_values(experiment)
+    for group in ("data", "method", "scenario"):
+        assert set(values.get(group, [])) <= set(options(group)), f"{experiment}: unknown {group} option"
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = compose("config", overrides=[f"experiment={experiment}"], return_hydra_config=True)
-    assert cfg.hydra.sweeper.params.method
+        first_job = [f"{key}={vals[0]}" for key, vals in values.items()]
+        cfg = compose("config", overrides=[f"experiment={experiment}", *first_job], return_hydra_config=True)
     assert "experiments" in cfg.hydra.sweep.dir
+    validate(cfg)
 
 
 def test_method_preset_applies_only_to_its_dataset():

@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from tests.conftest import compose_config
@@ -21,3 +23,24 @@ def test_unknown_logger_names_the_allowed_ones(tmp_path):
     cfg.name = "tensorboard"
     with pytest.raises(ValueError, match="none, wandb"):
         log_run(cfg, {}, {}, str(tmp_path))
+
+
+def test_report_logs_tables_and_figures_to_an_offline_wandb_run(tmp_path, monkeypatch):
+    pytest.importorskip("wandb")
+    from tests.test_report import write_two_seeds
+    from unlearn_bench.report import main
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_DIR", str(tmp_path))
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    write_two_seeds(tmp_path / "runs")
+    assert main([str(tmp_path / "runs"), "--reference", "salun:1", "--figures", str(tmp_path / "figs"),
+                 "--wandb", "unlearn_bench_test"]) == 0
+    (run_dir,) = (tmp_path / "wandb").glob("offline-run-*")
+    media = run_dir / "files" / "media"
+    (table,) = (media / "table" / "table").glob("digits-small-cnn-random10-none*.table.json")
+    assert "Avg. Gap" in json.loads(table.read_text())["columns"]
+    (paper,) = (media / "table" / "paper").glob("digits-small-cnn-random10-none-salun-1-random10*.table.json")
+    logged = json.loads(paper.read_text())
+    assert "ours_mean" in logged["columns"] and "salun" in str(logged["data"])
+    assert list((media / "images" / "figures").glob("unlink_fig1_digits-small-cnn-random10-none*.png"))

@@ -67,3 +67,141 @@ def test_report_splits_a_hyperparameter_sweep_into_rows(tmp_path):
     table = next(iter(summarize(load_records(tmp_path)).values())).set_index("Method")
     assert {"salun (lr=0.01)", "salun (lr=0.1)"} <= set(table.index)
     assert table.loc["salun (lr=0.1)", "Seeds"] == 1
+
+
+# --- Beside the paper --------------------------------------------------------------------------------------
+
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+from unlearn_bench.errors import ConfigError  # noqa: E402
+from unlearn_bench.report import compare, parse_reference, preset_table  # noqa: E402
+
+HEADER = "paper,table,data,model,scenario,method,metric,mean,std\n"
+
+
+def write_reference(path, rows):
+    path.write_text(HEADER + "".join(",".join(map(str, r)) + "\n" for r in rows))
+    return path
+
+
+def write_preset(record_dir, preset):
+    (record_dir / ".hydra").mkdir()
+    (record_dir / ".hydra" / "hydra.yaml").write_text(f"hydra:\n  runtime:\n    choices:\n      experiment: {preset}\n")
+
+
+def test_comparison_against_matching_reference_rows(tmp_path):
+    runs = tmp_path / "runs"
+    write_two_seeds(runs)
+    csv = write_reference(tmp_path / "ref.csv", [
+        ("salun", "1", "digits", "small_cnn", "random10", "salun", "UA", 3.0, 0.5),
+        ("salun", "1", "digits", "small_cnn", "random10", "salun", "gap_UA", 1.0, ""),
+        ("salun", "1", "digits", "small_cnn", "random10", "retrain", "MIA", 10.0, 1.0),
+        ("salun", "1", "digits", "small_cnn", "random10", "salun", "rte_min", 2.0, ""),
+        ("salun", "1", "digits", "small_cnn", "random50", "salun", "UA", 9.0, 0.5),  # other scenario: not ours
+        ("salun", "1", "cifar10", "small_cnn", "random10", "salun", "UA", 9.0, 0.5),  # other data: not ours
+    ])
+    (blocks,) = compare(load_records(runs), parse_reference(str(csv))).values()
+    (block,) = blocks
+    assert not block.stand_in and block.title.startswith("Beside salun Table 1 (digits / small_cnn / random10)")
+    rows = block.frame.set_index(["method", "metric"])
+    # salun UA over seeds: mean(2, 6) = 4, population std 2 -> 4 - 3 = +1
+    assert rows.loc[("salun", "UA"), ["ours_mean", "ours_std", "paper_mean", "diff"]].tolist() == [4.0, 2.0, 3.0, 1.0]
+    assert rows.loc[("salun", "gap_UA"), "ours_mean"] == 2.5  # per-seed gaps 3 and 2
+    assert rows.loc[("salun", "rte_min"), "diff"] == -1.0  # RTE 30 s and 90 s -> 1 min
+    assert rows.loc[("Retrain", "MIA"), "ours_mean"] == 13.0  # Retrain's MIA 12 and 14
+    assert pd.isna(rows.loc[("salun", "gap_UA"), "paper_std"])
+    assert len(rows) == 4
+
+
+def test_preset_in_the_job_folder_picks_its_table(tmp_path):
+    runs = tmp_path / "runs"
+    write_two_seeds(runs)
+    rows = [(paper, table, "digits", "small_cnn", "random10", "salun", "UA", mean, 0.1)
+            for paper, table, mean in (("salun", "1", 3.0), ("salun", "A1", 5.0), ("unlink", "4", 7.0))]
+    csv = write_reference(tmp_path / "ref.csv", rows)
+    (blocks,) = compare(load_records(runs), parse_reference(str(csv))).values()
+    assert [(b.paper, b.table) for b in blocks] == [("salun", "1"), ("salun", "A1"), ("unlink", "4")]
+    for seed in (0, 1):
+        write_preset(runs / f"seed{seed}", "salun_tablea1")
+    (blocks,) = compare(load_records(runs), parse_reference(str(csv))).values()
+    assert [(b.paper, b.table, b.frame["paper_mean"].item()) for b in blocks] == [("salun", "A1", 5.0)]
+
+
+def test_cpu_run_is_compared_with_the_paper_only_when_asked(tmp_path):
+    write_two_seeds(tmp_path)
+    for seed in (0, 1):
+        write_preset(tmp_path / f"seed{seed}", "salun_table1_cpu")
+    frame = load_records(tmp_path)
+    (note,) = compare(frame, parse_reference("auto")).values()
+    assert isinstance(note, str) and "--reference salun:1" in note  # no digits row in the paper tables
+    (blocks,) = compare(frame, parse_reference("salun:1")).values()
+    (block,) = blocks
+    assert block.stand_in and block.title.startswith("Stand-in for salun Table 1 (cifar10 / resnet18 / random10)")
+    salun_ua = block.frame.set_index(["method", "metric"]).loc[("salun", "UA")]
+    assert (salun_ua["paper_mean"], salun_ua["paper_std"]) == (2.85, 0.43)  # results/reference/salun.csv
+    assert salun_ua["diff"] == pytest.approx(4.0 - 2.85)
+    assert compare(frame, parse_reference("none")) == {}
+
+
+def test_stand_in_maps_a_class_index_to_the_papers_classwise_rows(tmp_path):
+    write_two_seeds(tmp_path)
+    for seed in (0, 1):
+        rec_path = tmp_path / f"seed{seed}" / "record.json"
+        rec_path.write_text(rec_path.read_text().replace('"random10"', '"classwise_3"'))
+    (blocks,) = compare(load_records(tmp_path), parse_reference("unlink:2")).values()
+    assert blocks[0].setting == ("cifar100", "resnet18", "classwise")
+
+
+@pytest.mark.parametrize("value,message", [
+    ("salun:99", "allowed: .*'A6'"),
+    ("nopaper:1", "allowed: .*'salun'"),
+    ("forget_vector:1", "forget_vector:1:cifar10:resnet18, forget_vector:1:imagenet10:vgg16_bn"),
+    ("forget_vector:1:svhn:resnet18", "no data=svhn"),
+    ("salun", "allowed: auto, none, a CSV file"),
+])
+def test_bad_reference_names_the_allowed_values(value, message):
+    with pytest.raises(ConfigError, match=message):
+        parse_reference(value)
+
+
+def test_preset_names_parse_to_paper_tables():
+    assert preset_table("salun_tablea6_cpu") == ("salun", "a6")
+    assert preset_table("forget_vector_table1_classwise") == ("forget_vector", "1")
+    assert preset_table("jit_table2b") == ("jit", "2b")
+    assert preset_table("my_sweep") is None
+
+
+def test_shifted_records_compare_with_the_papers_shifted_column(tmp_path):
+    runs = tmp_path / "runs"
+    write_two_seeds(runs)
+    for seed in (0, 1):
+        rec_path = runs / f"seed{seed}" / "record.json"
+        rec = json.loads(rec_path.read_text())
+        rec["config"]["eval"] = {"shift": {"kind": "gaussian", "sigma": 0.08}}
+        rec_path.write_text(json.dumps(rec))
+    csv = write_reference(tmp_path / "ref.csv", [
+        ("forget_vector", "2", "digits", "small_cnn", "random10", "salun", "UA_gn1", 1.0, ""),
+        ("forget_vector", "2", "digits", "small_cnn", "random10", "salun", "UA", 50.0, ""),
+    ])
+    (blocks,) = compare(load_records(runs), parse_reference(str(csv))).values()
+    assert blocks[0].frame[["metric", "ours_mean"]].values.tolist() == [["UA_gn1", 4.0]]
+
+
+def test_report_cli_prints_the_comparison(tmp_path, capsys):
+    write_two_seeds(tmp_path)
+    assert main([str(tmp_path), "--reference", "salun:1", "--format", "csv"]) == 0
+    out = capsys.readouterr().out
+    assert "ours_mean" in out and "stand_in" in out and ",True," in out
+    assert main([str(tmp_path), "--reference", "salun:1", "--format", "md"]) == 0
+    assert "| salun    | UA       | 4.00±2.00   | 2       | 2.85±0.43   | +1.15" in capsys.readouterr().out
+    assert main([str(tmp_path), "--reference", "salun:1", "--format", "tex"]) == 0
+    assert "Ours − Paper" in capsys.readouterr().out
+    assert main([str(tmp_path), "--reference", "salun:77"]) == 2
+    assert "salun has no table '77'" in capsys.readouterr().err
+
+
+def test_note_names_the_papers_metrics_when_none_match(tmp_path):
+    write_two_seeds(tmp_path)  # salun records hold UA, RA, TA, MIA; SURE Table 1 prints best-epoch gaps only
+    (note,) = compare(load_records(tmp_path), parse_reference("sure:1")).values()
+    assert isinstance(note, str) and "sure Table 1" in note and "gap_UA_top1" in note

@@ -28,7 +28,8 @@ def main(cfg: DictConfig) -> float:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
-    from unlearn_bench.runner import run
+    from unlearn_bench.generation.task import run_task as run  # task=classification: runner.run; generation
+    from unlearn_bench.tune import objective
 
     try:
         record = run(cfg)
@@ -37,7 +38,7 @@ def main(cfg: DictConfig) -> float:
         sys.exit(2)
     if record.status == "failed" and HydraConfig.get().mode == RunMode.RUN:
         sys.exit(1)  # a single run reports its failure; a multirun's jobs are records and the sweep goes on
-    return record.avg_gap  # returned to Hydra sweepers as the objective
+    return objective(record.status, record.gaps, cfg.tune)  # returned to Hydra sweepers (tune=<method>)
 
 
 def cli() -> None:

@@ -14,6 +14,8 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig
 
+from unlearn_bench.errors import ConfigError
+
 
 @dataclass
 class DataConfig:
@@ -43,16 +45,20 @@ class DataConfig:
 class ModelConfig:
     name: str = "auto"  # `auto` = the dataset's `default_model`
     width: int = 32  # base channel width where the architecture has one (small_cnn)
+    # timm models only (vit_tiny, vit_small, vit_b16, swin_t; unlearn_bench/models/timm_models.py):
+    pretrained_path: str | None = None  # local timm checkpoint to start from; null = random init (never downloaded)
+    input_size: int | None = None  # images resized to this inside the model (JiT: 224 for ViT); null = data.img_size
+    patch_size: int | None = None  # null = the architecture's (16 for ViT, 4 for Swin-T)
 
 
 @dataclass
 class ScenarioConfig:
     name: str = MISSING
-    kind: str = MISSING  # random | classwise | multiclass | partial_class | subclass
+    kind: str = MISSING  # random | classwise | multiclass | partial_class | subclass | worst_case | confusion
     ratio: float | None = None  # random: share of the train split to forget, in (0, 1)
-    size: int | None = None  # random / partial_class: number of examples to forget (instead of ratio)
-    class_index: int | None = None  # classwise / partial_class: the class
-    classes: list[int] | None = None  # multiclass: the classes to forget entirely
+    size: int | None = None  # random / partial_class / worst_case / confusion: number of examples (instead of ratio)
+    class_index: int | None = None  # classwise / partial_class / worst_case: the class
+    classes: list[int] | None = None  # multiclass: the classes to forget entirely; confusion: the two confused
     subclass: str | None = None  # subclass: the sub-class (e.g. CIFAR-20's fine class "rocket") to forget
 
 
@@ -99,16 +105,32 @@ class ULiRAConfig:
 
 
 @dataclass
+class ChallengeConfig:
+    """NeurIPS 2023 Machine Unlearning Challenge score (Triantafillou et al. 2024, arXiv 2406.09073;
+    unlearn_bench/challenge_eval.py): ``num_models`` retrained models and as many runs of the method on the original,
+    per-example epsilon on D_f, forget score x RA and TA ratios. The challenge used 512; 8 (>= 3) is a CPU budget."""
+
+    enabled: bool = False
+    num_models: int = 8
+    seed: int = 0
+
+
+@dataclass
 class ShiftConfig:
     """A distribution shift applied to the forget, retain and test sets at evaluation (Forget Vector §4,
-    Fig. 2): ``gaussian`` pixel noise (clipped to [0, 1]) or ``pgd``, an untargeted l_inf attack on each
-    evaluated model. Same noise / random start for every model of a run (seed 0)."""
+    Fig. 2): ``gaussian`` pixel noise (clipped to [0, 1]), ``elastic`` (ImageNet-C's elastic transform) or
+    ``pgd``, an untargeted l_inf attack on each evaluated model. Same noise / warp / random start for every
+    model of a run (seed 0)."""
 
-    kind: str = "none"  # none | gaussian | pgd
+    kind: str = "none"  # none | gaussian | elastic | pgd
     sigma: float = 0.08  # gaussian: standard deviation in [0, 1] pixel units (GN1 0.08, GN2 0.2)
     eps: float = 8 / 255  # pgd: l_inf radius
     steps: int = 7
     step_size: float = 2 / 255
+    # elastic, in pixels (Forget Vector's "intensity, smoothing, and offset"; ET1 488/170.8/24.4, ET2 488/19.52/48.8):
+    intensity: float = 488.0  # scale of the smoothed displacement field
+    smoothing: float = 170.8  # std of the Gaussian that smooths it
+    offset: float = 24.4  # largest shift of the random affine's control points
 
 
 @dataclass
@@ -117,9 +139,29 @@ class EvalConfig:
     mia: MIAConfig = field(default_factory=MIAConfig)
     shift: ShiftConfig = field(default_factory=ShiftConfig)
     ulira: ULiRAConfig = field(default_factory=ULiRAConfig)
+    challenge: ChallengeConfig = field(default_factory=ChallengeConfig)
     # Metric groups beyond UA/RA/TA/MIA(/CTA): jit, sure, distances (unlearn_bench/evaluation.py).
     metrics: list[str] = field(default_factory=list)
     save_arrays: bool = True  # per-example logits of every split, next to the record
+    # Evaluate after every unlearning epoch too (record.epoch_metrics), for best-epoch / top-5 reporting (SURE
+    # Table 1). Costs one evaluation per epoch; the time is not counted in RTE.
+    every_epoch: bool = False
+
+
+@dataclass
+class TuneConfig:
+    """Hyper-parameter search against Retrain (``tune=<method>``, conf/tune/; unlearn_bench/tune.py). The search
+    space sits in ``bayes`` (optuna TPE, hydra-optuna-sweeper syntax: ``tag(log, interval(1e-5, 1e-2))``) and
+    ``grid`` (``choice(...)``: every point once); ``mode`` picks which one ``hydra.sweeper.params`` reads."""
+
+    mode: str = "bayes"  # bayes | grid
+    objective: str = "avg_gap"  # avg_gap (SalUn's Avg. Gap) | weighted (sum of weights[k] * gap_k)
+    weights: dict[str, float] = field(default_factory=dict)  # objective=weighted: gap name (UA, MIA, ...) -> weight
+    n_trials: int = 20  # bayes: trials of the search; grid: every point (n_trials ignored)
+    seed: int = 0  # the sampler's seed; the run seed (`seed`) is the data/model seed the trials are scored on
+    bayes: dict[str, str] = field(default_factory=dict)
+    grid: dict[str, str] = field(default_factory=dict)
+    source: str = ""  # where the ranges come from (paper, section)
 
 
 @dataclass
@@ -139,11 +181,27 @@ class RunConfig:
     train: TrainConfig = MISSING
     eval: EvalConfig = MISSING
     logger: LoggerConfig = MISSING
+    task: Any = MISSING  # conf/task: classification | generation (unlearn_bench/generation/config.py)
+    tune: TuneConfig = field(default_factory=TuneConfig)
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     cache_dir: str = ".cache/unlearn_bench"
     skip_existing: bool = True
     progress: bool = True
+
+
+TUNE_MODES = ("bayes", "grid")
+
+
+def _check_tune_mode(mode: str) -> None:
+    if mode not in TUNE_MODES:
+        raise ConfigError(f"tune.mode={mode!r} is not supported; allowed: {', '.join(TUNE_MODES)}")
+
+
+def tune_trials(mode: str, n_trials: int) -> int:
+    """Trials to run: ``tune.n_trials`` for a Bayesian search; for a grid the sweeper caps this at the grid size."""
+    _check_tune_mode(mode)
+    return n_trials if mode == "bayes" else 2**31 - 1
 
 
 def register_configs() -> None:
@@ -152,6 +210,7 @@ def register_configs() -> None:
     from omegaconf import OmegaConf
 
     OmegaConf.register_new_resolver("join", lambda items: "-".join(str(i) for i in items), replace=True)
+    OmegaConf.register_new_resolver("tune_trials", tune_trials, replace=True)
     from unlearn_bench.methods import METHODS
 
     cs = ConfigStore.instance()
@@ -164,6 +223,27 @@ def register_configs() -> None:
     cs.store(group="logger", name="base_logger", node=LoggerConfig)
     for name, method_cls in METHODS.items():
         cs.store(group="method", name=f"base_{name}", node=method_cls.Config)
+    from unlearn_bench.generation.config import register_generation_configs
+
+    register_generation_configs(cs)
+    _store_tune_sampler(cs)
+
+
+def _store_tune_sampler(cs: ConfigStore) -> None:
+    """``hydra/sweeper/sampler=tune``: the optuna sampler picked by ``tune.mode`` (unlearn_bench.tune.sampler).
+    Registered only when hydra-optuna-sweeper is installed (``pip install 'unlearn_bench[tune]'``)."""
+    try:
+        from hydra_plugins.hydra_optuna_sweeper.config import SamplerConfig
+    except ImportError:
+        return
+
+    @dataclass
+    class TuneSamplerConfig(SamplerConfig):
+        _target_: str = "unlearn_bench.tune.sampler"
+        mode: str = "${tune.mode}"
+        seed: int = "${tune.seed}"  # type: ignore[assignment]  (an interpolation, resolved at sweep time)
+
+    cs.store(group="hydra/sweeper/sampler", name="tune", node=TuneSamplerConfig, provider="unlearn_bench")
 
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"

@@ -9,21 +9,61 @@ can differ from the mean per-seed gap when seeds disagree in sign.
 ``--metrics`` picks the metric columns (default UA,RA,TA,MIA): any metric the records hold (CTA, JiT_MIA,
 MIA-I, MIARS-I, KL_f, ... see unlearn_bench/evaluation.py) and AEG, SURE's Average Error Gap (mean of the UA,
 TA, RA, CTA and MIARS-I gaps that the records hold). A cell is empty where a model has no such value.
+
+Beside the paper (``--reference``): under each table, one block per published table that has rows for it, one
+row per (model, metric) that both hold: ours mean±std over seeds, the paper's mean±std, ours − paper. The block's
+title names the paper, its table and the paper's data / model / scenario, so every number says where it comes
+from. Metrics compared: every metric the paper table prints that the records hold (UA, RA, TA, MIA, their
+``gap_*`` to Retrain, JiT_Dr, ...), Avg. Gap (``avg_gap``) and RTE in minutes (``rte_min``; different hardware).
+Under an evaluation shift the paper's shifted column is used (``eval=gn1``: Forget Vector Table 2 ``UA_gn1``).
+
+- ``auto`` (default): rows of ``results/reference/*.csv`` with the records' data, model, scenario and method
+  (Original/Retrain as ``original``/``retrain``). If the records were made by a preset
+  (``experiment=<paper>_table<label>[...]``, read from the Hydra job folder's ``.hydra/hydra.yaml``), only that
+  paper table; otherwise every table with matching rows, each in its own block.
+- ``<file>.csv``: the same matching against another CSV with the reference columns.
+- ``<paper>:<table>[:<data>:<model>]`` (e.g. ``salun:1``): that table only, whatever the records' data and model.
+  This is how a ``*_cpu`` sweep (digits) is compared with the table it stands in for: the block is titled
+  "stand-in" when the data or model differ, because such differences say how the small setting differs, not
+  whether the paper was reproduced. Scenarios are matched by name; a class-wise run ``classwise_<k>`` also
+  matches the paper's ``classwise`` / ``classwise_all``, and a table with a single scenario matches any run.
+  ``auto`` never does this: a digits run has no paper row unless the user names one.
+- ``none``: no comparison.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
 import sys
+from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
+from omegaconf import OmegaConf
 
+from unlearn_bench.errors import ConfigError
 from unlearn_bench.metrics.gap import GAP_METRICS, avg_gap
 from unlearn_bench.metrics.sure import AEG_KEYS
-from unlearn_bench.results import load_records
+from unlearn_bench.results import load_records, shift_label
 
 GROUP_KEYS = ["data", "model", "scenario", "shift"]  # shift: the evaluation shift (eval=gn1, ...)
+REFERENCE_DIR = Path(__file__).resolve().parents[1] / "results" / "reference"
+REFERENCE_COLUMNS = ["paper", "table", "data", "model", "scenario", "method", "metric", "mean", "std"]
+# A preset name: <paper>_table<label>[_<variant>], e.g. salun_table1_cpu, salun_tablea6, jit_table2b.
+PRESET_PATTERN = re.compile(r"^(?P<paper>[a-z_]+?)_table(?P<table>a?\d+[a-z]?)(?:_|$)")
+# The paper's column for a metric measured under an evaluation shift (Forget Vector Table 2: UA on D_f under GN1).
+SHIFT_SUFFIXES = {shift_label({"kind": "gaussian", "sigma": 0.08}): "_gn1"}
+# Columns of a comparison beyond the record metrics: our name -> the reference CSV's.
+SUMMARY_METRICS = {"avg_gap": "avg_gap", "rte_min": "rte_min"}
+REFERENCE_METHOD = {"Original": "original", "Retrain": "retrain"}
+
+
+def slug(*parts: object) -> str:
+    """File- and key-safe name of a group: ``digits-small-cnn-random10-none``."""
+    return re.sub(r"[^A-Za-z0-9.=]+", "-", "-".join(map(str, parts))).strip("-")
 
 
 def _cell(values: pd.Series, gap_values: pd.Series | None) -> str:
@@ -42,8 +82,9 @@ def _reference_rows(group: pd.DataFrame) -> pd.DataFrame:
     for label, prefix, seconds in (("Original", "original_", "original_train_s"),
                                    ("Retrain", "retrain_", "retrain_train_s")):
         for _, rec in per_seed.iterrows():
-            row = {"method": label, "seed": rec["seed"], "rte_s": rec[seconds],
-                   "data_access": "D" if label == "Original" else "retain", "training_free": False}
+            row = {"method": label, "method_name": REFERENCE_METHOD[label], "seed": rec["seed"],
+                   "rte_s": rec[seconds], "data_access": "D" if label == "Original" else "retain",
+                   "training_free": False, "path": rec["path"]}
             metrics = {m: rec[prefix + m] for m in rec["metric_names"].split(",")
                        if pd.notna(rec.get(prefix + m))}
             gap = {m: abs(v - rec["retrain_" + m]) for m, v in metrics.items()
@@ -68,16 +109,24 @@ def method_labels(methods: pd.DataFrame) -> pd.Series:
     return labels
 
 
+def model_rows(group: pd.DataFrame) -> pd.DataFrame:
+    """One row per (model, seed) of a table: Original and Retrain (from every record), then the methods' runs
+    (Retrain's own runs are its row already). ``method`` is the row label (with the hyper-parameters that vary),
+    ``method_name`` the registered name; ``rte_min`` the run time in minutes."""
+    methods = group[group["method"] != "retrain"]
+    methods = methods.assign(method_name=methods["method"], method=method_labels(methods))
+    methods = methods.sort_values("method", kind="stable")
+    rows = pd.concat([_reference_rows(group), methods], ignore_index=True)
+    return rows.assign(rte_min=rows["rte_s"] / 60)
+
+
 def summarize(frame: pd.DataFrame, metrics: tuple[str, ...] = GAP_METRICS) -> dict[tuple, pd.DataFrame]:
     """One table per (data, model, scenario, shift): a row per model with formatted cells, one column per
     name in ``metrics``."""
     tables = {}
     for key, group in frame.groupby(GROUP_KEYS, sort=True):
-        methods = group[group["method"] != "retrain"]  # the Retrain row already shows it
-        methods = methods.assign(method=method_labels(methods)).sort_values("method", kind="stable")
-        rows = pd.concat([_reference_rows(group), methods], ignore_index=True)
         out = []
-        for method, g in rows.groupby("method", sort=False):
+        for method, g in model_rows(group).groupby("method", sort=False):
             row = {"Method": method}
             for m in metrics:
                 if m == "AEG":
@@ -86,7 +135,7 @@ def summarize(frame: pd.DataFrame, metrics: tuple[str, ...] = GAP_METRICS) -> di
                 elif m in g:
                     row[m] = _cell(g[m], g.get("gap_" + m))
             row["Avg. Gap"] = f"{g['avg_gap'].mean():.2f}"
-            row["RTE (min)"] = f"{g['rte_s'].mean() / 60:.2f}"
+            row["RTE (min)"] = f"{g['rte_min'].mean():.2f}"
             # Data access, as the Unlink paper's Table 1: what the method reads, training-free, D_r-free.
             reads = g["data_access"].iloc[0]
             row["Reads"] = reads
@@ -98,18 +147,245 @@ def summarize(frame: pd.DataFrame, metrics: tuple[str, ...] = GAP_METRICS) -> di
     return tables
 
 
-def render(tables: dict[tuple, pd.DataFrame], fmt: str = "md") -> str:
+# --- Beside the paper ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReferenceChoice:
+    """What ``--reference`` asked for: ``mode`` none | auto (``rows`` from results/reference or a CSV) | table
+    (``paper``/``table`` and optionally ``data``/``model`` named by the user)."""
+
+    mode: str
+    rows: pd.DataFrame | None = None
+    paper: str | None = None
+    table: str | None = None
+    data: str | None = None
+    model: str | None = None
+
+
+@dataclass
+class Comparison:
+    """One block: our numbers beside one paper table's for one group of records."""
+
+    title: str
+    paper: str
+    table: str
+    setting: tuple[str, str, str]  # the paper's data, model, scenario
+    stand_in: bool
+    frame: pd.DataFrame  # method, metric, ours_mean, ours_std, seeds, paper_mean, paper_std, diff
+
+
+def load_reference(path: str | Path = REFERENCE_DIR) -> pd.DataFrame:
+    """A reference CSV, or every ``*.csv`` in a folder, as one frame with the columns ``REFERENCE_COLUMNS``
+    (``table`` as text: ``1``, ``A6``, ``2b``)."""
+    path = Path(path)
+    files = sorted(path.glob("*.csv")) if path.is_dir() else [path]
+    frames = [pd.read_csv(f, dtype={"table": str}) for f in files]
+    for f, frame in zip(files, frames):
+        missing = [c for c in REFERENCE_COLUMNS if c not in frame.columns]
+        if missing:
+            raise ConfigError(f"--reference {f}: columns {missing} are missing; a reference CSV has "
+                              f"{REFERENCE_COLUMNS}")
+    if not frames:
+        raise ConfigError(f"--reference {path}: no *.csv file there")
+    return pd.concat(frames, ignore_index=True)[REFERENCE_COLUMNS]
+
+
+def parse_reference(value: str, reference_dir: str | Path = REFERENCE_DIR) -> ReferenceChoice:
+    """``--reference``: ``auto``, ``none``, a CSV file, or ``<paper>:<table>[:<data>:<model>]``."""
+    if value == "none":
+        return ReferenceChoice("none")
+    if value == "auto":
+        return ReferenceChoice("auto", load_reference(reference_dir))
+    if Path(value).is_file():
+        return ReferenceChoice("auto", load_reference(value))
+    parts = value.split(":")
+    if len(parts) not in (2, 4):
+        raise ConfigError(f"--reference {value!r} is not understood; allowed: auto, none, a CSV file, "
+                          "<paper>:<table> (e.g. salun:1) or <paper>:<table>:<data>:<model>")
+    rows = load_reference(reference_dir)
+    paper, table = parts[0], parts[1]
+    if paper not in set(rows["paper"]):
+        raise ConfigError(f"--reference {value!r}: paper {paper!r} is not in {reference_dir}; "
+                          f"allowed: {sorted(rows['paper'].unique())}")
+    tables = rows.loc[rows["paper"] == paper, "table"].unique()
+    match = [t for t in tables if t.lower() == table.lower()]
+    if not match:
+        raise ConfigError(f"--reference {value!r}: {paper} has no table {table!r}; allowed: {sorted(tables)}")
+    rows = rows[(rows["paper"] == paper) & (rows["table"] == match[0])]
+    data, model = parts[2:] if len(parts) == 4 else (None, None)
+    settings = sorted(set(zip(rows["data"], rows["model"])))
+    if data is None and len(settings) > 1:
+        raise ConfigError(f"--reference {value!r}: {paper} table {match[0]} has several data/model settings; name "
+                          "one: " + ", ".join(f"{paper}:{match[0]}:{d}:{m}" for d, m in settings))
+    if data is not None and (data, model) not in settings:
+        raise ConfigError(f"--reference {value!r}: {paper} table {match[0]} has no data={data} model={model}; "
+                          "allowed: " + ", ".join(f"{paper}:{match[0]}:{d}:{m}" for d, m in settings))
+    return ReferenceChoice("table", rows, paper, match[0], *(settings[0] if data is None else (data, model)))
+
+
+def preset_table(preset: str) -> tuple[str, str] | None:
+    """(paper, table label in lower case) of a preset name such as ``salun_tablea6_cpu``; None otherwise."""
+    match = PRESET_PATTERN.match(preset)
+    return (match["paper"], match["table"]) if match else None
+
+
+def record_preset(record_dir: str | Path) -> str | None:
+    """The ``experiment=`` preset a run was launched with, from its Hydra job folder (None if not a preset)."""
+    hydra_file = Path(record_dir) / ".hydra" / "hydra.yaml"
+    if not hydra_file.is_file():
+        return None
+    return OmegaConf.select(OmegaConf.load(hydra_file), "hydra.runtime.choices.experiment")
+
+
+def _paper_metric(metric: str, shift: str) -> str | None:
+    if shift == "none":
+        return metric
+    return metric + SHIFT_SUFFIXES[shift] if shift in SHIFT_SUFFIXES else None
+
+
+def _scenario_candidates(scenario: str, table_scenarios: set[str]) -> list[str]:
+    """The paper's scenario(s) a run's scenario stands for when the user names the table (see the module doc)."""
+    if scenario in table_scenarios:
+        return [scenario]
+    if scenario.startswith("classwise_"):
+        found = [s for s in ("classwise", "classwise_all") if s in table_scenarios]
+        if found:
+            return found[:1]
+    return sorted(table_scenarios) if len(table_scenarios) == 1 else []
+
+
+def _metric_columns(group: pd.DataFrame) -> list[str]:
+    """Every metric a group of records holds, with its gap to Retrain, then Avg. Gap and RTE (min)."""
+    names = sorted({n for names in group["metric_names"] for n in names.split(",") if n})
+    return [*names, *(f"gap_{n}" for n in names), *SUMMARY_METRICS]
+
+
+def _block(rows: pd.DataFrame, paper_rows: pd.DataFrame, metrics: list[str], shift: str) -> pd.DataFrame:
+    """Per (model row, metric) in the paper's order: ours and the paper's numbers and their difference."""
+    by_paper_name = {_paper_metric(m, shift): m for m in metrics if m in rows}
+    out = []
+    for label, runs in rows.groupby("method", sort=False):
+        printed = paper_rows[paper_rows["method"] == runs["method_name"].iloc[0]]
+        for ref in printed.itertuples():
+            values = runs[by_paper_name[ref.metric]].dropna() if ref.metric in by_paper_name else ()
+            if len(values) == 0:
+                continue
+            mean = values.mean()
+            out.append({"method": label, "metric": ref.metric, "ours_mean": mean,
+                        "ours_std": values.std(ddof=0) if len(values) > 1 else 0.0,
+                        "seeds": runs.loc[values.index, "seed"].nunique(), "paper_mean": ref.mean,
+                        "paper_std": ref.std, "diff": mean - ref.mean})
+    return pd.DataFrame(out)
+
+
+def compare(frame: pd.DataFrame, choice: ReferenceChoice) -> dict[tuple, list[Comparison] | str]:
+    """Per (data, model, scenario, shift) group: the comparison blocks, or a note saying why there is none
+    (empty for ``--reference none``)."""
+    if choice.mode == "none":
+        return {}
+    out: dict[tuple, list[Comparison] | str] = {}
+    for key, group in frame.groupby(GROUP_KEYS, sort=True):
+        data, model, scenario, shift = key
+        rows = model_rows(group)
+        metrics = _metric_columns(group)
+        presets = sorted({p for p in map(record_preset, group["path"]) if p})
+        reference = choice.rows
+        if choice.mode == "table":
+            reference = reference[(reference["data"] == choice.data) & (reference["model"] == choice.model)]
+            candidates = _scenario_candidates(scenario, set(reference["scenario"]))
+            reference = reference[reference["scenario"].isin(candidates)]
+        else:
+            reference = reference[(reference["data"] == data) & (reference["model"] == model)
+                                  & (reference["scenario"] == scenario)]
+            tables = {preset_table(p) for p in presets}
+            if len(presets) == 1 and None not in tables:
+                paper, table = tables.pop()
+                reference = reference[(reference["paper"] == paper) & (reference["table"].str.lower() == table)]
+        blocks = []
+        for (paper, table, ref_data, ref_model, ref_scenario), printed in reference.groupby(
+                ["paper", "table", "data", "model", "scenario"], sort=False):
+            block = _block(rows, printed, metrics, shift)
+            if block.empty:
+                continue
+            stand_in = (ref_data, ref_model) != (data, model)
+            title = (f"{'Stand-in for' if stand_in else 'Beside'} {paper} Table {table} "
+                     f"({ref_data} / {ref_model} / {ref_scenario})")
+            if stand_in:
+                title += f": our {data} / {model} / {scenario} runs, not a reproduction of these numbers"
+            blocks.append(Comparison(title, paper, table, (ref_data, ref_model, ref_scenario), stand_in, block))
+        out[key] = blocks or _no_reference_note(choice, scenario, presets, reference)
+    return out
+
+
+def _no_reference_note(choice: ReferenceChoice, scenario: str, presets: list[str], matched: pd.DataFrame) -> str:
+    """Why a group has no comparison: the paper's rows hold other metrics or methods, or there are none."""
+    if not matched.empty:
+        tables = ", ".join(sorted(set(matched["paper"] + " Table " + matched["table"])))
+        return (f"Nothing to compare: the matching rows of {tables} print {sorted(matched['metric'].unique())} for "
+                f"{sorted(matched['method'].unique())}; these records hold none of those metrics for those methods.")
+    if choice.mode == "table":
+        return (f"No row of {choice.paper} Table {choice.table} ({choice.data} / {choice.model}) for scenario "
+                f"{scenario}.")
+    note = "No paper row for this data / model / scenario."
+    for preset in presets:
+        paper, table = preset_table(preset) or (None, None)
+        labels = choice.rows.loc[(choice.rows["paper"] == paper) & (choice.rows["table"].str.lower() == table),
+                                 "table"].unique()
+        if preset.endswith("_cpu") and len(labels):
+            note += (f" Preset {preset} stands in for {paper} Table {labels[0]}: --reference {paper}:{labels[0]} "
+                     "compares with it.")
+    return note
+
+
+def _comparison_table(block: Comparison, fmt: str) -> pd.DataFrame:
+    """The block as printed: numbers as text for md/tex, numeric columns for csv."""
+    frame = block.frame
+    if fmt == "csv":
+        paper_data, paper_model, paper_scenario = block.setting
+        return frame.assign(paper=block.paper, table=block.table, paper_data=paper_data, paper_model=paper_model,
+                            paper_scenario=paper_scenario, stand_in=block.stand_in)
+
+    def pm(mean: float, std: float) -> str:
+        return f"{mean:.2f}" if pd.isna(std) else f"{mean:.2f}±{std:.2f}"
+
+    return pd.DataFrame({
+        "Method": frame["method"], "Metric": frame["metric"],
+        "Ours": [pm(m, s) for m, s in zip(frame["ours_mean"], frame["ours_std"])],
+        "Seeds": frame["seeds"],
+        "Paper": [pm(m, s) for m, s in zip(frame["paper_mean"], frame["paper_std"])],
+        "Ours − Paper": [f"{d:+.2f}" for d in frame["diff"]],
+    })
+
+
+def render(tables: dict[tuple, pd.DataFrame], fmt: str = "md",
+           comparisons: dict[tuple, list[Comparison] | str] | None = None) -> str:
+    """The tables (and under each, its comparison blocks or the note why there is none) as md, csv or tex."""
+    if fmt not in ("md", "csv", "tex"):
+        raise ValueError(f"--format {fmt!r} is not supported; allowed: md, csv, tex")
+    comparisons = comparisons or {}
     parts = []
     for key, table in tables.items():
         title = ", ".join(f"{k}={v}" for k, v in zip(GROUP_KEYS, key))
+        group_columns = dict(zip(GROUP_KEYS, key))
         if fmt == "md":
             parts.append(f"### {title}\n\n" + table.to_markdown(index=False))
         elif fmt == "csv":
-            parts.append(table.assign(**dict(zip(GROUP_KEYS, key))).to_csv(index=False))
-        elif fmt == "tex":
-            parts.append(f"% {title}\n" + table.to_latex(index=False, escape=True))
+            parts.append(table.assign(**group_columns).to_csv(index=False))
         else:
-            raise ValueError(f"--format {fmt!r} is not supported; allowed: md, csv, tex")
+            parts.append(f"% {title}\n" + table.to_latex(index=False, escape=True))
+        found = comparisons.get(key, [])
+        if isinstance(found, str):
+            parts.append(f"_{found}_" if fmt == "md" else ("# " if fmt == "csv" else "% ") + found)
+            continue
+        for block in found:
+            shown = _comparison_table(block, fmt)
+            if fmt == "md":
+                parts.append(f"#### {block.title}\n\n" + shown.to_markdown(index=False, disable_numparse=True))
+            elif fmt == "csv":
+                parts.append(shown.assign(**group_columns).to_csv(index=False))
+            else:
+                parts.append(f"% {block.title}\n" + shown.to_latex(index=False, escape=True))
     return "\n\n".join(parts)
 
 
@@ -120,6 +396,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", help="write the table to this file instead of stdout")
     parser.add_argument("--metrics", default=",".join(GAP_METRICS),
                         help="comma-separated metric columns, e.g. UA,RA,TA,MIA,CTA,JiT_MIA,MIARS-I,KL_f,AEG")
+    parser.add_argument("--reference", default="auto",
+                        help="paper numbers beside ours: auto (default), none, a CSV file, or <paper>:<table>"
+                             "[:<data>:<model>] (e.g. salun:1; a stand-in comparison for *_cpu runs)")
+    parser.add_argument("--figures", metavar="OUTDIR", help="also write the figures (PNG and PDF) into OUTDIR")
+    parser.add_argument("--wandb", metavar="PROJECT", help="log the tables and figures to this wandb project")
+    parser.add_argument("--wandb-mode", default="offline", choices=["offline", "online", "disabled"])
+    parser.add_argument("--wandb-dir", default=os.environ.get("WANDB_DIR", "."),
+                        help="where wandb writes its run folder (default: $WANDB_DIR, else the current directory)")
     args = parser.parse_args(argv)
     frame = load_records(args.root)
     if frame.empty:
@@ -133,7 +417,14 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"--metrics: {unknown} not in these records; available: {sorted(known)}", file=sys.stderr)
         return 2
-    text = render(summarize(frame, columns), args.format)
+    try:
+        choice = parse_reference(args.reference)
+    except ConfigError as err:
+        print(err, file=sys.stderr)
+        return 2
+    tables = summarize(frame, columns)
+    comparisons = compare(frame, choice)
+    text = render(tables, args.format, comparisons)
     if len(failed):
         text += "\n\nNot in the table (status != ok): " + ", ".join(
             f"{r.method}/seed{r.seed}: {r.status}" for r in failed.itertuples())
@@ -142,7 +433,31 @@ def main(argv: list[str] | None = None) -> int:
             f.write(text + "\n")
     else:
         print(text)
+    figures = []
+    if args.figures:
+        from unlearn_bench.figures import save_figures
+
+        figures, skipped = save_figures(frame, args.figures)
+        for reason in skipped:
+            print(f"figure not drawn: {reason}", file=sys.stderr)
+    if args.wandb:
+        from unlearn_bench.loggers import log_report
+
+        log_report(args.wandb, args.wandb_mode, _wandb_tables(tables, comparisons), figures, args.wandb_dir)
     return 0
+
+
+def _wandb_tables(tables: dict[tuple, pd.DataFrame], comparisons: dict[tuple, list[Comparison] | str]
+                  ) -> dict[str, pd.DataFrame]:
+    """Every table under a key naming its group (``table/digits-small-cnn-random10-none``) and every comparison
+    block under ``paper/<group>-<paper>-<table>-<paper's scenario>``."""
+    out = {}
+    for key, table in tables.items():
+        out[f"table/{slug(*key)}"] = table
+        found = comparisons.get(key, [])
+        for block in [] if isinstance(found, str) else found:
+            out[f"paper/{slug(*key, block.paper, block.table, block.setting[2])}"] = _comparison_table(block, "csv")
+    return out
 
 
 if __name__ == "__main__":

@@ -48,6 +48,8 @@ class RunRecord:
     error: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     eval_s: float = float("nan")  # seconds evaluating the original, Retrain and the unlearned model
+    # eval.every_epoch: the unlearned model's metrics after each epoch of unlearning, [{"epoch": 0, "UA": ...}, ...]
+    epoch_metrics: list[dict[str, float]] = field(default_factory=list)
 
 
 def write_record(folder: Path, record: RunRecord, arrays: dict[str, np.ndarray] | None = None,
@@ -66,18 +68,20 @@ def read_record(path: Path) -> RunRecord:
 
 
 def shift_label(shift: dict | None) -> str:
-    """``none``, ``gaussian(sigma=0.08)`` or ``pgd(eps=0.0314)``: the evaluation shift a record was made under."""
+    """``none``, ``gaussian(sigma=0.08)``, ``pgd(eps=0.0314)`` or ``elastic(smoothing=...)``: the evaluation shift a
+    record was made under."""
     if not shift or shift.get("kind", "none") == "none":
         return "none"
-    key = "sigma" if shift["kind"] == "gaussian" else "eps"
+    key = {"gaussian": "sigma", "pgd": "eps", "elastic": "smoothing"}[shift["kind"]]
     return f"{shift['kind']}({key}={shift[key]:.3g})"
 
 
 def load_records(root: str | Path) -> pd.DataFrame:
     """Every record under ``root`` (recursively) as one row; metric dicts flattened to
     ``<metric>``, ``original_<metric>``, ``retrain_<metric>``, ``gap_<metric>``; ``method_params`` is the
-    method's resolved config as sorted JSON; ``shift`` the evaluation shift; ``metric_names`` the metrics
-    any of the three models has (comma-separated). Duplicates of the same run (same run_key) are kept once."""
+    method's resolved config as sorted JSON; ``tuned`` a tuned preset's provenance (JSON, or empty); ``shift`` the
+    evaluation shift; ``metric_names`` the metrics any of the three models has (comma-separated). Duplicates of
+    the same run (same run_key) are kept once."""
     rows = []
     for path in sorted(Path(root).rglob(RECORD_FILE)):
         rec = json.loads(path.read_text())
@@ -86,9 +90,13 @@ def load_records(root: str | Path) -> pd.DataFrame:
                                    "training_free")}
         row["data_access"] = ",".join(rec["data_access"])
         config = rec.get("config", {})
-        row["method_params"] = json.dumps(config.get("method", {}), sort_keys=True)
+        method = dict(config.get("method", {}))
+        tuned = method.pop("tuned", None)  # a tuned preset's provenance, not a hyper-parameter
+        row["method_params"] = json.dumps(method, sort_keys=True)
+        row["tuned"] = json.dumps(tuned, sort_keys=True) if tuned else ""
         row["shift"] = shift_label(config.get("eval", {}).get("shift"))
         row["path"] = str(path.parent)
+        row["epoch_metrics"] = json.dumps(rec.get("epoch_metrics", []))
         row["metric_names"] = ",".join(sorted({*rec["metrics"], *rec["original_metrics"], *rec["retrain_metrics"]}))
         for prefix, values in (("", rec["metrics"]), ("original_", rec["original_metrics"]),
                                ("retrain_", rec["retrain_metrics"]), ("gap_", rec["gaps"])):

@@ -3,6 +3,7 @@ evaluate all three, write the record."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import json
@@ -21,14 +22,15 @@ from omegaconf import DictConfig, OmegaConf
 
 import unlearn_bench
 from unlearn_bench.cache import ModelCache, atomic_write_bytes, atomic_write_json, config_hash
+from unlearn_bench.challenge_eval import challenge_evaluation, check_challenge_config
 from unlearn_bench.data.scenarios import FULL_CLASS_KINDS, validate_scenario
 from unlearn_bench.data.task import Task, make_task
 from unlearn_bench.errors import ConfigError, UserInputError
-from unlearn_bench.evaluation import check_metric_groups, check_shift_kind, evaluate, relative_metrics
+from unlearn_bench.evaluation import check_metric_groups, check_shift, evaluate, relative_metrics
 from unlearn_bench.loggers import log_run
 from unlearn_bench.methods import METHODS, DataView, create_method
 from unlearn_bench.metrics.gap import avg_gap, gaps
-from unlearn_bench.models import MODELS, create_model
+from unlearn_bench.models import MODELS, create_model, model_options
 from unlearn_bench.report import render, summarize
 from unlearn_bench.results import ARRAYS_FILE, RECORD_FILE, RunRecord, load_records, read_record, write_record
 from unlearn_bench.runtime import (
@@ -40,7 +42,8 @@ from unlearn_bench.runtime import (
     seed_everything,
     select_device,
 )
-from unlearn_bench.training import DivergedError, lr_factor, train_from_scratch
+from unlearn_bench.training import DivergedError, lr_factor, observe_epochs, train_from_scratch
+from unlearn_bench.tune import check_tune
 from unlearn_bench.ulira import ulira_attack
 
 log = logging.getLogger(__name__)
@@ -62,10 +65,12 @@ def validate(cfg: DictConfig) -> None:
                           f"scenario={cfg.scenario.name} (kind {cfg.scenario.kind!r}) is not; allowed kinds: "
                           f"{list(FULL_CLASS_KINDS)}")
     validate_scenario(cfg.scenario, cfg.data.num_classes)
-    check_shift_kind(cfg.eval.shift.kind)
-    resolve_model_name(cfg)
+    check_shift(cfg.eval.shift)
+    model_options(cfg.model, resolve_model_name(cfg))
     select_device(cfg.device)
     check_metric_groups(cfg.eval.metrics)
+    check_challenge_config(cfg.eval.challenge)
+    check_tune(cfg.tune)
     for key in ("train.epochs", "train.batch_size", "eval.batch_size", "model.width",
                 *(f"method.{k}" for k in cfg.method if k.endswith("batch_size"))):
         value = OmegaConf.select(cfg, key)
@@ -107,7 +112,7 @@ def _data_payload(cfg: DictConfig) -> dict:
 
 
 def _payloads(cfg: DictConfig, task: Task) -> dict[str, dict]:
-    model = {"name": resolve_model_name(cfg), "width": cfg.model.width}
+    model = {"name": resolve_model_name(cfg), **model_options(cfg.model, resolve_model_name(cfg))}
     train = OmegaConf.to_container(cfg.train, resolve=True)
     for knob in ("compile", "channels_last"):  # how the same computation is executed, not what is computed
         train.pop(knob)
@@ -115,9 +120,17 @@ def _payloads(cfg: DictConfig, task: Task) -> dict[str, dict]:
     original = {"data": _data_payload(cfg), "model": model, "train": train, "seed": cfg.seed}
     retrain = {**original, "forget_idx_sha256": forget_sha}
     run = {**retrain, "scenario": OmegaConf.to_container(cfg.scenario, resolve=True),
-           "method": OmegaConf.to_container(cfg.method, resolve=True),
+           "method": method_payload(cfg.method),
            "eval": OmegaConf.to_container(cfg.eval, resolve=True)}
     return {"original": original, "retrain": retrain, "run": run, "forget_sha": forget_sha}
+
+
+def method_payload(method_cfg: DictConfig) -> dict:
+    """The method config that determines the unlearned model: all of it but the ``tuned`` metadata, so a tuned
+    preset and the same values given as overrides are one run."""
+    method = OmegaConf.to_container(method_cfg, resolve=True)
+    method.pop("tuned", None)
+    return method
 
 
 def _versions() -> dict[str, str]:
@@ -156,8 +169,10 @@ def evaluate_reference(cache_dir: str, payload: dict, model: torch.nn.Module, ta
 
 
 def reference_eval_cfg(cfg: DictConfig) -> dict:
-    """The eval config that determines the original's and Retrain's evaluation (U-LiRA is the method's)."""
-    return {k: v for k, v in OmegaConf.to_container(cfg.eval, resolve=True).items() if k != "ulira"}
+    """The eval config that determines the original's and Retrain's evaluation (U-LiRA and the challenge score are
+    the method's, and so is evaluating every unlearning epoch)."""
+    return {k: v for k, v in OmegaConf.to_container(cfg.eval, resolve=True).items()
+            if k not in ("ulira", "challenge", "every_epoch")}
 
 
 def _finished(record_path: Path) -> bool:
@@ -203,7 +218,7 @@ def run(cfg: DictConfig, output_dir: str | Path | None = None) -> RunRecord:
 
     def new_model() -> torch.nn.Module:
         model = create_model(model_name, task.num_classes, cfg.data.in_chans, cfg.data.img_size,
-                             task.mean, task.std, width=cfg.model.width)
+                             task.mean, task.std, **model_options(cfg.model, model_name))
         return prepare_model(model, device, cfg.train.channels_last, cfg.train.compile)
 
     def train_original() -> torch.nn.Module:
@@ -217,6 +232,17 @@ def run(cfg: DictConfig, output_dir: str | Path | None = None) -> RunRecord:
         view = DataView(task, METHODS["retrain"].needs, cfg.train, generator, progress)
         retrain_method = METHODS["retrain"]
         return retrain_method(retrain_method.Config()).unlearn(original, view)
+
+    epoch_metrics: list[dict[str, float]] = []
+    observed_s = 0.0  # seconds spent in epoch_observer
+
+    def epoch_observer(model: torch.nn.Module, epoch: int) -> None:
+        """eval.every_epoch: the model's metrics after each unlearning epoch (numbered 1, 2, ... across all of the
+        method's training loops)."""
+        nonlocal observed_s
+        start = time.perf_counter()
+        epoch_metrics.append({"epoch": len(epoch_metrics) + 1, **evaluate(model, task, cfg.eval, cfg.train.amp)[0]})
+        observed_s += time.perf_counter() - start
 
     # Failures are data: an exception below is recorded (status `failed`, its message) and the sweep goes on.
     status, error = "ok", None
@@ -235,7 +261,8 @@ def run(cfg: DictConfig, output_dir: str | Path | None = None) -> RunRecord:
             view = DataView(task, method.needs, cfg.train, generator, progress)
             start = time.perf_counter()
             try:
-                unlearned = method.unlearn(copy.deepcopy(original), view)
+                with observe_epochs(epoch_observer) if cfg.eval.every_epoch else contextlib.nullcontext():
+                    unlearned = method.unlearn(copy.deepcopy(original), view)
                 if bad := non_finite(unlearned):
                     raise DivergedError(f"{cfg.method.name}: weights became NaN/inf in {len(bad)} tensors "
                                         f"({', '.join(bad[:3])})")
@@ -243,7 +270,7 @@ def run(cfg: DictConfig, output_dir: str | Path | None = None) -> RunRecord:
                 status, error, unlearned = "diverged", str(err), None
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
-            rte_s = time.perf_counter() - start
+            rte_s = time.perf_counter() - start - observed_s  # per-epoch evaluations are not unlearning time
 
         amp = cfg.train.amp
         eval_start = time.perf_counter()
@@ -271,6 +298,11 @@ def run(cfg: DictConfig, output_dir: str | Path | None = None) -> RunRecord:
                                                        retrain, progress)
             metrics.update(ulira_metrics)
             arrays.update(ulira_arrays)
+        if cfg.eval.challenge.enabled and unlearned is not None:
+            challenge_metrics, challenge_arrays = challenge_evaluation(cfg, task, payloads["retrain"], new_model,
+                                                                       original, retrain, progress)
+            metrics.update(challenge_metrics)
+            arrays.update(challenge_arrays)
     except UserInputError:
         raise
     except Exception as err:
@@ -288,7 +320,7 @@ def run(cfg: DictConfig, output_dir: str | Path | None = None) -> RunRecord:
         versions=_versions(), git_rev=_git_rev(), config=OmegaConf.to_container(cfg, resolve=True),
         created=time.strftime("%Y-%m-%dT%H:%M:%S"), error=error,
         extra={"original_cached": original_meta["cached"], "retrain_cached": retrain_meta["cached"]},
-        eval_s=eval_s,
+        eval_s=eval_s, epoch_metrics=epoch_metrics,
     )
     arrays = arrays if cfg.eval.save_arrays else None
     write_record(store, record, arrays, task.forget_idx)

@@ -3,9 +3,11 @@ gradient-based unlearning method (each supplies its passes and losses, not a loo
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,6 +83,22 @@ def lr_factor(recipe: TrainConfig, epoch: float) -> float:
     raise ConfigError(f"train.schedule={recipe.schedule!r} is not supported; allowed: cosine, multistep, constant")
 
 
+EpochObserver = Callable[[nn.Module, int], None]
+_epoch_observer: contextvars.ContextVar[EpochObserver | None] = contextvars.ContextVar("epoch_observer", default=None)
+
+
+@contextlib.contextmanager
+def observe_epochs(observer: EpochObserver) -> Iterator[None]:
+    """Call ``observer(model, epoch)`` after every epoch of every ``fit`` inside the block (``eval.every_epoch``:
+    the runner evaluates the model being unlearned after each epoch without any method knowing). The model is put
+    back in its training mode afterwards."""
+    token = _epoch_observer.set(observer)
+    try:
+        yield
+    finally:
+        _epoch_observer.reset(token)
+
+
 class StepHook:
     """Called around every optimiser step (e.g. a weight-saliency mask)."""
 
@@ -135,6 +153,9 @@ def fit(
         if not math.isfinite(mean_loss):
             raise DivergedError(f"{desc}: loss became {mean_loss} in epoch {epoch}")
         bar.set_postfix(loss=f"{mean_loss:.3f}")
+        if (observer := _epoch_observer.get()) is not None:
+            observer(model, epoch)
+            model.train(train_mode)
     for group, base in zip(optimizer.param_groups, base_lrs):
         group["lr"] = base
     return steps

@@ -55,7 +55,7 @@ from unlearn_bench.config import ULiRAConfig
 from unlearn_bench.data.task import Task
 from unlearn_bench.errors import ConfigError
 from unlearn_bench.evaluation import predict
-from unlearn_bench.methods import DataView, create_method
+from unlearn_bench.methods import DataView, Method, create_method
 from unlearn_bench.metrics.lira import (
     attack_auc,
     attack_balanced_accuracy,
@@ -66,7 +66,8 @@ from unlearn_bench.metrics.lira import (
 from unlearn_bench.runtime import resolve_eval_batch_size, seed_everything
 from unlearn_bench.training import DivergedError, train_from_scratch
 
-__all__ = ["ULiRAConfig", "keep_matrix", "restrict_task", "resolve_fix_variance", "ulira_attack"]
+__all__ = ["ULiRAConfig", "derive_seed", "keep_matrix", "restrict_task", "resolve_fix_variance", "scaled_confidences",
+           "ulira_attack", "unlearn_seeded"]
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,8 @@ METRIC_KEYS = ("ULiRA_AUC", "ULiRA_BalAcc", "ULiRA_TPR@0.1%FPR", "ULiRA_TPR@1%FP
 _KEEP, _ORIGINAL, _RETRAIN, _UNLEARN = range(4)  # streams of the seed sequence
 
 
-def _seed(*parts: int) -> int:
+def derive_seed(*parts: int) -> int:
+    """A 32-bit seed drawn from the seed sequence of ``parts`` (independent streams per tuple)."""
     return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1)[0])
 
 
@@ -103,8 +105,17 @@ def restrict_task(task: Task, half_idx: np.ndarray) -> Task:
                                forget_idx=np.flatnonzero(inside[half_idx]).astype(np.int64), _splits={})
 
 
-def _phi(model: nn.Module, x: torch.Tensor, y: np.ndarray, batch_size: int, amp: bool) -> np.ndarray:
+def scaled_confidences(model: nn.Module, x: torch.Tensor, y: np.ndarray, batch_size: int, amp: bool) -> np.ndarray:
+    """phi = log p_y - log(1 - p_y) of ``model`` on images ``x`` with labels ``y``: no augmentation, no eval shift."""
     return logit_scaled_confidence(predict(model, x, batch_size, amp), y)
+
+
+def unlearn_seeded(method: Method, original: nn.Module, task: Task, recipe: DictConfig, seed: int,
+                   progress: bool = False) -> nn.Module:
+    """``method`` applied to a copy of ``original`` through a DataView of ``task``, everything seeded by ``seed``
+    (the global RNGs and the data-order generator), as the runner applies the run's method."""
+    generator = seed_everything(seed)
+    return method.unlearn(copy.deepcopy(original), DataView(task, method.needs, recipe, generator, progress))
 
 
 def _nan_metrics(start: float) -> dict[str, float]:
@@ -135,7 +146,7 @@ def ulira_attack(cfg: DictConfig, task: Task, original_payload: dict, new_model:
     forget_x, forget_y_t = task.split("forget")
     forget_y = forget_y_t.cpu().numpy()
     n_train, n_forget = len(task.train_y), len(forget_idx)
-    keep = keep_matrix(num_shadows, n_train, _seed(cfg.seed, ucfg.seed, _KEEP))
+    keep = keep_matrix(num_shadows, n_train, derive_seed(cfg.seed, ucfg.seed, _KEEP))
     in_forget = keep[:, forget_idx]  # (K x |D_f|): x in F_k
     unlearned_phi = np.full((num_shadows, n_forget), np.nan)
     retrained_phi = np.full((num_shadows, n_forget), np.nan)
@@ -153,13 +164,13 @@ def ulira_attack(cfg: DictConfig, task: Task, original_payload: dict, new_model:
         tag = {"shadow": k, "num_shadows": num_shadows, "seed": int(ucfg.seed), "half_sha256": _sha(half)}
 
         def train_original(shadow=shadow, k=k) -> nn.Module:
-            generator = seed_everything(_seed(cfg.seed, ucfg.seed, _ORIGINAL, k))
+            generator = seed_everything(derive_seed(cfg.seed, ucfg.seed, _ORIGINAL, k))
             return train_from_scratch(new_model(), lambda: shadow.loader("train", recipe.batch_size,
                                                                          generator=generator),
                                       recipe, desc=f"ulira original {k}", progress=progress)
 
         def train_retrained(shadow=shadow, k=k) -> nn.Module:
-            generator = seed_everything(_seed(cfg.seed, ucfg.seed, _RETRAIN, k))
+            generator = seed_everything(derive_seed(cfg.seed, ucfg.seed, _RETRAIN, k))
             return train_from_scratch(new_model(), lambda: shadow.loader("retain", recipe.batch_size,
                                                                          generator=generator),
                                       recipe, desc=f"ulira retrain {k}", progress=progress)
@@ -172,18 +183,16 @@ def ulira_attack(cfg: DictConfig, task: Task, original_payload: dict, new_model:
         if is_retrain:
             shadow_unlearned = retrained
         else:
-            method = create_method(cfg.method)
-            generator = seed_everything(_seed(cfg.seed, ucfg.seed, _UNLEARN, k))
-            view = DataView(shadow, method.needs, recipe, generator, progress)
             try:
-                shadow_unlearned = method.unlearn(copy.deepcopy(original), view)
+                shadow_unlearned = unlearn_seeded(create_method(cfg.method), original, shadow, recipe,
+                                                  derive_seed(cfg.seed, ucfg.seed, _UNLEARN, k), progress)
             except DivergedError as err:
                 log.warning("U-LiRA shadow %d: %s diverged (%s); U-LiRA metrics are NaN", k, cfg.method.name, err)
                 return _nan_metrics(start), {}
         cols = in_forget[k]
         shadow_forget_x = forget_x[torch.from_numpy(cols).to(task.device)]
-        unlearned_phi[k, cols] = _phi(shadow_unlearned, shadow_forget_x, forget_y[cols], batch_size, amp)
-        retrained_phi[k, cols] = _phi(retrained, shadow_forget_x, forget_y[cols], batch_size, amp)
+        unlearned_phi[k, cols] = scaled_confidences(shadow_unlearned, shadow_forget_x, forget_y[cols], batch_size, amp)
+        retrained_phi[k, cols] = scaled_confidences(retrained, shadow_forget_x, forget_y[cols], batch_size, amp)
         log.info("U-LiRA shadow %d/%d: |H|=%d |F|=%d original %s, retrained %s, %.1f s", k + 1, num_shadows,
                  len(half), int(cols.sum()), "cached" if original_meta["cached"] else "trained",
                  "cached" if retrained_meta["cached"] else "trained", time.perf_counter() - shadow_start)
@@ -193,8 +202,8 @@ def ulira_attack(cfg: DictConfig, task: Task, original_payload: dict, new_model:
     per_side = num_shadows // 2
     unlearned_pop = unlearned_phi.T[in_forget.T].reshape(n_forget, per_side).T
     retrained_pop = retrained_phi.T[in_forget.T].reshape(n_forget, per_side).T
-    target_phi = np.stack([_phi(unlearned, forget_x, forget_y, batch_size, amp),
-                           _phi(retrain, forget_x, forget_y, batch_size, amp)])
+    target_phi = np.stack([scaled_confidences(unlearned, forget_x, forget_y, batch_size, amp),
+                           scaled_confidences(retrain, forget_x, forget_y, batch_size, amp)])
     arrays = {"ulira_keep": keep, "ulira_unlearned_phi": unlearned_pop.astype(np.float32),
               "ulira_retrained_phi": retrained_pop.astype(np.float32),
               "ulira_target_phi": target_phi.astype(np.float32)}

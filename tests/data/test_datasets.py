@@ -170,3 +170,62 @@ def test_real_fashion_mnist_from_debian(tmp_path):
     data = load_dataset(data_cfg("fashion_mnist", tmp_path))
     assert data.train_x.shape == (60000, 1, 28, 28) and data.test_x.shape == (10000, 1, 28, 28)
     assert torch.bincount(data.train_y).tolist() == [6000] * 10
+
+
+def test_pins_on_fake_copy_of_the_kaggle_layout(tmp_path):
+    from PIL import Image
+
+    names = ["Adriana Lima", "Alex Lawther", "Alexandra Daddario"]
+    for c, name in enumerate(names):  # the archive's layout: pins_<Name>/<Name><i>_<j>.jpg, names with spaces
+        folder = tmp_path / "105_classes_pins_dataset" / f"pins_{name}"
+        folder.mkdir(parents=True)
+        for i in range(10):
+            Image.new("RGB", (48, 60), (c * 80, i * 10, 5)).save(folder / f"{name}{i}_{i}.jpg", format="PNG")
+    data = load_dataset(data_cfg("pins", tmp_path, num_classes=3))
+    assert data.classes == names  # sorted folder order (ImageFolder indices), without the pins_ prefix
+    assert data.train_x.shape == (24, 3, 32, 32) and data.test_x.shape == (6, 3, 32, 32)
+    assert torch.bincount(data.test_y).tolist() == [2, 2, 2]  # stratified 20% of each identity
+    torch.testing.assert_close(data.train_x[:, 0, 16, 16].long(), data.train_y * 80)  # image/label aligned
+    torch.testing.assert_close(data.test_x[:, 0, 16, 16].long(), data.test_y * 80)
+    # no image in both splits (the green channel tells images of one identity apart), and the split is fixed
+    seen = {(int(y), int(g)) for y, g in zip(data.train_y, data.train_x[:, 1, 0, 0])}
+    assert not seen & {(int(y), int(g)) for y, g in zip(data.test_y, data.test_x[:, 1, 0, 0])}
+    torch.testing.assert_close(load_dataset(data_cfg("pins", tmp_path, num_classes=3)).test_x, data.test_x)
+    with pytest.raises(DatasetNotFoundError, match="3 identity folders, data.num_classes=105"):
+        load_dataset(data_cfg("pins", tmp_path))
+
+
+def test_pins_without_files_says_where_they_go(tmp_path):
+    with pytest.raises(DatasetNotFoundError, match="105_classes_pins_dataset/pins_<Name>.*pins-face-recognition"):
+        load_dataset(data_cfg("pins", tmp_path))
+
+
+def test_oxford_pets_on_fake_copy_read_by_torchvision(tmp_path):
+    from PIL import Image
+
+    base = tmp_path / "oxford-iiit-pet"
+    (base / "images").mkdir(parents=True)
+    (base / "annotations").mkdir()
+    breeds = ["Abyssinian", "american_bulldog", "Bengal"]  # cats are capitalised, dogs not, in the real file names
+    lines = {"trainval": [], "test": []}
+    for c, breed in enumerate(breeds):
+        for i in range(1, 6):
+            split = "test" if i == 5 else "trainval"
+            image = Image.new("RGB", (50, 40), (0, 0, 0))
+            image.paste((c * 60, 30 * i, 9), (2, 2, 48, 38))  # label-coloured centre, thin black border
+            image.save(base / "images" / f"{breed}_{i}.jpg", format="PNG")
+            lines[split].append(f"{breed}_{i} {c + 1} {1 if breed[0].isupper() else 2} {i}")
+    for split, rows in lines.items():
+        (base / "annotations" / f"{split}.txt").write_text("\n".join(rows) + "\n")
+    data = load_dataset(data_cfg("oxford_pets", tmp_path, num_classes=3, img_size=16, resize=20))
+    assert data.classes == ["Abyssinian", "American Bulldog", "Bengal"]  # torchvision's class names
+    assert data.train_x.shape == (12, 3, 16, 16) and data.test_x.shape == (3, 3, 16, 16)
+    assert data.test_y.tolist() == [0, 1, 2] and data.train_x.dtype == torch.uint8
+    torch.testing.assert_close(data.train_x[:, 0, 8, 8].long(), data.train_y * 60)  # image/label aligned
+    assert data.test_x[:, 1, 8, 8].tolist() == [150, 150, 150]  # test = the images listed in test.txt
+    assert int(data.train_x[:, 2].float().mean()) == 9  # centre crop removed the black border
+
+
+def test_oxford_pets_without_files_says_where_they_go(tmp_path):
+    with pytest.raises(DatasetNotFoundError, match="oxford-iiit-pet/images.*robots.ox.ac.uk"):
+        load_dataset(data_cfg("oxford_pets", tmp_path))

@@ -190,25 +190,39 @@ def svhn(cfg: DataConfig) -> ImageData:
                      torch.from_numpy(test.data), torch.from_numpy(test.labels).long(), [str(i) for i in range(10)])
 
 
-def _read_rgb(paths: list[Path], size: int, resize: int | None = None) -> torch.Tensor:
-    """uint8 N x 3 x size x size from image files, converted to RGB: resized to ``resize`` x ``resize`` and
+def _fit_rgb(image, size: int, resize: int | None = None) -> np.ndarray:
+    """uint8 size x size x 3 array of a PIL image converted to RGB: resized to ``resize`` x ``resize`` and
     center-cropped to ``size`` (the Forget Vector code's Resize((256, 256)) + CenterCrop(224)), or resized
     straight to ``size`` when ``resize`` is None; images already at the target size are not resampled."""
     from PIL import Image
 
     resize = resize or size
     lo = (resize - size) // 2
+    image = image.convert("RGB")
+    if image.size != (resize, resize):
+        image = image.resize((resize, resize), Image.BILINEAR)
+    return np.asarray(image)[lo:lo + size, lo:lo + size]
+
+
+def _read_rgb(paths: list[Path], size: int, resize: int | None = None) -> torch.Tensor:
+    """uint8 N x 3 x size x size from image files (``_fit_rgb`` of each)."""
+    from PIL import Image
+
     out = np.empty((len(paths), size, size, 3), dtype=np.uint8)
     for i, path in enumerate(paths):
         with Image.open(path) as image:
-            image = image.convert("RGB")
-            if image.size != (resize, resize):
-                image = image.resize((resize, resize), Image.BILINEAR)
-            out[i] = np.asarray(image)[lo:lo + size, lo:lo + size]
+            out[i] = _fit_rgb(image, size, resize)
     return _nhwc_to_nchw(out)
 
 
 IMAGE_SUFFIXES = {".jpeg", ".jpg", ".png"}
+
+
+def _read_class_folders(folder: Path, classes: list[str], cfg: DataConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images and labels of ``folder/<class>/*`` (label = position in ``classes``; files in name order)."""
+    items = [(p, c) for c, name in enumerate(classes) for p in sorted((folder / name).iterdir())
+             if p.suffix.lower() in IMAGE_SUFFIXES]
+    return _read_rgb([p for p, _ in items], cfg.img_size, cfg.resize), torch.tensor([c for _, c in items])
 
 
 def image_folder(cfg: DataConfig) -> ImageData:
@@ -227,15 +241,73 @@ def image_folder(cfg: DataConfig) -> ImageData:
                                    f"data.num_classes={cfg.num_classes}")
 
     def load(folder: Path) -> tuple[torch.Tensor, torch.Tensor]:
-        items = [(p, c) for c, name in enumerate(classes) for p in sorted((folder / name).iterdir())
-                 if p.suffix.lower() in IMAGE_SUFFIXES]
-        return _read_rgb([p for p, _ in items], cfg.img_size, cfg.resize), torch.tensor([c for _, c in items])
+        return _read_class_folders(folder, classes, cfg)
 
     (train_x, train_y), (test_x, test_y) = load(train_dir), load(test_dir)
     return ImageData(train_x, train_y, test_x, test_y, classes)
 
 
 DATASETS.update(imagenette=image_folder, imagenet10=image_folder)
+
+HELD_OUT_TEST_RATIO = 0.2  # share of each class held out as test where a dataset has no official split
+
+
+@register_dataset
+def pins(cfg: DataConfig) -> ImageData:
+    """PinsFaceRecognition (JiT §5; 105 identities, 17,534 face crops) in the layout of its Kaggle archive
+    (kaggle.com/datasets/hereisburak/pins-face-recognition): ``<root>/<train_dir>/pins_<Name>/*.jpg`` with
+    ``train_dir`` = ``105_classes_pins_dataset``. Classes are the identity folders in sorted order (ImageFolder's,
+    as JiT's class indices 1, 10, 20, ... are) named without the ``pins_`` prefix. The dataset has no split and the
+    JiT code trains and tests on the whole folder; here a fixed stratified 20% of each identity is the test set
+    (scikit-learn ``train_test_split``, random_state 0, the same for every seed). Images are resized straight to
+    ``img_size`` (JiT: Resize((36, 36)) then Resize(32))."""
+    from sklearn.model_selection import train_test_split
+
+    folder = Path(os.path.expanduser(cfg.root)) / cfg.train_dir
+    classes = sorted(d.name for d in folder.iterdir() if d.is_dir()) if folder.is_dir() else []
+    if not classes:
+        raise DatasetNotFoundError(
+            f"data={cfg.name}: expected {folder}/pins_<Name>/*.jpg under data.root={cfg.root!r}. Download the "
+            "Kaggle archive hereisburak/pins-face-recognition and extract it into data.root. Set data.root=<dir> or "
+            "the environment variable UNLEARN_BENCH_DATA.")
+    if len(classes) != cfg.num_classes:
+        raise DatasetNotFoundError(f"data={cfg.name}: {folder} has {len(classes)} identity folders, "
+                                   f"data.num_classes={cfg.num_classes}")
+    x, y = _read_class_folders(folder, classes, cfg)
+    train_idx, test_idx = train_test_split(np.arange(len(y)), test_size=HELD_OUT_TEST_RATIO, stratify=y.numpy(),
+                                           random_state=0)
+    train_idx, test_idx = np.sort(train_idx), np.sort(test_idx)
+    return ImageData(x[train_idx], y[train_idx], x[test_idx], y[test_idx], [c.removeprefix("pins_") for c in classes])
+
+
+@register_dataset
+def oxford_pets(cfg: DataConfig) -> ImageData:
+    """Oxford-IIIT Pet (Parkhi et al. 2012; Unlink Table 12), 37 breeds, read by torchvision's ``OxfordIIITPet``
+    with ``download=False`` from its layout ``<root>/oxford-iiit-pet/images/*.jpg`` and
+    ``<root>/oxford-iiit-pet/annotations/{trainval,test}.txt``: the official ``trainval`` split (3,680 images) is
+    the train split, ``test`` (3,669) the test set (Unlink does not state its split). Each image is resized to
+    ``resize`` x ``resize`` and center-cropped to ``img_size``."""
+    from functools import partial
+
+    from torchvision.datasets import OxfordIIITPet
+
+    how = ("Download images.tar.gz and annotations.tar.gz from https://www.robots.ox.ac.uk/~vgg/data/pets/ and "
+           "extract both into data.root/oxford-iiit-pet.")
+    root = _torchvision_root(cfg, "oxford-iiit-pet/images", how)
+    _torchvision_root(cfg, "oxford-iiit-pet/annotations", how)
+    fit = partial(_fit_rgb, size=cfg.img_size, resize=cfg.resize)
+
+    def load(split: str) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+        dataset = OxfordIIITPet(root, split=split, target_types="category", transform=fit, download=False)
+        pairs = [dataset[i] for i in range(len(dataset))]
+        x = np.stack([image for image, _ in pairs]) if pairs else np.zeros((0, cfg.img_size, cfg.img_size, 3))
+        return _nhwc_to_nchw(x.astype(np.uint8)), torch.tensor([label for _, label in pairs]), dataset.classes
+
+    (train_x, train_y, classes), (test_x, test_y, _) = load("trainval"), load("test")
+    if len(classes) != cfg.num_classes:
+        raise DatasetNotFoundError(f"data={cfg.name}: {root}/oxford-iiit-pet/annotations/trainval.txt lists "
+                                   f"{len(classes)} breeds, data.num_classes={cfg.num_classes}")
+    return ImageData(train_x, train_y, test_x, test_y, classes)
 
 
 @register_dataset

@@ -66,6 +66,9 @@ class DataView:
 @dataclass
 class MethodConfig:
     name: str = MISSING
+    # Set by a tuned preset (conf/method/tuned/, written by `python -m unlearn_bench.tune`): how its values were
+    # chosen (objective, its value, the tuning seed). Metadata only: not part of the run's cache key.
+    tuned: dict[str, Any] | None = None
 
 
 @dataclass

@@ -32,10 +32,15 @@ def jit_mia(retain_logits: np.ndarray, test_logits: np.ndarray, forget_logits: n
     The repo also sets `multi_class="multinomial"`, which scikit-learn >= 1.7 no longer accepts; for two classes
     the binary fit differs from it only in the effective L2 strength, negligible on one scalar feature.
     Labels are not needed: entropy ignores them."""
-    features = np.concatenate([output_entropy(retain_logits), output_entropy(test_logits)])[:, None]
-    is_member = np.concatenate([np.ones(len(retain_logits)), np.zeros(len(test_logits))])
-    attack = LogisticRegression(class_weight="balanced", solver="lbfgs").fit(features, is_member)
+    attack = entropy_attack(retain_logits, test_logits)
     return float(attack.predict(output_entropy(forget_logits)[:, None]).mean() * 100.0)
+
+
+def entropy_attack(member_logits: np.ndarray, nonmember_logits: np.ndarray) -> LogisticRegression:
+    """JiT's attack model: balanced logistic regression of member (1) vs non-member (0) on output entropy."""
+    features = np.concatenate([output_entropy(member_logits), output_entropy(nonmember_logits)])[:, None]
+    is_member = np.concatenate([np.ones(len(member_logits)), np.zeros(len(nonmember_logits))])
+    return LogisticRegression(class_weight="balanced", solver="lbfgs").fit(features, is_member)
 
 
 def entropy_similarity(unlearned_logits: np.ndarray, retrain_logits: np.ndarray) -> tuple[float, float]:

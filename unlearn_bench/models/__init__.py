@@ -7,7 +7,9 @@ dataset statistics.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -80,12 +82,51 @@ def create_model(
 
 
 def reset_parameters(model: nn.Module) -> nn.Module:
-    """Re-initialise every layer in place (a from-scratch model of the same architecture)."""
-    for module in model.modules():
+    """Re-initialise every layer in place (a from-scratch model of the same architecture). A module that sets
+    ``resets_children = True`` (a timm network: position embeddings, pretrained starting point) resets itself as a
+    whole with its own ``reset_parameters``; its layers are not re-initialised one by one."""
+    done: list[str] = []
+    for name, module in model.named_modules():
+        if any(name.startswith(f"{prefix}.") for prefix in done):
+            continue
         if hasattr(module, "reset_parameters"):
             module.reset_parameters()
+        if getattr(module, "resets_children", False):
+            done.append(name)
     return model
 
 
+MODEL_OPTIONS = ("pretrained_path", "input_size", "patch_size")  # ModelConfig keys only some architectures read
+
+
+def check_weights_file(path: str) -> Path:
+    """``path`` as a local file, or ConfigError naming ``model.pretrained_path`` (weights are never downloaded)."""
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise ConfigError(f"model.pretrained_path={path!r} is not a file; give a local checkpoint of the architecture "
+                          "(weights are never downloaded) or model.pretrained_path=null")
+    return file
+
+
+def model_options(model_cfg, name: str) -> dict:
+    """``create_model`` keyword arguments for architecture ``name`` from the ``model`` config: ``width`` plus the
+    ``MODEL_OPTIONS`` that are set (so configs without them keep their cache keys). ConfigError for an option the
+    architecture does not read, a size < 1 or a missing weights file."""
+    options = {"width": model_cfg.width}
+    for key in MODEL_OPTIONS:
+        value = model_cfg.get(key)
+        if value is None:
+            continue
+        readers = sorted(n for n, fn in MODELS.items() if key in inspect.signature(fn).parameters)
+        if name not in readers:
+            raise ConfigError(f"model.{key}={value!r} is not read by model={name}; models that read it: {readers}")
+        if key in ("input_size", "patch_size") and value < 1:
+            raise ConfigError(f"model.{key}={value} must be >= 1 (or null)")
+        if key == "pretrained_path":
+            check_weights_file(value)
+        options[key] = value
+    return options
+
+
 # Register the architecture families (one file each).
-from unlearn_bench.models import resnet, small_cnn, vgg  # noqa: E402,F401
+from unlearn_bench.models import resnet, small_cnn, timm_models, vgg  # noqa: E402,F401

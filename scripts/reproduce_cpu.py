@@ -1,0 +1,159 @@
+"""Run the ``*_cpu`` paper presets and write their tables and figures into results/cpu/<preset>/ (``make
+reproduce-cpu``).
+
+For each preset: the sweep (``python -m unlearn_bench experiment=<preset>``, sweep folder under ``--outputs``; the
+content-addressed cache makes a rerun skip finished runs), then ``python -m unlearn_bench.report`` into
+``results/cpu/<preset>/table.md`` and ``table.csv`` with the paper table the preset stands in for beside ours
+(``--reference <paper>:<table>:<data>:<model>``, the data and model of the full-scale preset ``<preset minus
+_cpu>``; the block is titled "stand-in": digits are not CIFAR), and its figures into ``figures/`` (PNG and PDF).
+``meta.json`` there holds the commands, the reference and the sweep's wall time; ``results/cpu/README.md`` is
+rewritten from every ``meta.json`` present, and lists the ``*_cpu`` presets that have not been run.
+
+    python scripts/reproduce_cpu.py                              # the default presets (main-text tables first)
+    python scripts/reproduce_cpu.py --presets sure_table1_cpu    # one preset
+    UNLEARN_BENCH_CACHE=/tmp/cache python scripts/reproduce_cpu.py --outputs /tmp/sweeps
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from unlearn_bench.config import CONF_DIR, compose_config
+from unlearn_bench.errors import ConfigError
+from unlearn_bench.report import load_reference, parse_reference, preset_table
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "results" / "cpu"
+DEFAULT_PRESETS = ["salun_table1_cpu", "unlink_table2_cpu", "jit_table2b_cpu", "sure_table1_cpu",
+                   "forget_vector_table1_random_cpu", "forget_vector_table1_classwise_cpu", "salun_tablea6_cpu"]
+
+
+def cpu_presets() -> list[str]:
+    return sorted(p.stem for p in (CONF_DIR / "experiment").glob("*_cpu.yaml"))
+
+
+def stand_in_reference(preset: str) -> str | None:
+    """``<paper>:<table>:<data>:<model>`` of the table a ``*_cpu`` preset stands in for: the table named by the
+    preset, at the data and model of the full-scale preset; None (with a message) if the reference CSVs have no
+    such rows."""
+    paper, table = preset_table(preset) or (None, None)
+    if paper is None:
+        print(f"{preset}: the name names no paper table; no reference", file=sys.stderr)
+        return None
+    full = compose_config([f"experiment={preset.removesuffix('_cpu')}"])
+    model = full.data.default_model if full.model.name == "auto" else full.model.name
+    try:
+        choice = parse_reference(f"{paper}:{table}:{full.data.name}:{model}")
+    except ConfigError as err:
+        print(f"{preset}: no stand-in reference ({err})", file=sys.stderr)
+        return None
+    return f"{choice.paper}:{choice.table}:{choice.data}:{choice.model}"
+
+
+def run(command: list[str]) -> None:
+    print("+", shlex.join(command), flush=True)
+    subprocess.run(command, check=True, cwd=ROOT)
+
+
+def reproduce(preset: str, outputs: Path, results: Path, overrides: list[str]) -> dict:
+    """Sweep one preset (with extra Hydra ``overrides``), then its tables and figures; returns (and writes) its
+    meta.json."""
+    sweep_dir = outputs / preset
+    sweep = ["python", "-m", "unlearn_bench", f"experiment={preset}", "progress=false",
+             f"hydra.sweep.dir={sweep_dir}/${{scenario.name}}", *overrides]
+    folder = results / preset
+    folder.mkdir(parents=True, exist_ok=True)
+    reference = stand_in_reference(preset) or "none"
+    report = ["python", "-m", "unlearn_bench.report", str(sweep_dir), "--reference", reference]
+    start = time.perf_counter()
+    run([sys.executable, *sweep[1:]])
+    wall_s = time.perf_counter() - start
+    run([sys.executable, *report[1:], "--format", "md", "--output", str(folder / "table.md"),
+         "--figures", str(folder / "figures")])
+    run([sys.executable, *report[1:], "--format", "csv", "--output", str(folder / "table.csv")])
+    paper, table = preset_table(preset) or ("", "")
+    meta = {"preset": preset, "paper": paper, "table": reference.split(":")[1] if reference != "none" else table,
+            "reference": reference, "sweep": shlex.join(sweep), "report": shlex.join(report),
+            "wall_s": round(wall_s, 1), "date": time.strftime("%Y-%m-%d"),
+            "git_rev": subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True,
+                                      cwd=ROOT).stdout.strip()}
+    (folder / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+    return meta
+
+
+def paper_table_label(preset: str) -> str:
+    """``salun Table A6`` for ``salun_tablea6[_cpu]``: the table's label as the reference CSVs print it."""
+    paper, table = preset_table(preset) or (preset, "")
+    labels = load_reference().query("paper == @paper")["table"].unique()
+    return f"{paper} Table {next((t for t in labels if t.lower() == table), table)}"
+
+
+def write_readme(results: Path) -> None:
+    """results/cpu/README.md: every paper-table preset with its CPU stand-in and, where one ran (a
+    ``<preset>/meta.json``), its tables, figures, commands and wall time."""
+    metas = {m["preset"]: m for m in (json.loads(p.read_text()) for p in sorted(results.glob("*/meta.json")))}
+    lines = [
+        "# CPU reproductions: what the harness outputs, on digits",
+        "",
+        "Each `*_cpu` preset runs the methods and scenario type of a paper table on the bundled digits data (small",
+        "CNN, 3 seeds unless its command says otherwise) on a shared 2-core CPU. `table.md` / `table.csv` hold our",
+        "table and, under it, the paper table the preset stands in for (`--reference <paper>:<table>:<data>:<model>`,",
+        "titled \"stand-in\"): data and model differ, so `Ours − Paper` shows how digits differ from the paper's",
+        "setting, not whether the paper was reproduced. RTE and wall times were measured on a loaded shared machine:",
+        "read them as rough. Regenerate with `make reproduce-cpu` (scripts/reproduce_cpu.py; models are cached in",
+        "`UNLEARN_BENCH_CACHE`, so a rerun only evaluates). `figures/`: `unlink_fig1_*` (mean of UA, RA, TA, MIA vs",
+        "RTE), `per_class_*` (per-class accuracy on D_f and the test set), `salun_fig2a_*` (gap to Retrain vs",
+        "forgetting ratio), `forget_vector_fig3_*` (heat maps over two swept forget_vector_compositional parameters);",
+        "see unlearn_bench/figures.py.",
+        "",
+        "| paper table | preset (paper setting) | CPU stand-in | CPU tables and figures | sweep wall time |",
+        "|---|---|---|---|---|",
+    ]
+    cpu = set(cpu_presets())
+    presets = [p.stem for p in (CONF_DIR / "experiment").glob("*.yaml") if not p.stem.endswith("_cpu")]
+    for preset in sorted(presets, key=lambda name: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]):
+        twin = f"{preset}_cpu" if f"{preset}_cpu" in cpu else None
+        meta = metas.get(twin or "")
+        ran = (f"[table]({twin}/table.md), [csv]({twin}/table.csv), [figures]({twin}/figures/)" if meta
+               else "not run" if twin else "")
+        wall = f"{meta['wall_s'] / 60:.1f} min" if meta else ""
+        lines.append(f"| {paper_table_label(preset)} | `{preset}` | {f'`{twin}`' if twin else '—'} | {ran} | {wall} |")
+    lines += ["", "## Commands that made these files", ""]
+    for meta in metas.values():
+        lines += [f"`{meta['preset']}` ({meta['date']}, git {meta['git_rev']}):", "",
+                  f"    {meta['sweep']}", f"    {meta['report']} --format md --output table.md --figures figures",
+                  f"    {meta['report']} --format csv --output table.csv", ""]
+    (results / "README.md").write_text("\n".join(lines).rstrip() + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--presets", default=",".join(DEFAULT_PRESETS),
+                        help="comma-separated *_cpu presets (default: the main-text tables, then salun_tablea6_cpu)")
+    parser.add_argument("--outputs", default=str(ROOT / "outputs" / "reproduce_cpu"),
+                        help="sweep folders (records, arrays; not committed)")
+    parser.add_argument("--results", default=str(RESULTS), help="where tables, figures and README.md go")
+    parser.add_argument("--override", action="append", default=[], dest="overrides",
+                        help="extra Hydra override for every sweep, e.g. hydra.sweeper.params.seed=0 (repeatable)")
+    args = parser.parse_args(argv)
+    presets = args.presets.split(",")
+    unknown = [p for p in presets if p not in cpu_presets()]
+    if unknown:
+        print(f"--presets: {unknown} are not *_cpu presets; allowed: {cpu_presets()}", file=sys.stderr)
+        return 2
+    results = Path(args.results)
+    for preset in presets:
+        reproduce(preset, Path(args.outputs).absolute(), results, args.overrides)
+        write_readme(results)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

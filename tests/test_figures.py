@@ -1,0 +1,121 @@
+"""Figures from fake records: the plotted numbers against hand computations, files in both formats."""
+
+import json
+
+import numpy as np
+import pytest
+
+from tests.test_report import fake_record
+from unlearn_bench.figures import (
+    coefficient_heatmap_figure,
+    gap_vs_ratio_figure,
+    per_class_accuracies,
+    rte_score_figure,
+    save_figures,
+)
+from unlearn_bench.results import load_records
+
+METRICS = {"UA": 10.0, "RA": 90.0, "TA": 80.0, "MIA": 20.0}  # mean 50
+
+
+def one_hot(predictions, num_classes=3):
+    return np.eye(num_classes, dtype=np.float32)[predictions]
+
+
+def write(folder, record, arrays=None):
+    folder.mkdir(parents=True)
+    (folder / "record.json").write_text(json.dumps(record))
+    if arrays is not None:
+        np.savez(folder / "arrays.npz", **arrays)
+
+
+def record(method, seed, metrics=METRICS, rte_s=60.0, scenario="random10", ratio=0.1, params=None, avg_gap=None):
+    rec = fake_record(seed, metrics, METRICS, METRICS, rte_s)
+    rec.update(method=method, scenario=scenario, run_key=f"{method}-{scenario}-{seed}-{json.dumps(params)}")
+    rec["config"] = {"method": {"name": method, **(params or {})}, "scenario": {"name": scenario, "ratio": ratio}}
+    if avg_gap is not None:
+        rec["avg_gap"] = avg_gap
+    return rec
+
+
+CLASSWISE_ARRAYS = {
+    # D_f: class 0 only (class-wise forgetting), 1 of 4 still right
+    "forget_logits": one_hot([0, 1, 1, 2]), "forget_labels": np.array([0, 0, 0, 0]),
+    # test without class 0: class 1 2/2 right, class 2 1/2 right
+    "test_logits": one_hot([1, 1, 2, 0]), "test_labels": np.array([1, 1, 2, 2]),
+    # the forgotten class's test images, held out of `test`: 0 of 2 right
+    "forget_test_logits": one_hot([1, 2]), "forget_test_labels": np.array([0, 0]),
+    "test_in_forget_class": np.zeros(4, dtype=bool),
+}
+
+
+def test_per_class_accuracies_put_the_held_out_class_back_into_test(tmp_path):
+    write(tmp_path / "r", record("ft", 0), CLASSWISE_ARRAYS)
+    acc = per_class_accuracies(tmp_path / "r")
+    assert acc["D_f"] == {0: 25.0}
+    assert acc["test"] == {0: 0.0, 1: 100.0, 2: 50.0}
+
+
+def test_rte_score_points_are_mean_of_four_metrics_vs_minutes(tmp_path):
+    write(tmp_path / "a", record("ft", 0, rte_s=60.0))
+    write(tmp_path / "b", record("ft", 1, {"UA": 30.0, "RA": 90.0, "TA": 80.0, "MIA": 40.0}, rte_s=180.0))
+    fig = rte_score_figure(load_records(tmp_path))
+    points = {tuple(p) for p in fig.axes[0].collections[0].get_offsets().tolist()}
+    # ft: RTE (1 + 3) / 2 = 2 min, score mean(50, 60) = 55; Retrain: its training time 120 s, score 50
+    assert points == {(2.0, 55.0), (2.0, 50.0)}
+
+
+def test_gap_vs_ratio_draws_mean_avg_gap_per_ratio(tmp_path):
+    for ratio, gaps in ((0.1, (1.0, 3.0)), (0.5, (4.0, 4.0))):
+        for seed, gap in enumerate(gaps):
+            write(tmp_path / f"{ratio}-{seed}", record("ga", seed, scenario=f"random{int(ratio * 100)}", ratio=ratio,
+                                                        avg_gap=gap))
+    write(tmp_path / "retrain", record("retrain", 0))  # Retrain is the zero line, not drawn
+    fig = gap_vs_ratio_figure(load_records(tmp_path))
+    (bars,) = fig.axes[0].containers
+    line = bars.lines[0]
+    assert line.get_xdata().tolist() == [10.0, 50.0]
+    assert line.get_ydata().tolist() == [2.0, 4.0]
+
+
+def test_gap_vs_ratio_needs_two_ratios(tmp_path):
+    write(tmp_path / "a", record("ga", 0))
+    assert gap_vs_ratio_figure(load_records(tmp_path)) is None
+
+
+def test_heatmap_cells_are_mean_over_seeds_per_parameter_pair(tmp_path):
+    for l1 in (1.0, 2.0):
+        for l2 in (0.0, 1.0):
+            for seed in (0, 1):
+                ua = 10 * l1 + l2 + seed  # mean over seeds: 10 l1 + l2 + 0.5
+                write(tmp_path / f"{l1}-{l2}-{seed}", record(
+                    "forget_vector_compositional", seed, {**METRICS, "UA": ua},
+                    params={"lambda1": l1, "lambda2": l2, "epochs": 20}))
+    fig, why = coefficient_heatmap_figure(load_records(tmp_path))
+    assert why == ""
+    ua_panel = fig.axes[0]
+    assert ua_panel.get_title() == "UA" and ua_panel.get_xlabel() == "method.lambda1"
+    # rows: lambda2 from high to low; columns: lambda1 low to high
+    np.testing.assert_allclose(ua_panel.images[0].get_array(), [[11.5, 21.5], [10.5, 20.5]])
+    assert [ax.get_title() for ax in fig.axes[:5]] == ["UA", "RA", "TA", "MIA", "Average"]  # colorbars follow
+    assert fig.axes[4].images[0].get_array()[1, 0] == pytest.approx((10.5 + 90 + 80 + 20) / 4)
+
+
+def test_heatmap_explains_when_records_vary_one_parameter(tmp_path):
+    for l1 in (1.0, 2.0):
+        write(tmp_path / str(l1), record("forget_vector_compositional", 0, params={"lambda1": l1}))
+    fig, why = coefficient_heatmap_figure(load_records(tmp_path))
+    assert fig is None and "['lambda1']" in why and "exactly two" in why
+
+
+def test_save_figures_writes_png_and_pdf(tmp_path):
+    runs = tmp_path / "runs"
+    for seed in (0, 1):
+        write(runs / f"ft{seed}", record("ft", seed, scenario="classwise_0", ratio=None), CLASSWISE_ARRAYS)
+        write(runs / f"rt{seed}", record("retrain", seed, scenario="classwise_0", ratio=None), CLASSWISE_ARRAYS)
+    written, skipped = save_figures(load_records(runs), tmp_path / "figs")
+    names = sorted(p.name for p in written)
+    assert names == [f"{kind}_digits-small-cnn-classwise-0-none.{fmt}" for kind in ("per_class", "unlink_fig1")
+                     for fmt in ("pdf", "png")]
+    assert all(p.stat().st_size > 1000 for p in written)
+    assert skipped == []  # no random ratios, no compositional records: those figures do not apply

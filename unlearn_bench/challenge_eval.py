@@ -1,0 +1,155 @@
+"""The NeurIPS 2023 Machine Unlearning Challenge score of a run (Triantafillou et al., "Are we making progress in
+unlearning? Findings from the first NeurIPS unlearning competition", arXiv 2406.09073, §3; reference code
+google-deepmind/unlearning_evaluation ``main.py``; notes in ../shared/spec/ecosystem.md §6). Enabled by
+``eval=challenge`` (or ``eval.challenge.enabled=true``); ``eval.challenge.num_models`` = N.
+
+Protocol, for a run (method M, original theta_o, forget set D_f, retain set D_r, recipe R, seed s):
+
+1. Retrained population: N models trained from scratch on D_r with N seeds, each exactly as the runner trains the
+   run's Retrain (the ``retrain`` method applied to theta_o: re-initialised weights, R on D_r). Index 0 is the run's
+   own Retrain; index i >= 1 is seeded by (s, eval.challenge.seed, i) and cached with ModelCache (kind
+   ``challenge_retrain``, payload = the run's Retrain payload + index + eval.challenge.seed). The population does not
+   depend on M or on N, so every method of a seed shares it and a larger N only trains the new indices.
+2. Unlearned population: M applied N times to the same theta_o (a fresh copy each time) with N seeds, drawn from a
+   stream other than the retrained one's (the run's own unlearned model is not reused: for M = Retrain it would be
+   the retrained population's index 0, a shared sample). Not cached: it is the method's. For M = Retrain these are N
+   more independent retrainings, so Retrain's score measures how well N models tell two samples of one distribution
+   apart (1 only in the limit).
+3. Statistic: logit-scaled confidence phi = log p_y - log(1 - p_y) of every forget example under each model (no
+   augmentation, no eval shift, as the challenge); per-example epsilon from the N unlearned vs N retrained phi
+   (``metrics.challenge.per_example_epsilons``: best of single- and double-threshold attacks, delta = 1e-5, cap 50)
+   and the bucketed forget score F in [0, 1] (``forget_score_from_epsilons``; buckets up to ceil(ln(N - 1))).
+4. Utility: accuracy of every model on D_r and on the test split (the run's TA split: without the forgotten class's
+   test images in class-level scenarios); final score = F x (mean RA unlearned / mean RA retrained) x (mean TA
+   unlearned / mean TA retrained) (``metrics.challenge.final_score``, main.py).
+
+Recorded: ``Challenge_Forget`` (F), ``Challenge_RA_ratio``, ``Challenge_TA_ratio``, ``Challenge_Score`` (all unitless
+as in the challenge, not percent) and ``Challenge_s`` (wall seconds); arrays ``challenge_epsilons`` (|D_f|),
+``challenge_unlearned_phi`` / ``challenge_retrained_phi`` (N x |D_f|) and the per-model accuracies
+``challenge_{unlearned,retrained}_{ra,ta}`` (N, percent).
+
+N: the challenge used 512 per side. With N models the epsilon of an example can only be resolved up to ln(N - 1)
+(the bucket range), so N = 2 scores every method 0 and is refused; N >= 3 is required. The default 8 keeps a run
+to 7 extra trainings (shared by all methods of a seed) + 8 unlearnings, a CPU budget on digits; with 8 models the
+score has 4 buckets (epsilon < 2), coarse but, as the paper reports for cheaper variants (§5), ranks methods
+alike. Models are trained one after the other (same reasons as U-LiRA's shadows, see unlearn_bench/ulira.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+import numpy as np
+from omegaconf import DictConfig
+from torch import nn
+
+from unlearn_bench.cache import ModelCache
+from unlearn_bench.config import ChallengeConfig
+from unlearn_bench.data.task import Task
+from unlearn_bench.errors import ConfigError
+from unlearn_bench.evaluation import predict
+from unlearn_bench.methods import METHODS, create_method
+from unlearn_bench.metrics.accuracy import accuracy
+from unlearn_bench.metrics.challenge import final_score, forget_score_from_epsilons, per_example_epsilons
+from unlearn_bench.runtime import resolve_eval_batch_size
+from unlearn_bench.training import DivergedError
+from unlearn_bench.ulira import derive_seed, scaled_confidences, unlearn_seeded
+
+__all__ = ["METRIC_KEYS", "MIN_MODELS", "ChallengeConfig", "challenge_evaluation", "check_challenge_config"]
+
+log = logging.getLogger(__name__)
+
+METRIC_KEYS = ("Challenge_Forget", "Challenge_RA_ratio", "Challenge_TA_ratio", "Challenge_Score")
+MIN_MODELS = 3  # N = 2: the bucket range ceil(ln(N - 1)) is 0, so every forget score would be 0
+_RETRAIN, _UNLEARN = 10, 11  # streams of the seed sequence, apart from U-LiRA's (0-3): no shared seeds
+_POPULATIONS = ("unlearned", "retrained")
+
+
+def check_challenge_config(challenge_cfg: ChallengeConfig | DictConfig) -> None:
+    """``eval.challenge.num_models`` must be >= 3 (checked before anything is trained)."""
+    if challenge_cfg.num_models < MIN_MODELS:
+        raise ConfigError(f"eval.challenge.num_models={challenge_cfg.num_models} must be >= {MIN_MODELS}: with N "
+                          "models the challenge's buckets reach epsilon ceil(ln(N - 1)), which is 0 for N = 2 "
+                          "(every forget score 0); the challenge used 512")
+
+
+def _measure(model: nn.Module, task: Task, batch_size: int, amp: bool) -> tuple[np.ndarray, float, float]:
+    """phi of every forget example, accuracy on D_r and on the test split (percent), without augmentation or shift."""
+    forget_x, forget_y = task.split("forget")
+    phi = scaled_confidences(model, forget_x, forget_y.cpu().numpy(), batch_size, amp)
+    retain_acc, test_acc = (accuracy(predict(model, x, batch_size, amp), y.cpu().numpy())
+                            for x, y in (task.split("retain"), task.split("test")))
+    return phi, retain_acc, test_acc
+
+
+def _nan_result(start: float, arrays: dict[str, np.ndarray]) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+    return {**dict.fromkeys(METRIC_KEYS, float("nan")), "Challenge_s": time.perf_counter() - start}, arrays
+
+
+def challenge_evaluation(cfg: DictConfig, task: Task, retrain_payload: dict, new_model: Callable[[], nn.Module],
+                         original: nn.Module, retrain: nn.Module, progress: bool = False
+                         ) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+    """The challenge score of a run (protocol in the module docstring). ``cfg`` is the run's config (``method``,
+    ``train``, ``seed``, ``cache_dir``, ``eval.batch_size``, ``eval.challenge``), ``retrain_payload`` the cache
+    payload of the run's Retrain, ``new_model()`` a fresh model on the device, ``original`` / ``retrain`` the run's
+    original and Retrain. Returns the metrics and per-example arrays named in the module docstring. A population
+    model that diverges (DivergedError or non-finite confidences) gives NaN metrics (logged), not an exception."""
+    start = time.perf_counter()
+    challenge_cfg = cfg.eval.challenge
+    check_challenge_config(challenge_cfg)
+    num_models, population_seed = int(challenge_cfg.num_models), int(challenge_cfg.seed)
+    recipe, amp = cfg.train, bool(cfg.train.amp)
+    batch_size = resolve_eval_batch_size(cfg.eval.batch_size, task.device)
+    cache = ModelCache(cfg.cache_dir)
+    retrain_method = METHODS["retrain"](METHODS["retrain"].Config())
+    phi = {side: np.full((num_models, len(task.forget_idx)), np.nan) for side in _POPULATIONS}
+    retain_acc = {side: np.full(num_models, np.nan) for side in _POPULATIONS}
+    test_acc = {side: np.full(num_models, np.nan) for side in _POPULATIONS}
+    log.info("challenge: %d retrained and %d unlearned models (method %s)", num_models, num_models, cfg.method.name)
+
+    for i in range(num_models):
+        model_start = time.perf_counter()
+        if i == 0:
+            retrained, source = retrain, "the run's Retrain"
+        else:
+            seed = derive_seed(cfg.seed, population_seed, _RETRAIN, i)
+            retrained, meta = cache.load_or_build(
+                "challenge_retrain", {**retrain_payload, "challenge": {"index": i, "seed": population_seed}},
+                new_model(), lambda seed=seed: unlearn_seeded(retrain_method, original, task, recipe, seed, progress))
+            source = "cached" if meta["cached"] else "trained"
+        phi["retrained"][i], retain_acc["retrained"][i], test_acc["retrained"][i] = _measure(
+            retrained, task, batch_size, amp)
+        try:
+            unlearned = unlearn_seeded(create_method(cfg.method), original, task, recipe,
+                                       derive_seed(cfg.seed, population_seed, _UNLEARN, i), progress)
+        except DivergedError as err:
+            log.warning("challenge model %d: %s diverged (%s); challenge metrics are NaN", i, cfg.method.name, err)
+            return _nan_result(start, {})
+        phi["unlearned"][i], retain_acc["unlearned"][i], test_acc["unlearned"][i] = _measure(
+            unlearned, task, batch_size, amp)
+        log.info("challenge model %d/%d: retrained (%s) and unlearned, %.1f s", i + 1, num_models, source,
+                 time.perf_counter() - model_start)
+        del retrained, unlearned
+
+    arrays = {f"challenge_{side}_phi": phi[side].astype(np.float32) for side in _POPULATIONS}
+    arrays.update({f"challenge_{side}_{name}": acc[side].astype(np.float32) for side in _POPULATIONS
+                   for name, acc in (("ra", retain_acc), ("ta", test_acc))})
+    if not all(np.isfinite(a).all() for a in arrays.values()):
+        log.warning("challenge: non-finite confidences or accuracies (a diverged model); challenge metrics are NaN")
+        return _nan_result(start, arrays)
+    epsilons = per_example_epsilons(phi["unlearned"], phi["retrained"])
+    arrays["challenge_epsilons"] = epsilons.astype(np.float32)
+    forget = forget_score_from_epsilons(epsilons, num_models)
+    metrics = {
+        "Challenge_Forget": forget,
+        "Challenge_RA_ratio": float(retain_acc["unlearned"].mean() / retain_acc["retrained"].mean()),
+        "Challenge_TA_ratio": float(test_acc["unlearned"].mean() / test_acc["retrained"].mean()),
+        "Challenge_Score": final_score(forget, retain_acc["unlearned"], retain_acc["retrained"],
+                                       test_acc["unlearned"], test_acc["retrained"]),
+        "Challenge_s": time.perf_counter() - start,
+    }
+    log.info("challenge: forget score %.3f, RA ratio %.3f, TA ratio %.3f, final score %.3f (%.1f s)",
+             *(metrics[k] for k in (*METRIC_KEYS, "Challenge_s")))
+    return metrics, arrays

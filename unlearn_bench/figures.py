@@ -1,0 +1,206 @@
+"""The papers' figure views, drawn from run records (``python -m unlearn_bench.report DIR --figures OUTDIR``).
+
+Each figure is saved as PNG and PDF; one file per (data, model, scenario, shift) group unless said otherwise.
+
+- ``unlink_fig1_<group>``: Unlink Figure 1's view: the mean of UA, RA, TA and MIA-Efficacy (higher is better)
+  against RTE in minutes, one point per method (Retrain at its training time; the Original is not an unlearning
+  method and is left out). The paper plots one point per method and dataset; its values are not published.
+  Chosen here: mean over seeds on both axes, a log x axis when the RTEs span a factor of 10 or more.
+- ``salun_fig2a_<data>_<model>_<shift>``: SalUn Figure 2a's view: the gap to Retrain averaged over UA, RA, TA and
+  MIA (SalUn's Avg. Gap, per seed, then mean ± std over seeds as error bars) against the forgetting ratio, one line
+  per method, from the random-forgetting records (``scenario.ratio``; at least two ratios needed).
+- ``forget_vector_fig3_<group>``: Forget Vector Figure 3's view, heat maps of UA, RA, TA, MIA-Efficacy and their
+  average (the Fig. 3 / Fig. A3 criterion) of ``forget_vector_compositional`` runs over the two method
+  parameters those records vary, each cell the mean over seeds, printed as an integer (%) as in the paper. The
+  paper's Fig. 3 varies two fixed coefficients w_1, w_2 of the class vectors; records can only vary the method's
+  config (e.g. ``method.lambda1`` x ``method.lambda2``, the Fig. A3 grid), so that is what is drawn.
+- ``per_class_<group>``: per-class accuracy bars on D_f and on the whole test set (the forgotten classes' test
+  images included), one bar per method and class, mean over seeds, computed from the logits in ``arrays.npz``
+  beside each record (``unlearn_bench.results.ARRAYS_FILE``). Retrain's bars come from its own runs
+  (``method=retrain`` in the sweep).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from unlearn_bench.metrics.distances import per_class_accuracy  # noqa: E402
+from unlearn_bench.metrics.gap import GAP_METRICS  # noqa: E402
+from unlearn_bench.report import GROUP_KEYS, method_labels, model_rows, slug  # noqa: E402
+from unlearn_bench.results import ARRAYS_FILE, RECORD_FILE  # noqa: E402
+
+FORMATS = ("png", "pdf")
+HEATMAP_PANELS = (*GAP_METRICS, "Average")
+
+
+def rte_score_figure(group: pd.DataFrame) -> Figure | None:
+    """Unlink Fig. 1 view of one group of records (None if no model row has all of UA, RA, TA, MIA)."""
+    rows = model_rows(group)
+    rows = rows[rows["method"] != "Original"]
+    if not all(m in rows for m in GAP_METRICS):
+        return None
+    rows = rows.assign(score=rows[list(GAP_METRICS)].mean(axis=1, skipna=False)).dropna(subset=["score"])
+    if rows.empty:
+        return None
+    points = rows.groupby("method", sort=False)[["rte_min", "score"]].mean()
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    ax.scatter(points["rte_min"], points["score"])
+    for label, point in points.iterrows():
+        ax.annotate(label, (point["rte_min"], point["score"]), textcoords="offset points", xytext=(4, 4), fontsize=8)
+    if (points["rte_min"] > 0).all() and points["rte_min"].max() >= 10 * points["rte_min"].min():
+        ax.set_xscale("log")
+    ax.set_xlabel("RTE (min)")
+    ax.set_ylabel("mean of UA, RA, TA, MIA (%)")
+    ax.set_title(", ".join(f"{k}={v}" for k, v in zip(GROUP_KEYS, group[GROUP_KEYS].iloc[0])), fontsize=9)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def _record_config(path: str) -> dict:
+    return json.loads((Path(path) / RECORD_FILE).read_text())["config"]
+
+
+def gap_vs_ratio_figure(records: pd.DataFrame) -> Figure | None:
+    """SalUn Fig. 2a view of one (data, model, shift) set of records (None with fewer than two random ratios)."""
+    ratios = pd.to_numeric(records["path"].map(lambda p: _record_config(p).get("scenario", {}).get("ratio")))
+    records = records.assign(ratio=ratios * 100).dropna(subset=["ratio"])
+    records = records[records["method"] != "retrain"]
+    if records["ratio"].nunique() < 2:
+        return None
+    records = records.assign(label=method_labels(records))
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    for label, runs in records.groupby("label"):
+        stats = runs.groupby("ratio")["avg_gap"].agg(["mean", lambda v: v.std(ddof=0)])
+        ax.errorbar(stats.index, stats["mean"], yerr=stats.iloc[:, 1], marker="o", capsize=3, label=label)
+    ax.set_xlabel("forgetting ratio (%)")
+    ax.set_ylabel("gap to Retrain, mean over UA, RA, TA, MIA")
+    first = records.iloc[0]
+    ax.set_title(f"data={first['data']}, model={first['model']}, shift={first['shift']}", fontsize=9)
+    ax.legend(fontsize=7, ncol=2)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def coefficient_heatmap_figure(group: pd.DataFrame) -> tuple[Figure | None, str]:
+    """Forget Vector Fig. 3 view of the ``forget_vector_compositional`` records of one group; (None, why) when
+    they do not vary exactly two method parameters, (None, "") when there are none."""
+    runs = group[group["method"] == "forget_vector_compositional"]
+    if runs.empty:
+        return None, ""
+    params = runs["method_params"].map(json.loads)
+    varying = sorted(k for k in set().union(*params) if len({json.dumps(p.get(k)) for p in params}) > 1)
+    if len(varying) != 2:
+        return None, (f"forget_vector_compositional records vary {varying or 'no'} method parameters; the heat "
+                      "map needs exactly two (e.g. -m method.lambda1=1,2,3 method.lambda2=0,1,2)")
+    x_key, y_key = varying
+    cells = runs.assign(x=[p[x_key] for p in params], y=[p[y_key] for p in params],
+                        Average=runs[list(GAP_METRICS)].mean(axis=1, skipna=False))
+    fig, axes = plt.subplots(1, len(HEATMAP_PANELS), figsize=(3.2 * len(HEATMAP_PANELS), 3.2))
+    for ax, panel in zip(axes, HEATMAP_PANELS):
+        grid = cells.pivot_table(index="y", columns="x", values=panel, aggfunc="mean").sort_index(ascending=False)
+        image = ax.imshow(grid.to_numpy(dtype=float), cmap="viridis", aspect="auto")
+        for (i, j), value in np.ndenumerate(grid.to_numpy(dtype=float)):
+            if np.isfinite(value):
+                ax.text(j, i, f"{value:.0f}", ha="center", va="center", color="w", fontsize=8)
+        ax.set_xticks(range(grid.shape[1]), [f"{v:g}" for v in grid.columns])
+        ax.set_yticks(range(grid.shape[0]), [f"{v:g}" for v in grid.index])
+        ax.set_xlabel(f"method.{x_key}")
+        ax.set_ylabel(f"method.{y_key}")
+        ax.set_title(panel)
+        fig.colorbar(image, ax=ax, fraction=0.046)
+    fig.tight_layout()
+    return fig, ""
+
+
+def per_class_accuracies(record_dir: str | Path) -> dict[str, dict[int, float]]:
+    """Per-class accuracy (%) of the unlearned model on D_f and on the whole test set, from the record's
+    ``arrays.npz``: the forgotten classes' test images (``forget_test``) are added back to ``test`` when the
+    scenario held them out of it, as evaluation.py does for JiT_MIA."""
+    with np.load(Path(record_dir) / ARRAYS_FILE) as a:
+        held_out = len(a["forget_test_labels"]) > 0 and not a["test_in_forget_class"].any()
+        test_logits, test_labels = a["test_logits"], a["test_labels"]
+        if held_out:
+            test_logits = np.concatenate([test_logits, a["forget_test_logits"]])
+            test_labels = np.concatenate([test_labels, a["forget_test_labels"]])
+        return {"D_f": per_class_accuracy(a["forget_logits"], a["forget_labels"]),
+                "test": per_class_accuracy(test_logits, test_labels)}
+
+
+def per_class_figure(group: pd.DataFrame) -> Figure | None:
+    """Per-class bars of one group (None if no record has its arrays)."""
+    runs = group[group["path"].map(lambda p: (Path(p) / ARRAYS_FILE).is_file())]
+    if runs.empty:
+        return None
+    runs = runs.assign(label=method_labels(runs).replace({"retrain": "Retrain"}))
+    splits = {"D_f": {}, "test": {}}
+    for label, by_label in runs.groupby("label", sort=True):
+        per_seed = [per_class_accuracies(p) for p in by_label["path"]]
+        for split in splits:
+            splits[split][label] = pd.DataFrame([acc[split] for acc in per_seed]).mean()
+    fig, axes = plt.subplots(len(splits), 1, figsize=(max(6.0, 0.6 * len(splits["test"]) + 4), 6), squeeze=False,
+                             layout="constrained")
+    colors = plt.get_cmap("tab20")  # one colour per method up to 20 (the default cycle repeats after 10)
+    for ax, (split, by_label) in zip(axes[:, 0], splits.items()):
+        table = pd.DataFrame(by_label).sort_index()
+        width = 0.8 / max(len(table.columns), 1)
+        for i, label in enumerate(table.columns):
+            ax.bar(np.arange(len(table)) + i * width, table[label], width, label=label, color=colors(i % colors.N))
+        ax.set_xticks(np.arange(len(table)) + 0.4 - width / 2, [str(c) for c in table.index])
+        ax.set_ylabel(f"accuracy on {split} (%)")
+        ax.set_ylim(0, 100)
+    axes[0, 0].set_title(", ".join(f"{k}={v}" for k, v in zip(GROUP_KEYS, group[GROUP_KEYS].iloc[0])), fontsize=9)
+    axes[-1, 0].set_xlabel("class")
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), fontsize=7, loc="outside right upper")
+    return fig
+
+
+def _save(fig: Figure, folder: Path, name: str) -> list[Path]:
+    paths = [folder / f"{name}.{fmt}" for fmt in FORMATS]
+    for path in paths:
+        fig.savefig(path, dpi=150)
+    plt.close(fig)
+    return paths
+
+
+def save_figures(frame: pd.DataFrame, outdir: str | Path) -> tuple[list[Path], list[str]]:
+    """Every figure the records support, into ``outdir``: (written files, why each other figure was not drawn).
+    ``frame`` is ``load_records`` output with status ok."""
+    folder = Path(outdir)
+    folder.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    skipped: list[str] = []
+    for key, group in frame.groupby(GROUP_KEYS, sort=True):
+        name = slug(*key)
+        fig = rte_score_figure(group)
+        if fig is None:
+            skipped.append(f"unlink_fig1 {name}: no model has all of {', '.join(GAP_METRICS)}")
+        else:
+            written += _save(fig, folder, f"unlink_fig1_{name}")
+        fig = per_class_figure(group)
+        if fig is None:
+            skipped.append(f"per_class {name}: no {ARRAYS_FILE} beside the records (eval.save_arrays=false?)")
+        else:
+            written += _save(fig, folder, f"per_class_{name}")
+        fig, why = coefficient_heatmap_figure(group)
+        if fig is not None:
+            written += _save(fig, folder, f"forget_vector_fig3_{name}")
+        elif why:
+            skipped.append(f"forget_vector_fig3 {name}: {why}")
+    for key, records in frame.groupby(["data", "model", "shift"], sort=True):
+        fig = gap_vs_ratio_figure(records)
+        if fig is not None:
+            written += _save(fig, folder, f"salun_fig2a_{slug(*key)}")
+        elif records["scenario"].str.fullmatch(r"random\d+").any():
+            skipped.append(f"salun_fig2a {slug(*key)}: the records hold one forgetting ratio; it needs two or more")
+    return written, skipped

@@ -1,0 +1,36 @@
+"""GA for generation: gradient ascent on the diffusion loss of D_f, i.e. minimise -l_MSE(theta; D_f) with the true
+condition (SalUn Eq. 5 as a loss to ascend; SalUn Fig. 3 shows it over-forgets). No label dropout on D_f: ascending
+the unconditional loss would erase every class."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from unlearn_bench.generation.ddpm import ConditionalDDPM, diffusion_mse
+from unlearn_bench.generation.methods.base import GenerationView, GenMethodConfig, TrainedGenMethod, register_gen_method
+from unlearn_bench.training import Batches, Objective
+
+
+def negative_diffusion_mse(model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    return -diffusion_mse(model, *batch, drop_labels=False)
+
+
+@register_gen_method
+class GenGradientAscent(TrainedGenMethod):
+    name = "ga"
+    needs = frozenset({"forget"})
+
+    @dataclass
+    class Config(GenMethodConfig):
+        name: str = "ga"
+        iterations: int = 100
+        lr: float = 1e-5
+
+    def batches(self, model: ConditionalDDPM, data: GenerationView) -> Batches:
+        return data.loader("forget", self.cfg.batch_size, augment=False)
+
+    def objective(self, model: ConditionalDDPM, data: GenerationView) -> Objective:
+        return negative_diffusion_mse

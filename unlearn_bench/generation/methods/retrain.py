@@ -1,0 +1,29 @@
+"""Retrain for generation: the same DDPM trained from scratch on D_r with the original's recipe (SalUn App. C.1:
+80,000 Adam iterations, lr 1e-4, batch 128 on CIFAR-10). Cached per (data, UNet, recipe, forget set, seed) by the
+generation runner and shared by every method of a sweep."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+from torch import nn
+
+from unlearn_bench.generation.ddpm import ConditionalDDPM, train_ddpm
+from unlearn_bench.generation.methods.base import GenerationView, GenMethod, GenMethodConfig, register_gen_method
+from unlearn_bench.models import reset_parameters
+
+
+@register_gen_method
+class GenRetrain(GenMethod):
+    name = "retrain"
+    needs = frozenset({"retain"})
+
+    @dataclass
+    class Config(GenMethodConfig):
+        name: str = "retrain"
+
+    def unlearn(self, model: ConditionalDDPM, data: GenerationView) -> nn.Module:
+        fresh = reset_parameters(copy.deepcopy(model))
+        return train_ddpm(fresh, lambda batch_size: data.loader("retain", batch_size, augment=False),
+                          data.ddpm_recipe, data.amp, "retrain", data.progress)

@@ -1,0 +1,319 @@
+"""The generation pipeline (``task=generation``): build the task, get the classifier original, the DDPM original and
+the DDPM Retrain (all cached), run the generation method, sample every class from the three models, compute UA,
+FID and Acc_gen (``metrics.py``), save sample grids, write a ``RunRecord`` the report reads.
+
+Reused from the classification pipeline: ``make_task`` (data + forget set), ``ModelCache`` (original and Retrain,
+here under the kinds ``ddpm_original`` / ``ddpm_retrain``; the classifier under ``original`` with the
+classification runner's own key, so both pipelines share one classifier), ``DataView``, ``training.fit``,
+``RunRecord`` / ``write_record``, the report's tables, the seeding and device helpers.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import math
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from filelock import FileLock
+from omegaconf import DictConfig, OmegaConf
+from torch import nn
+
+from unlearn_bench.cache import ModelCache, atomic_write_bytes, atomic_write_json, config_hash
+from unlearn_bench.data.scenarios import FULL_CLASS_KINDS, validate_scenario
+from unlearn_bench.data.task import Task, make_task
+from unlearn_bench.errors import ConfigError, UserInputError
+from unlearn_bench.generation.ddpm import ConditionalDDPM, build_ddpm, import_diffusers, train_ddpm
+from unlearn_bench.generation.grids import save_image_table
+from unlearn_bench.generation.methods import GEN_METHODS, GenerationView, create_gen_method
+from unlearn_bench.generation.metrics import (
+    FeatureFn,
+    batched,
+    classifier_features,
+    generation_metrics,
+    inception_features,
+)
+from unlearn_bench.generation.sampling import check_sampling, sample_per_class
+from unlearn_bench.generation.task import check_task
+from unlearn_bench.metrics.gap import avg_gap, gaps
+from unlearn_bench.models import create_model
+from unlearn_bench.report import render, summarize
+from unlearn_bench.results import ARRAYS_FILE, RECORD_FILE, RunRecord, load_records, read_record, write_record
+from unlearn_bench.runner import (
+    _data_payload,
+    _finished,
+    _git_rev,
+    _payloads,
+    _versions,
+    check_cache_dir,
+    non_finite,
+    resolve_model_name,
+)
+from unlearn_bench.runtime import (
+    configure_backends,
+    peak_memory_mb,
+    prepare_model,
+    resolve_amp,
+    resolve_eval_batch_size,
+    seed_everything,
+    select_device,
+)
+from unlearn_bench.training import DivergedError, train_from_scratch
+
+log = logging.getLogger(__name__)
+
+MODEL_NAME = "ddpm"
+
+
+def fid_metric_name(cfg: DictConfig) -> str:
+    """``FID_inception`` with Inception weights, else ``FID_classifier``: the table says which features it used."""
+    return "FID_inception" if cfg.task.metrics.inception_weights else "FID_classifier"
+
+
+def validate(cfg: DictConfig) -> None:
+    """Checks that need no data: bad input fails before anything is loaded or trained."""
+    check_task(cfg)
+    if cfg.method.name not in GEN_METHODS:
+        raise ConfigError(f"method=generation/{cfg.method.name} is not registered; allowed: "
+                          f"{['generation/' + m for m in sorted(GEN_METHODS)]}")
+    if cfg.task.model != MODEL_NAME:
+        raise ConfigError(f"task.model={cfg.task.model!r} is not supported; allowed: {MODEL_NAME}")
+    if cfg.scenario.kind not in FULL_CLASS_KINDS:
+        raise ConfigError(f"task=generation forgets whole classes (SalUn's class-wise DDPM setting); scenario="
+                          f"{cfg.scenario.name} (kind {cfg.scenario.kind!r}) is not class-wise; allowed kinds: "
+                          f"{list(FULL_CLASS_KINDS)}")
+    validate_scenario(cfg.scenario, cfg.data.num_classes)
+    resolve_model_name(cfg)
+    select_device(cfg.device)
+    check_sampling(cfg.task.sampling)
+    for key in ("task.train.iterations", "task.train.batch_size", "method.iterations", "method.batch_size",
+                "train.epochs", "train.batch_size"):
+        if OmegaConf.select(cfg, key) < 1:
+            raise ConfigError(f"{key}={OmegaConf.select(cfg, key)} must be >= 1")
+    for key in ("task.train.lr", "method.lr", "train.lr"):
+        value = OmegaConf.select(cfg, key)
+        if not (math.isfinite(value) and value > 0):
+            raise ConfigError(f"{key}={value} must be a finite number > 0")
+    build_ddpm(cfg.task.unet, cfg.task.diffusion, cfg.data.in_chans, cfg.data.img_size, cfg.data.num_classes)
+    weights = cfg.task.metrics.inception_weights
+    if weights and not Path(weights).is_file():
+        raise ConfigError(f"task.metrics.inception_weights={weights!r} is not a file; give a local torchvision "
+                          "inception_v3 state dict, or null to use the classifier's features")
+    check_cache_dir(cfg.cache_dir)
+
+
+def generation_payloads(cfg: DictConfig, task: Task) -> dict[str, dict]:
+    """Cache keys: the classifier original (the classification runner's key), the DDPM original (data, UNet,
+    schedule, recipe, seed), the DDPM Retrain (+ forget set) and the run (+ classifier, scenario, method,
+    sampling, metrics)."""
+    classification = _payloads(cfg, task)
+    task_cfg = OmegaConf.to_container(cfg.task, resolve=True)
+    ddpm_original = {"data": _data_payload(cfg), "unet": task_cfg["unet"], "diffusion": task_cfg["diffusion"],
+                     "train": task_cfg["train"], "amp": cfg.train.amp, "seed": cfg.seed}
+    ddpm_retrain = {**ddpm_original, "forget_idx_sha256": classification["forget_sha"]}
+    run = {**ddpm_retrain, "task": "generation", "classifier": classification["original"],
+           "scenario": OmegaConf.to_container(cfg.scenario, resolve=True),
+           "method": OmegaConf.to_container(cfg.method, resolve=True),
+           "sampling": task_cfg["sampling"], "metrics": task_cfg["metrics"]}
+    return {"classifier": classification["original"], "ddpm_original": ddpm_original, "ddpm_retrain": ddpm_retrain,
+            "run": run, "forget_sha": classification["forget_sha"]}
+
+
+def cached_evaluation(cache_dir: str, payload: dict, compute: Callable[[], tuple[dict, dict]]
+                      ) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+    """``compute()`` stored in ``<cache_dir>/eval/<key>/`` (metrics.json written last marks a complete entry):
+    the original's and Retrain's samples and metrics are computed once for every method of a seed."""
+    folder = Path(cache_dir) / "eval" / config_hash(payload)
+    metrics_path, arrays_path = folder / "metrics.json", folder / ARRAYS_FILE
+    folder.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(folder) + ".lock"):
+        if metrics_path.exists() and arrays_path.exists():
+            with np.load(arrays_path) as stored:
+                return json.loads(metrics_path.read_text()), dict(stored)
+        metrics, arrays = compute()
+        atomic_write_bytes(arrays_path, lambda f: np.savez_compressed(f, **arrays))
+        atomic_write_json(metrics_path, metrics)
+        return metrics, arrays
+
+
+@dataclass
+class GenerationEvaluator:
+    """Samples every class from a DDPM and scores the images against the classifier and the real D_r features."""
+
+    cfg: DictConfig
+    task: Task
+    classifier: nn.Module
+    features: FeatureFn
+    reference_features: np.ndarray
+    device: torch.device
+
+    def __call__(self, model: ConditionalDDPM) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+        classes = list(range(self.task.num_classes))
+        generated = sample_per_class(model, classes, self.cfg.task.sampling, self.cfg.seed)
+        return generation_metrics(generated, classes, self.task.forgotten_classes, self.classifier,
+                                  fid_metric_name(self.cfg), self.features, self.reference_features, self.device)
+
+
+def save_grid(images: np.ndarray, task: Task, per_class: int, path: Path, title: str) -> Path:
+    """Rows = classes (the forgotten one(s) marked), ``per_class`` generated images each (SalUn Fig. 4 style)."""
+    labels = [f"{name} (forgotten)" if k in task.forgotten_classes else name for k, name in enumerate(task.classes)]
+    return save_image_table(images[:, :per_class], labels, None, path, title)
+
+
+def run(cfg: DictConfig, output_dir: str | Path | None = None) -> RunRecord:
+    """Run one (data, DDPM, generation method, class-wise scenario, seed) and return its record; stored under
+    ``<cache_dir>/runs/<run key>/`` (skipped when it exists and ``skip_existing``) and copied into ``output_dir``
+    (the Hydra job folder by default) with the sample grids ``samples_<model>.png``."""
+    wall_start = time.perf_counter()
+    validate(cfg)
+    if output_dir is None:
+        from hydra.core.hydra_config import HydraConfig
+
+        output_dir = HydraConfig.get().runtime.output_dir
+    output_dir = Path(output_dir)
+    device = select_device(cfg.device)
+    cfg.train.amp = resolve_amp(cfg.train.amp, device)
+    cfg.eval.batch_size = resolve_eval_batch_size(cfg.eval.batch_size, device)
+    configure_backends(device)
+    progress = cfg.progress
+
+    task = make_task(cfg.data, cfg.scenario, cfg.train, cfg.seed, device)
+    payloads = generation_payloads(cfg, task)
+    run_key = config_hash(payloads["run"])
+    store = Path(cfg.cache_dir) / "runs" / run_key
+    fid_name = fid_metric_name(cfg)
+    if cfg.skip_existing and _finished(store / RECORD_FILE):
+        log.info("skip: run %s already recorded in %s", run_key, store)
+        shutil.copytree(store, output_dir, dirs_exist_ok=True)
+        print_table(output_dir, fid_name)
+        return read_record(store / RECORD_FILE)
+
+    cache = ModelCache(cfg.cache_dir)
+    classifier_name = resolve_model_name(cfg)
+    method = create_gen_method(cfg.method)
+
+    def new_classifier() -> nn.Module:
+        model = create_model(classifier_name, task.num_classes, cfg.data.in_chans, cfg.data.img_size, task.mean,
+                             task.std, width=cfg.model.width)
+        return prepare_model(model, device, cfg.train.channels_last, cfg.train.compile)
+
+    def train_classifier() -> nn.Module:  # the classification runner's original: same seed, recipe and data order
+        generator = seed_everything(cfg.seed)
+        return train_from_scratch(new_classifier(), lambda: task.loader("train", cfg.train.batch_size,
+                                                                        generator=generator),
+                                  cfg.train, desc="classifier original", progress=progress)
+
+    def new_ddpm() -> ConditionalDDPM:
+        return build_ddpm(cfg.task.unet, cfg.task.diffusion, cfg.data.in_chans, cfg.data.img_size,
+                          task.num_classes).to(device)
+
+    def train_original() -> nn.Module:
+        generator = seed_everything(cfg.seed)
+        return train_ddpm(new_ddpm(), lambda batch_size: lambda: task.loader("train", batch_size, augment=False,
+                                                                             generator=generator),
+                          cfg.task.train, cfg.train.amp, "ddpm original", progress)
+
+    def view(needs: frozenset[str], generator: torch.Generator) -> GenerationView:
+        return GenerationView(task, needs, cfg.train, cfg.task.train, generator, progress)
+
+    def train_retrain() -> nn.Module:
+        retrain_method = GEN_METHODS["retrain"]
+        return retrain_method(retrain_method.Config()).unlearn(original, view(retrain_method.needs,
+                                                                               seed_everything(cfg.seed)))
+
+    status, error = "ok", None
+    original_meta = retrain_meta = classifier_meta = {"seconds": float("nan"), "cached": False}
+    metrics, arrays, original_metrics, retrain_metrics = {}, {}, {}, {}
+    rte_s = eval_s = float("nan")
+    grids: dict[str, str] = {}
+    try:
+        classifier, classifier_meta = cache.load_or_build("original", payloads["classifier"], new_classifier(),
+                                                          train_classifier)
+        classifier.eval()
+        original, original_meta = cache.load_or_build("ddpm_original", payloads["ddpm_original"], new_ddpm(),
+                                                      train_original)
+        retrain, retrain_meta = cache.load_or_build("ddpm_retrain", payloads["ddpm_retrain"], new_ddpm(),
+                                                    train_retrain)
+        if cfg.method.name == "retrain":
+            unlearned, rte_s = retrain, retrain_meta["seconds"]
+        else:
+            generator = seed_everything(cfg.seed)
+            start = time.perf_counter()
+            try:
+                unlearned = method.unlearn(copy.deepcopy(original), view(method.needs, generator))
+                if bad := non_finite(unlearned):
+                    raise DivergedError(f"{cfg.method.name}: weights became NaN/inf in {len(bad)} tensors "
+                                        f"({', '.join(bad[:3])})")
+            except DivergedError as err:
+                status, error, unlearned = "diverged", str(err), None
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            rte_s = time.perf_counter() - start
+
+        eval_start = time.perf_counter()
+        features = (inception_features(cfg.task.metrics.inception_weights, device)
+                    if cfg.task.metrics.inception_weights else classifier_features(classifier))
+        reference = batched(features, task.split("retain")[0], device, cfg.eval.batch_size)
+        evaluator = GenerationEvaluator(cfg, task, classifier, features, reference, device)
+        reference_eval = {"classifier_sha256": classifier_meta["sha256"], "forget_idx_sha256": payloads["forget_sha"],
+                          "sampling": OmegaConf.to_container(cfg.task.sampling, resolve=True),
+                          "metrics": OmegaConf.to_container(cfg.task.metrics, resolve=True), "seed": cfg.seed}
+        original_metrics, original_arrays = cached_evaluation(
+            cfg.cache_dir, {**reference_eval, "weights_sha256": original_meta["sha256"]}, lambda: evaluator(original))
+        retrain_metrics, retrain_arrays = cached_evaluation(
+            cfg.cache_dir, {**reference_eval, "weights_sha256": retrain_meta["sha256"]}, lambda: evaluator(retrain))
+        if unlearned is not None:
+            metrics, arrays = evaluator(unlearned)
+        eval_s = time.perf_counter() - eval_start
+        per_class = cfg.task.sampling.grid_per_class
+        arrays["original_grid"] = original_arrays["generated_images"][:, :per_class]
+        arrays["retrain_grid"] = retrain_arrays["generated_images"][:, :per_class]
+        shown = {"original": original_arrays, "retrain": retrain_arrays}
+        if unlearned is not None and cfg.method.name != "retrain":
+            shown[cfg.method.name] = arrays
+        for label, model_arrays in shown.items():
+            path = save_grid(model_arrays["generated_images"], task, per_class, output_dir / f"samples_{label}.png",
+                             f"{label}: {cfg.data.name}, {cfg.scenario.name}, seed {cfg.seed}")
+            grids[label] = str(path)
+    except UserInputError:
+        raise
+    except Exception as err:
+        log.exception("run %s failed", run_key)
+        status, error, metrics, arrays = "failed", f"{type(err).__name__}: {err}", {}, {}
+    gap = gaps(metrics, retrain_metrics, keys=tuple(metrics))
+    record = RunRecord(
+        run_key=run_key, status=status, data=cfg.data.name, model=MODEL_NAME, scenario=cfg.scenario.name,
+        method=cfg.method.name, seed=cfg.seed, metrics=metrics, original_metrics=original_metrics,
+        retrain_metrics=retrain_metrics, gaps=gap, avg_gap=avg_gap(gap) if gap else float("nan"),
+        rte_s=rte_s, original_train_s=original_meta["seconds"], retrain_train_s=retrain_meta["seconds"],
+        wall_s=time.perf_counter() - wall_start, data_access=sorted(method.needs),
+        training_free=method.training_free, forget_size=len(task.forget_idx),
+        forget_idx_sha256=payloads["forget_sha"], device=str(device), memory=peak_memory_mb(device),
+        versions={**_versions(), "diffusers": import_diffusers().__version__}, git_rev=_git_rev(),
+        config=OmegaConf.to_container(cfg, resolve=True), created=time.strftime("%Y-%m-%dT%H:%M:%S"), error=error,
+        extra={"task": "generation", "original_cached": original_meta["cached"],
+               "retrain_cached": retrain_meta["cached"], "classifier_cached": classifier_meta["cached"],
+               "classifier": classifier_name, "fid_features": fid_name, "grids": grids},
+        eval_s=eval_s,
+    )
+    arrays = arrays if cfg.eval.save_arrays else None
+    write_record(store, record, arrays, task.forget_idx)
+    write_record(output_dir, record, arrays, task.forget_idx)
+    print_table(output_dir, fid_name)
+    return record
+
+
+def print_table(folder: Path, fid_name: str) -> None:
+    frame = load_records(folder)
+    ok = frame[frame["status"] == "ok"] if not frame.empty else frame
+    if ok.empty:
+        log.warning("run finished with status %s: %s", frame["status"].iloc[0], folder)
+        return
+    log.info("\n%s", render(summarize(ok, ("UA", fid_name, "Acc_gen")), "md"))
