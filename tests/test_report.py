@@ -2,7 +2,12 @@
 
 import json
 
-from unlearn_bench.report import main, render, summarize
+import pandas as pd
+import pytest
+
+from unlearn_bench.config import compose_config
+from unlearn_bench.errors import ConfigError
+from unlearn_bench.report import compare, main, parse_reference, preset_table, render, summarize
 from unlearn_bench.results import load_records
 
 
@@ -70,12 +75,6 @@ def test_report_splits_a_hyperparameter_sweep_into_rows(tmp_path):
 
 
 # --- Beside the paper --------------------------------------------------------------------------------------
-
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
-
-from unlearn_bench.errors import ConfigError  # noqa: E402
-from unlearn_bench.report import compare, parse_reference, preset_table  # noqa: E402
 
 HEADER = "paper,table,data,model,scenario,method,metric,mean,std\n"
 
@@ -172,20 +171,21 @@ def test_preset_names_parse_to_paper_tables():
     assert preset_table("my_sweep") is None
 
 
-def test_shifted_records_compare_with_the_papers_shifted_column(tmp_path):
+@pytest.mark.parametrize("eval_option,column", [("gn1", "UA_gn1"), ("et1", "UA_et1")])
+def test_shifted_records_compare_with_the_papers_shifted_column(tmp_path, eval_option, column):
     runs = tmp_path / "runs"
     write_two_seeds(runs)
+    shift = dict(compose_config([f"eval={eval_option}"]).eval.shift)
     for seed in (0, 1):
         rec_path = runs / f"seed{seed}" / "record.json"
         rec = json.loads(rec_path.read_text())
-        rec["config"]["eval"] = {"shift": {"kind": "gaussian", "sigma": 0.08}}
+        rec["config"]["eval"] = {"shift": shift}
         rec_path.write_text(json.dumps(rec))
     csv = write_reference(tmp_path / "ref.csv", [
-        ("forget_vector", "2", "digits", "small_cnn", "random10", "salun", "UA_gn1", 1.0, ""),
-        ("forget_vector", "2", "digits", "small_cnn", "random10", "salun", "UA", 50.0, ""),
-    ])
+        ("forget_vector", "2", "digits", "small_cnn", "random10", "salun", metric, mean, "")
+        for metric, mean in (("UA_gn1", 1.0), ("UA_et1", 2.0), ("UA", 50.0))])
     (blocks,) = compare(load_records(runs), parse_reference(str(csv))).values()
-    assert blocks[0].frame[["metric", "ours_mean"]].values.tolist() == [["UA_gn1", 4.0]]
+    assert blocks[0].frame[["metric", "ours_mean"]].values.tolist() == [[column, 4.0]]
 
 
 def test_report_cli_prints_the_comparison(tmp_path, capsys):
@@ -205,3 +205,43 @@ def test_note_names_the_papers_metrics_when_none_match(tmp_path):
     write_two_seeds(tmp_path)  # salun records hold UA, RA, TA, MIA; SURE Table 1 prints best-epoch gaps only
     (note,) = compare(load_records(tmp_path), parse_reference("sure:1")).values()
     assert isinstance(note, str) and "sure Table 1" in note and "gap_UA_top1" in note
+
+
+# --- Epoch selection and tuned presets -------------------------------------------------------------------------
+
+
+def test_epoch_selection_shows_the_best_or_top5_epochs(tmp_path, capsys):
+    retrain = {"UA": 5.0, "RA": 100.0, "TA": 94.0, "MIA": 12.0}
+    rec = fake_record(0, {"UA": 1.0, "RA": 90.0, "TA": 90.0, "MIA": 2.0}, retrain,
+                      {"UA": 0.0, "RA": 100.0, "TA": 95.0, "MIA": 2.0}, 30.0)
+    # Avg. Gaps: epoch 1: 4, epoch 2: 1, epoch 3 (final): 7
+    rec["epoch_metrics"] = [{"epoch": 1, "UA": 9.0, "RA": 96.0, "TA": 90.0, "MIA": 16.0},
+                            {"epoch": 2, "UA": 6.0, "RA": 99.0, "TA": 93.0, "MIA": 13.0},
+                            {"epoch": 3, "UA": 1.0, "RA": 90.0, "TA": 90.0, "MIA": 2.0}]
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "record.json").write_text(json.dumps(rec))
+    other = fake_record(1, rec["metrics"], retrain, rec["original_metrics"], 30.0, lr=0.1)  # no per-epoch metrics
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "record.json").write_text(json.dumps(other))
+
+    assert main([str(tmp_path), "--reference", "none", "--epoch", "best"]) == 0
+    out = capsys.readouterr().out
+    assert "best epoch by Avg. Gap" in out and "6.00±0.00 (1.00)" in out  # epoch 2's UA and its gap
+    assert "Not in the table (no per-epoch metrics" in out and "salun/seed1" in out
+    assert main([str(tmp_path), "--reference", "none", "--epoch", "top5"]) == 0
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith("| salun"))
+    cells = [c.strip() for c in row.split("|")]
+    assert cells[2] == "5.33±0.00 (3.00)"  # UA: mean of 9, 6, 1; gap: mean of 4, 1, 4
+    assert float(cells[6]) == 4.0  # Avg. Gap: mean of 4, 1, 7
+
+
+def test_a_tuned_preset_shows_its_tuning_seed_objective(tmp_path):
+    write_two_seeds(tmp_path)
+    rec = json.loads((tmp_path / "seed1" / "record.json").read_text())
+    rec["config"]["method"]["tuned"] = {"objective": "avg_gap", "value": 0.25, "seed": 0}
+    (tmp_path / "seed1" / "record.json").write_text(json.dumps(rec))
+    table = next(iter(summarize(load_records(tmp_path)).values()))
+    assert list(table["Tuned on"]) == ["", "", "seed 0: avg_gap 0.25"]
+    # The provenance is not a hyper-parameter: both seeds stay one row.
+    assert list(table["Method"]) == ["Original", "Retrain", "salun"]

@@ -167,8 +167,8 @@ def per_class_figure(group: pd.DataFrame) -> Figure | None:
 
 def _save(fig: Figure, folder: Path, name: str) -> list[Path]:
     paths = [folder / f"{name}.{fmt}" for fmt in FORMATS]
-    for path in paths:
-        fig.savefig(path, dpi=150)
+    for path in paths:  # no creation date in the PDF: regenerating an unchanged figure gives the same file
+        fig.savefig(path, dpi=150, metadata={"CreationDate": None} if path.suffix == ".pdf" else None)
     plt.close(fig)
     return paths
 

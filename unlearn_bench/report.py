@@ -15,7 +15,8 @@ row per (model, metric) that both hold: ours mean±std over seeds, the paper's m
 title names the paper, its table and the paper's data / model / scenario, so every number says where it comes
 from. Metrics compared: every metric the paper table prints that the records hold (UA, RA, TA, MIA, their
 ``gap_*`` to Retrain, JiT_Dr, ...), Avg. Gap (``avg_gap``) and RTE in minutes (``rte_min``; different hardware).
-Under an evaluation shift the paper's shifted column is used (``eval=gn1``: Forget Vector Table 2 ``UA_gn1``).
+Under an evaluation shift the paper's shifted column is used (``eval=gn1`` / ``eval=et1``: Forget Vector
+Table 2 ``UA_gn1`` / ``UA_et1``).
 
 - ``auto`` (default): rows of ``results/reference/*.csv`` with the records' data, model, scenario and method
   (Original/Retrain as ``original``/``retrain``). If the records were made by a preset
@@ -45,7 +46,7 @@ import pandas as pd
 from omegaconf import OmegaConf
 
 from unlearn_bench.errors import ConfigError
-from unlearn_bench.metrics.gap import GAP_METRICS, avg_gap
+from unlearn_bench.metrics.gap import GAP_METRICS, avg_gap, gaps, select_epochs
 from unlearn_bench.metrics.sure import AEG_KEYS
 from unlearn_bench.results import load_records, shift_label
 
@@ -54,8 +55,10 @@ REFERENCE_DIR = Path(__file__).resolve().parents[1] / "results" / "reference"
 REFERENCE_COLUMNS = ["paper", "table", "data", "model", "scenario", "method", "metric", "mean", "std"]
 # A preset name: <paper>_table<label>[_<variant>], e.g. salun_table1_cpu, salun_tablea6, jit_table2b.
 PRESET_PATTERN = re.compile(r"^(?P<paper>[a-z_]+?)_table(?P<table>a?\d+[a-z]?)(?:_|$)")
-# The paper's column for a metric measured under an evaluation shift (Forget Vector Table 2: UA on D_f under GN1).
-SHIFT_SUFFIXES = {shift_label({"kind": "gaussian", "sigma": 0.08}): "_gn1"}
+# The paper's column for a metric measured under an evaluation shift (Forget Vector Table 2: UA on D_f under GN1 /
+# ET1; conf/eval/gn1.yaml, et1.yaml).
+SHIFT_SUFFIXES = {shift_label({"kind": "gaussian", "sigma": 0.08}): "_gn1",
+                  shift_label({"kind": "elastic", "smoothing": 170.8}): "_et1"}
 # Columns of a comparison beyond the record metrics: our name -> the reference CSV's.
 SUMMARY_METRICS = {"avg_gap": "avg_gap", "rte_min": "rte_min"}
 REFERENCE_METHOD = {"Original": "original", "Retrain": "retrain"}
@@ -120,6 +123,39 @@ def model_rows(group: pd.DataFrame) -> pd.DataFrame:
     return rows.assign(rte_min=rows["rte_s"] / 60)
 
 
+def select_epoch_rows(frame: pd.DataFrame, how: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``--epoch``: each run's metrics at the epochs ``how`` picks from its per-epoch record (``eval.every_epoch``;
+    ``metrics.gap.select_epochs``): ``best`` = the epoch with the smallest Avg. Gap (SURE's "Top-1"), ``top5`` = the
+    mean over the five best epochs (SURE's "Top-5"; gaps are the mean of those epochs' gaps). ``final`` leaves the
+    frame as it is. Returns (rows, runs without per-epoch metrics, left out rather than shown at their final epoch;
+    Retrain's runs, which only repeat the Retrain row, are kept)."""
+    if how == "final":
+        return frame, frame.iloc[:0]
+    rows, missing = [], []
+    for _, rec in frame.iterrows():
+        epochs = json.loads(rec["epoch_metrics"])
+        if not epochs:
+            (rows if rec["method"] == "retrain" else missing).append(rec)
+            continue
+        retrain = {m: rec["retrain_" + m] for m in rec["metric_names"].split(",")
+                   if m and pd.notna(rec.get("retrain_" + m))}
+        metrics, chosen = select_epochs(epochs, retrain, how)
+        chosen_gaps = [gaps(e, retrain, keys=tuple(metrics)) for e in epochs if e["epoch"] in chosen]
+        rec = rec.copy()
+        for name, value in metrics.items():
+            rec[name] = value
+            if name in retrain:
+                rec["gap_" + name] = sum(g[name] for g in chosen_gaps) / len(chosen_gaps)
+        rec["avg_gap"] = sum(avg_gap(g) for g in chosen_gaps) / len(chosen_gaps)
+        rec["epochs"] = ",".join(map(str, chosen))
+        rows.append(rec)
+    return pd.DataFrame(rows, columns=frame.columns.union(["epochs"], sort=False)), pd.DataFrame(missing)
+
+
+EPOCH_LABELS = {"final": "final epoch", "best": "best epoch by Avg. Gap to Retrain (SURE Top-1)",
+                "top5": "mean of the 5 best epochs by Avg. Gap to Retrain (SURE Top-5)"}
+
+
 def summarize(frame: pd.DataFrame, metrics: tuple[str, ...] = GAP_METRICS) -> dict[tuple, pd.DataFrame]:
     """One table per (data, model, scenario, shift): a row per model with formatted cells, one column per
     name in ``metrics``."""
@@ -142,8 +178,13 @@ def summarize(frame: pd.DataFrame, metrics: tuple[str, ...] = GAP_METRICS) -> di
             row["Training-free"] = "yes" if bool(g["training_free"].iloc[0]) else "no"
             row["D_r-free"] = "yes" if "retain" not in reads.split(",") and reads != "D" else "no"
             row["Seeds"] = g["seed"].nunique()
+            # A tuned preset (conf/method/tuned/): its objective on the tuning seed, beside these (held-out) seeds.
+            provenance = [t for t in g.get("tuned", pd.Series(dtype=object)).dropna() if t]
+            tuned = json.loads(provenance[0]) if provenance else None
+            row["Tuned on"] = f"seed {tuned['seed']}: {tuned['objective']} {tuned['value']:.2f}" if tuned else ""
             out.append(row)
-        tables[key] = pd.DataFrame(out)
+        table = pd.DataFrame(out)
+        tables[key] = table if table["Tuned on"].any() else table.drop(columns="Tuned on")
     return tables
 
 
@@ -399,6 +440,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reference", default="auto",
                         help="paper numbers beside ours: auto (default), none, a CSV file, or <paper>:<table>"
                              "[:<data>:<model>] (e.g. salun:1; a stand-in comparison for *_cpu runs)")
+    parser.add_argument("--epoch", default="final", choices=list(EPOCH_LABELS),
+                        help="which unlearning epoch each run shows (best/top5 need runs with eval.every_epoch=true)")
     parser.add_argument("--figures", metavar="OUTDIR", help="also write the figures (PNG and PDF) into OUTDIR")
     parser.add_argument("--wandb", metavar="PROJECT", help="log the tables and figures to this wandb project")
     parser.add_argument("--wandb-mode", default="offline", choices=["offline", "online", "disabled"])
@@ -422,9 +465,19 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         print(err, file=sys.stderr)
         return 2
+    frame, no_epochs = select_epoch_rows(frame, args.epoch)
+    if frame.empty:
+        print(f"--epoch {args.epoch}: no run under {args.root} has per-epoch metrics (eval.every_epoch=true)",
+              file=sys.stderr)
+        return 1
     tables = summarize(frame, columns)
     comparisons = compare(frame, choice)
     text = render(tables, args.format, comparisons)
+    if args.epoch != "final":
+        text = f"Methods at the {EPOCH_LABELS[args.epoch]}.\n\n" + text
+    if len(no_epochs):
+        text += "\n\nNot in the table (no per-epoch metrics; rerun with eval.every_epoch=true): " + ", ".join(
+            f"{r.method}/seed{r.seed}" for r in no_epochs.itertuples())
     if len(failed):
         text += "\n\nNot in the table (status != ok): " + ", ".join(
             f"{r.method}/seed{r.seed}: {r.status}" for r in failed.itertuples())
