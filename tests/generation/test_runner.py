@@ -61,6 +61,8 @@ def test_generation_runs_record_grids_report_and_share_caches(tmp_path, monkeypa
     monkeypatch.setattr(gen_runner, "train_ddpm", must_not_train)
     monkeypatch.setattr(gen_runner, "create_gen_method", must_not_train)
     assert generate(tmp_path, "method=generation/salun", out="again") == first
+    assert first.extra["grids"]["salun"] == "samples_salun.png"
+    assert (tmp_path / "again" / "samples_salun.png").exists()  # a skipped run still gets its grids
 
     capsys.readouterr()
     assert report.main([str(tmp_path), "--metrics", "UA,FID_classifier,Acc_gen"]) == 0

@@ -269,7 +269,9 @@ def run(cfg: DictConfig, output_dir: str | Path | None = None) -> RunRecord:
             cfg.cache_dir, {**reference_eval, "weights_sha256": original_meta["sha256"]}, lambda: evaluator(original))
         retrain_metrics, retrain_arrays = cached_evaluation(
             cfg.cache_dir, {**reference_eval, "weights_sha256": retrain_meta["sha256"]}, lambda: evaluator(retrain))
-        if unlearned is not None:
+        if cfg.method.name == "retrain":  # the unlearned model is Retrain: its cached samples and metrics
+            metrics, arrays = dict(retrain_metrics), dict(retrain_arrays)
+        elif unlearned is not None:
             metrics, arrays = evaluator(unlearned)
         eval_s = time.perf_counter() - eval_start
         per_class = cfg.task.sampling.grid_per_class
@@ -278,10 +280,9 @@ def run(cfg: DictConfig, output_dir: str | Path | None = None) -> RunRecord:
         shown = {"original": original_arrays, "retrain": retrain_arrays}
         if unlearned is not None and cfg.method.name != "retrain":
             shown[cfg.method.name] = arrays
-        for label, model_arrays in shown.items():
-            path = save_grid(model_arrays["generated_images"], task, per_class, output_dir / f"samples_{label}.png",
-                             f"{label}: {cfg.data.name}, {cfg.scenario.name}, seed {cfg.seed}")
-            grids[label] = str(path)
+        for label, model_arrays in shown.items():  # into the stored run, copied with the record (and on skip)
+            grids[label] = save_grid(model_arrays["generated_images"], task, per_class, store / f"samples_{label}.png",
+                                     f"{label}: {cfg.data.name}, {cfg.scenario.name}, seed {cfg.seed}").name
     except UserInputError:
         raise
     except Exception as err:
@@ -300,12 +301,15 @@ def run(cfg: DictConfig, output_dir: str | Path | None = None) -> RunRecord:
         config=OmegaConf.to_container(cfg, resolve=True), created=time.strftime("%Y-%m-%dT%H:%M:%S"), error=error,
         extra={"task": "generation", "original_cached": original_meta["cached"],
                "retrain_cached": retrain_meta["cached"], "classifier_cached": classifier_meta["cached"],
-               "classifier": classifier_name, "fid_features": fid_name, "grids": grids},
+               "classifier": classifier_name, "fid_features": fid_name,
+               "grids": grids},  # model -> PNG file name beside the record
         eval_s=eval_s,
     )
     arrays = arrays if cfg.eval.save_arrays else None
     write_record(store, record, arrays, task.forget_idx)
     write_record(output_dir, record, arrays, task.forget_idx)
+    for name in grids.values():
+        shutil.copy2(store / name, output_dir / name)
     print_table(output_dir, fid_name)
     return record
 
