@@ -16,7 +16,7 @@ from unlearn_bench.metrics.gap import select_epochs
 from unlearn_bench.tune import WORST_GAP, check_tune, load_trials, main, objective
 
 TUNE_FILES = sorted(p.stem for p in (CONF_DIR / "tune").glob("*.yaml"))
-AVG = {"objective": "avg_gap", "weights": {}, "n_trials": 3}
+AVG = {"mode": "bayes", "objective": "avg_gap", "weights": {}, "n_trials": 3}
 
 
 def test_objective_is_avg_gap_or_weighted_sum():
@@ -38,6 +38,7 @@ def test_a_bad_trial_scores_the_worst_objective(status, gaps):
     ({**AVG, "objective": "weighted"}, "needs tune.weights"),
     ({**AVG, "objective": "weighted", "weights": {"UA": -1.0}}, "finite and >= 0"),
     ({**AVG, "n_trials": 0}, "tune.n_trials=0"),
+    ({**AVG, "mode": "random"}, "tune.mode='random'.*bayes, grid"),
 ])
 def test_bad_tune_settings_are_refused(tune, match):
     with pytest.raises(ConfigError, match=match):
@@ -159,7 +160,7 @@ def test_the_trials_table_scores_a_diverged_trial_worst(tmp_path):
     trial = tmp_path / "0_ga_seed0"
     trial.mkdir()
     record = {"status": "diverged", "seed": 0, "gaps": {}, "avg_gap": math.nan,
-              "config": {"tune": {**AVG, "mode": "bayes", "bayes": {"method.lr": "interval(0, 1)"}},
+              "config": {"tune": {**AVG, "bayes": {"method.lr": "interval(0, 1)"}},
                          "method": {"lr": 50.0}}}
     (trial / "record.json").write_text(json.dumps(record))
     trials = load_trials(tmp_path)

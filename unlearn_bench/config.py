@@ -193,14 +193,14 @@ class RunConfig:
 TUNE_MODES = ("bayes", "grid")
 
 
-def _check_tune_mode(mode: str) -> None:
+def check_tune_mode(mode: str) -> None:
     if mode not in TUNE_MODES:
         raise ConfigError(f"tune.mode={mode!r} is not supported; allowed: {', '.join(TUNE_MODES)}")
 
 
 def tune_trials(mode: str, n_trials: int) -> int:
     """Trials to run: ``tune.n_trials`` for a Bayesian search; for a grid the sweeper caps this at the grid size."""
-    _check_tune_mode(mode)
+    check_tune_mode(mode)
     return n_trials if mode == "bayes" else 2**31 - 1
 
 
@@ -241,7 +241,7 @@ def _store_tune_sampler(cs: ConfigStore) -> None:
     class TuneSamplerConfig(SamplerConfig):
         _target_: str = "unlearn_bench.tune.sampler"
         mode: str = "${tune.mode}"
-        seed: int = "${tune.seed}"  # type: ignore[assignment]  (an interpolation, resolved at sweep time)
+        seed: Any = "${tune.seed}"  # an interpolation, resolved when the sweeper is instantiated
 
     cs.store(group="hydra/sweeper/sampler", name="tune", node=TuneSamplerConfig, provider="unlearn_bench")
 

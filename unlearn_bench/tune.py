@@ -22,7 +22,7 @@ import pandas as pd
 from omegaconf import OmegaConf
 
 from unlearn_bench.cache import atomic_write_bytes
-from unlearn_bench.config import CONF_DIR, TUNE_MODES
+from unlearn_bench.config import CONF_DIR, check_tune_mode
 from unlearn_bench.errors import ConfigError
 from unlearn_bench.metrics.gap import GAP_METRICS, avg_gap
 from unlearn_bench.results import RECORD_FILE
@@ -32,6 +32,7 @@ WORST_GAP = 100.0  # the largest gap a percentage metric can have: what a diverg
 
 
 def check_tune(tune: Mapping) -> None:
+    check_tune_mode(tune["mode"])
     if tune["objective"] not in OBJECTIVES:
         raise ConfigError(f"tune.objective={tune['objective']!r} is not supported; allowed: {', '.join(OBJECTIVES)}")
     if tune["objective"] == "weighted":
@@ -64,8 +65,7 @@ def sampler(mode: str, seed: int) -> Any:
     sampler as a partial, which hydra-optuna-sweeper fills with the ``choice(...)`` grid and runs each point once."""
     import optuna
 
-    if mode not in TUNE_MODES:
-        raise ConfigError(f"tune.mode={mode!r} is not supported; allowed: {', '.join(TUNE_MODES)}")
+    check_tune_mode(mode)
     if mode == "grid":
         return functools.partial(optuna.samplers.GridSampler)
     return optuna.samplers.TPESampler(seed=seed)
