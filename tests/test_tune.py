@@ -10,7 +10,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from tests.test_launchers import TINY, run_cli, sweep_records
-from unlearn_bench.config import CONF_DIR, compose_config
+from unlearn_bench.config import CONF_DIR, compose_config, register_configs
 from unlearn_bench.errors import ConfigError
 from unlearn_bench.metrics.gap import select_epochs
 from unlearn_bench.tune import WORST_GAP, check_tune, load_trials, main, objective
@@ -62,6 +62,7 @@ def test_the_sweeper_reads_the_space_and_sampler_of_the_mode():
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
+    register_configs()
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose("config", overrides=["tune=salun", "tune.mode=grid", "tune.seed=7"], return_hydra_config=True)
