@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -150,11 +151,12 @@ def _git_rev() -> str | None:
         return None
 
 
-def evaluate_reference(cache_dir: str, payload: dict, model: torch.nn.Module, task: Task, eval_cfg: DictConfig,
-                       amp: bool) -> tuple[dict[str, float], dict[str, np.ndarray]]:
-    """``evaluate`` for the original and Retrain, stored in ``<cache_dir>/eval/<key>/``: every method of a
-    seed shares them, so they are computed once (the key holds the weights' SHA-256, the forget set, the
-    scenario and the eval config). metrics.json is written last: its presence marks a complete entry."""
+def cached_evaluation(cache_dir: str, payload: dict, compute: Callable[[], tuple[dict, dict]]
+                      ) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+    """``compute()`` (metrics, arrays) of a reference model, the original or Retrain, stored in
+    ``<cache_dir>/eval/<key>/``: every method of a seed shares them, so they are computed once (the key holds the
+    weights' SHA-256, the forget set, the scenario and the eval config). metrics.json is written last: its presence
+    marks a complete entry. Used by the classification and the generation runner."""
     folder = Path(cache_dir) / "eval" / config_hash(payload)
     metrics_path, arrays_path = folder / "metrics.json", folder / ARRAYS_FILE
     folder.mkdir(parents=True, exist_ok=True)
@@ -162,7 +164,7 @@ def evaluate_reference(cache_dir: str, payload: dict, model: torch.nn.Module, ta
         if metrics_path.exists() and arrays_path.exists():
             with np.load(arrays_path) as stored:
                 return json.loads(metrics_path.read_text()), dict(stored)
-        metrics, arrays = evaluate(model, task, eval_cfg, amp)
+        metrics, arrays = compute()
         atomic_write_bytes(arrays_path, lambda f: np.savez(f, **arrays))
         atomic_write_json(metrics_path, metrics)
         return metrics, arrays
@@ -277,12 +279,12 @@ def run(cfg: DictConfig, output_dir: str | Path | None = None) -> RunRecord:
         reference_eval = {"forget_idx_sha256": payloads["forget_sha"],
                           "scenario": OmegaConf.to_container(cfg.scenario, resolve=True),
                           "eval": reference_eval_cfg(cfg), "amp": amp}
-        original_metrics, original_arrays = evaluate_reference(
-            cfg.cache_dir, {**reference_eval, "weights_sha256": original_meta["sha256"]}, original, task, cfg.eval,
-            amp)
-        retrain_metrics, retrain_arrays = evaluate_reference(
-            cfg.cache_dir, {**reference_eval, "weights_sha256": retrain_meta["sha256"]}, retrain, task, cfg.eval,
-            amp)
+        original_metrics, original_arrays = cached_evaluation(
+            cfg.cache_dir, {**reference_eval, "weights_sha256": original_meta["sha256"]},
+            lambda: evaluate(original, task, cfg.eval, amp))
+        retrain_metrics, retrain_arrays = cached_evaluation(
+            cfg.cache_dir, {**reference_eval, "weights_sha256": retrain_meta["sha256"]},
+            lambda: evaluate(retrain, task, cfg.eval, amp))
         metrics, arrays = evaluate(unlearned, task, cfg.eval, amp) if unlearned is not None else ({}, {})
         groups = list(cfg.eval.metrics)
         if unlearned is not None:

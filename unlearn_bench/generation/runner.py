@@ -11,22 +11,19 @@ classification runner's own key, so both pipelines share one classifier), ``Data
 from __future__ import annotations
 
 import copy
-import json
 import logging
 import math
 import shutil
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from filelock import FileLock
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
-from unlearn_bench.cache import ModelCache, atomic_write_bytes, atomic_write_json, config_hash
+from unlearn_bench.cache import ModelCache, config_hash
 from unlearn_bench.data.scenarios import FULL_CLASS_KINDS, validate_scenario
 from unlearn_bench.data.task import Task, make_task
 from unlearn_bench.errors import ConfigError, UserInputError
@@ -45,13 +42,14 @@ from unlearn_bench.generation.task import check_task
 from unlearn_bench.metrics.gap import avg_gap, gaps
 from unlearn_bench.models import create_model
 from unlearn_bench.report import render, summarize
-from unlearn_bench.results import ARRAYS_FILE, RECORD_FILE, RunRecord, load_records, read_record, write_record
+from unlearn_bench.results import RECORD_FILE, RunRecord, load_records, read_record, write_record
 from unlearn_bench.runner import (
     _data_payload,
     _finished,
     _git_rev,
     _payloads,
     _versions,
+    cached_evaluation,
     check_cache_dir,
     non_finite,
     resolve_model_name,
@@ -124,23 +122,6 @@ def generation_payloads(cfg: DictConfig, task: Task) -> dict[str, dict]:
            "sampling": task_cfg["sampling"], "metrics": task_cfg["metrics"]}
     return {"classifier": classification["original"], "ddpm_original": ddpm_original, "ddpm_retrain": ddpm_retrain,
             "run": run, "forget_sha": classification["forget_sha"]}
-
-
-def cached_evaluation(cache_dir: str, payload: dict, compute: Callable[[], tuple[dict, dict]]
-                      ) -> tuple[dict[str, float], dict[str, np.ndarray]]:
-    """``compute()`` stored in ``<cache_dir>/eval/<key>/`` (metrics.json written last marks a complete entry):
-    the original's and Retrain's samples and metrics are computed once for every method of a seed."""
-    folder = Path(cache_dir) / "eval" / config_hash(payload)
-    metrics_path, arrays_path = folder / "metrics.json", folder / ARRAYS_FILE
-    folder.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(folder) + ".lock"):
-        if metrics_path.exists() and arrays_path.exists():
-            with np.load(arrays_path) as stored:
-                return json.loads(metrics_path.read_text()), dict(stored)
-        metrics, arrays = compute()
-        atomic_write_bytes(arrays_path, lambda f: np.savez_compressed(f, **arrays))
-        atomic_write_json(metrics_path, metrics)
-        return metrics, arrays
 
 
 @dataclass
