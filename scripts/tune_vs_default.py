@@ -5,7 +5,7 @@ as a preset (conf/method/tuned/), then run the default and the tuned method on t
 Avg. Gap of both (mean ± std over those seeds) with the tuning-seed objective beside them.
 
     python scripts/tune_vs_default.py --data digits --scenarios random10,classwise --methods ft,ga,rl,iu,salun \\
-        --trials 8 --tune-seed 0 --seeds 1,2,3 --out outputs/tune_vs_default
+        --trials 8 --tune-seed 0 --seeds 1,2,3 --out outputs/tune_vs_default [--overrides data.train_subset=10000]
 """
 
 from __future__ import annotations
@@ -40,13 +40,14 @@ def main() -> int:
     parser.add_argument("--tune-seed", type=int, default=0, help="the run seed the trials are scored on")
     parser.add_argument("--seeds", default="1,2,3", help="held-out seeds")
     parser.add_argument("--out", default="outputs/tune_vs_default")
+    parser.add_argument("--overrides", default="", help="space-separated overrides for every run (data.train_subset=N)")
     args = parser.parse_args()
     out = Path(args.out)
     rows = []
     for scenario in args.scenarios.split(","):
         for method in args.methods.split(","):
             start = time.perf_counter()
-            common = [f"data={args.data}", f"scenario={scenario}"]
+            common = [f"data={args.data}", f"scenario={scenario}", *args.overrides.split()]
             sweep = out / "tune" / scenario / method
             unlearn_bench("-m", f"tune={method}", *common, f"seed={args.tune_seed}", f"tune.n_trials={args.trials}",
                           f"hydra.sweep.dir={sweep}")

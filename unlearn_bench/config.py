@@ -29,6 +29,9 @@ class DataConfig:
     std: list[float] | None = None
     # Share of each class of the train split held out as validation (SalUn repo: 10% on CIFAR/SVHN).
     val_ratio: float = 0.0
+    # Keep only this many training images (the same share of each class, drawn once with a fixed RNG, so every
+    # seed and run sees one dataset), before the validation hold-out; null = all. For CPU-scale studies.
+    train_subset: int | None = None
     default_model: str = MISSING
     verify_files: bool = True  # check torchvision's MD5 sums of the dataset files (off for test copies)
     # Only for image-folder datasets (imagenette, imagenet10): <root>/<train_dir>/<class>/* and the same under

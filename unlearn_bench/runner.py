@@ -109,6 +109,8 @@ def _data_payload(cfg: DictConfig) -> dict:
     data = OmegaConf.to_container(cfg.data, resolve=True)
     for key in ("root", "verify_files"):
         data.pop(key, None)
+    if data.get("train_subset") is None:  # the whole data: keys as before the option existed
+        data.pop("train_subset", None)
     return data
 
 

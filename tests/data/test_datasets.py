@@ -11,6 +11,7 @@ from tests.conftest import compose_config
 from unlearn_bench.config import DataConfig
 from unlearn_bench.data.datasets import DEBIAN_FASHION_MNIST, DatasetNotFoundError, load_dataset
 from unlearn_bench.data.task import make_task
+from unlearn_bench.errors import ConfigError
 
 
 def data_cfg(name: str, root: Path, **kw) -> DataConfig:
@@ -229,3 +230,23 @@ def test_oxford_pets_on_fake_copy_read_by_torchvision(tmp_path):
 def test_oxford_pets_without_files_says_where_they_go(tmp_path):
     with pytest.raises(DatasetNotFoundError, match="oxford-iiit-pet/images.*robots.ox.ac.uk"):
         load_dataset(data_cfg("oxford_pets", tmp_path))
+
+
+def test_train_subset_is_stratified_fixed_and_checked(tmp_path):
+    full = load_dataset(data_cfg("digits", tmp_path))
+    cfg = data_cfg("digits", tmp_path, train_subset=300)
+    first, again = load_dataset(cfg), load_dataset(cfg)
+    assert len(first.train_y) == 300 and torch.equal(first.train_x, again.train_x)  # one subset for every run
+    assert torch.equal(first.test_y, full.test_y)  # the test split is kept whole
+    share = np.bincount(first.train_y.numpy(), minlength=10) / 300
+    assert np.allclose(share, np.bincount(full.train_y.numpy(), minlength=10) / len(full.train_y), atol=0.01)
+    rows = {tuple(x.flatten().tolist()) for x in full.train_x}
+    assert all(tuple(x.flatten().tolist()) in rows for x in first.train_x)  # real images of the data, not copies
+    task_a = make_task(cfg, compose_config(["scenario=random10"]).scenario, compose_config([]).train, 1, "cpu")
+    task_b = make_task(cfg, compose_config(["scenario=random10"]).scenario, compose_config([]).train, 2, "cpu")
+    for task in (task_a, task_b):  # each seed's train + validation split is the one subset
+        held = torch.cat([task.train_x, task.val_x])
+        assert len(held) == 300 and len(task.forget_idx) == round(0.1 * len(task.train_x))
+        assert sorted(map(bytes, held.numpy())) == sorted(map(bytes, first.train_x.numpy()))
+    with pytest.raises(ConfigError, match="data.train_subset"):
+        load_dataset(data_cfg("digits", tmp_path, train_subset=10**6))

@@ -7,6 +7,7 @@ the path that was searched and how to get the files.
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import os
 import pickle
@@ -50,7 +51,25 @@ def load_dataset(cfg: DataConfig) -> ImageData:
     expected = (cfg.in_chans, cfg.img_size, cfg.img_size)
     if shape != expected:
         raise ConfigError(f"data={cfg.name}: images are {shape} but the config says {expected}")
-    return data
+    return data if cfg.train_subset is None else train_subset(data, cfg.train_subset)
+
+
+def train_subset(data: ImageData, size: int) -> ImageData:
+    """``data`` with exactly ``size`` training images, each class keeping its share (largest-remainder rounding),
+    drawn with a fixed RNG (seed 0) so the subset does not depend on the run's seed. The test split is kept whole."""
+    labels = data.train_y.numpy()
+    if not 0 < size <= len(labels):
+        raise ConfigError(f"data.train_subset={size} must be in [1, {len(labels)}] (the training images of the data)")
+    classes, counts = np.unique(labels, return_counts=True)
+    quota = size * counts / len(labels)
+    take = np.floor(quota).astype(int)
+    take[np.argsort(take - quota, kind="stable")[:size - take.sum()]] += 1
+    rng = np.random.RandomState(0)
+    keep = np.sort(np.concatenate([rng.choice(np.flatnonzero(labels == c), n, replace=False)
+                                   for c, n in zip(classes, take)]))
+    keep_t = torch.from_numpy(keep)
+    return dataclasses.replace(data, train_x=data.train_x[keep_t], train_y=data.train_y[keep_t],
+                               train_sub=None if data.train_sub is None else data.train_sub[keep_t])
 
 
 def _nhwc_to_nchw(array: np.ndarray) -> torch.Tensor:
