@@ -13,7 +13,7 @@ from tests.test_launchers import TINY, run_cli, sweep_records
 from unlearn_bench.config import CONF_DIR, compose_config, register_configs
 from unlearn_bench.errors import ConfigError
 from unlearn_bench.metrics.gap import select_epochs
-from unlearn_bench.tune import WORST_GAP, check_tune, load_trials, main, objective
+from unlearn_bench.tune import WORST_GAP, check_tune, load_trials, main, objective, preset_path
 
 TUNE_FILES = sorted(p.stem for p in (CONF_DIR / "tune").glob("*.yaml"))
 AVG = {"mode": "bayes", "objective": "avg_gap", "weights": {}, "n_trials": 3}
@@ -175,3 +175,11 @@ def test_tuned_provenance_is_not_part_of_the_run_key():
     tuned = compose_config(["method=ga"])
     tuned.method.tuned = {"value": 1.0, "seed": 0}
     assert method_payload(plain.method) == method_payload(tuned.method)
+
+
+def test_a_preset_tuned_on_a_training_subset_says_so_in_its_name():
+    record = {"data": "fashion_mnist", "model": "small_cnn", "scenario": "random10", "method": "ga",
+              "config": {"data": {"train_subset": 5000}}}
+    assert preset_path(record).name == "fashion_mnist-n5000_small_cnn_random10_ga.yaml"
+    record["config"]["data"]["train_subset"] = None
+    assert preset_path(record).name == "fashion_mnist_small_cnn_random10_ga.yaml"

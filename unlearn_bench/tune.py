@@ -110,8 +110,11 @@ def best_trial(trials: pd.DataFrame) -> pd.Series:
 
 
 def preset_path(record: Mapping) -> Path:
-    """conf/method/tuned/<data>_<model>_<scenario>_<method>.yaml."""
-    name = "_".join(record[k] for k in ("data", "model", "scenario", "method"))
+    """conf/method/tuned/<data>_<model>_<scenario>_<method>.yaml (<data> = e.g. ``fashion_mnist-n10000`` when tuned
+    on a ``data.train_subset``)."""
+    subset = record["config"]["data"].get("train_subset")
+    data = record["data"] if subset is None else f"{record['data']}-n{subset}"
+    name = "_".join([data, *(record[k] for k in ("model", "scenario", "method"))])
     return CONF_DIR / "method" / "tuned" / f"{name}.yaml"
 
 
@@ -129,6 +132,8 @@ def write_preset(trials: pd.DataFrame, sweep_dir: str | Path, out: str | Path | 
                        "sweep_dir": str(Path(sweep_dir).resolve())}
     path = Path(out) if out is not None else preset_path(record)
     overrides = [f"data={config['data']['name']}", f"scenario={config['scenario']['name']}"]
+    if config["data"].get("train_subset") is not None:
+        overrides.append(f"data.train_subset={config['data']['train_subset']}")
     if config["model"]["name"] != "auto":
         overrides.append(f"model={config['model']['name']}")
     header = [
