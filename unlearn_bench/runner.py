@@ -24,10 +24,10 @@ from omegaconf import DictConfig, OmegaConf
 import unlearn_bench
 from unlearn_bench.cache import ModelCache, atomic_write_bytes, atomic_write_json, config_hash
 from unlearn_bench.challenge_eval import challenge_evaluation, check_challenge_config
-from unlearn_bench.data.scenarios import FULL_CLASS_KINDS, validate_scenario
+from unlearn_bench.data.scenarios import FULL_CLASS_KINDS, MODEL_DEPENDENT_KINDS, member_probability, validate_scenario
 from unlearn_bench.data.task import Task, make_task
 from unlearn_bench.errors import ConfigError, UserInputError
-from unlearn_bench.evaluation import check_metric_groups, check_shift, evaluate, relative_metrics
+from unlearn_bench.evaluation import check_metric_groups, check_shift, evaluate, predict, relative_metrics
 from unlearn_bench.loggers import log_run
 from unlearn_bench.methods import METHODS, DataView, create_method
 from unlearn_bench.metrics.gap import avg_gap, gaps
@@ -114,18 +114,61 @@ def _data_payload(cfg: DictConfig) -> dict:
     return data
 
 
-def _payloads(cfg: DictConfig, task: Task) -> dict[str, dict]:
+def _original_payload(cfg: DictConfig) -> dict:
+    """The original's cache key: data, model, recipe and seed (no scenario: every forget set shares it)."""
     model = {"name": resolve_model_name(cfg), **model_options(cfg.model, resolve_model_name(cfg))}
     train = OmegaConf.to_container(cfg.train, resolve=True)
     for knob in ("compile", "channels_last"):  # how the same computation is executed, not what is computed
         train.pop(knob)
+    return {"data": _data_payload(cfg), "model": model, "train": train, "seed": cfg.seed}
+
+
+def _payloads(cfg: DictConfig, task: Task) -> dict[str, dict]:
     forget_sha = hashlib.sha256(task.forget_idx.tobytes()).hexdigest()
-    original = {"data": _data_payload(cfg), "model": model, "train": train, "seed": cfg.seed}
+    original = _original_payload(cfg)
     retrain = {**original, "forget_idx_sha256": forget_sha}
     run = {**retrain, "scenario": OmegaConf.to_container(cfg.scenario, resolve=True),
            "method": method_payload(cfg.method),
            "eval": OmegaConf.to_container(cfg.eval, resolve=True)}
     return {"original": original, "retrain": retrain, "run": run, "forget_sha": forget_sha}
+
+
+def new_model(cfg: DictConfig, task: Task, device: torch.device) -> torch.nn.Module:
+    """A freshly initialised model of the run's architecture, on ``device``."""
+    model_name = resolve_model_name(cfg)
+    model = create_model(model_name, task.num_classes, cfg.data.in_chans, cfg.data.img_size, task.mean, task.std,
+                         **model_options(cfg.model, model_name))
+    return prepare_model(model, device, cfg.train.channels_last, cfg.train.compile)
+
+
+def original_model(cfg: DictConfig, task: Task, cache: ModelCache, device: torch.device
+                   ) -> tuple[torch.nn.Module, dict]:
+    """The original (cached): ``train`` of the recipe on the whole train split, seeded with the run's seed."""
+
+    def train_original() -> torch.nn.Module:
+        generator = seed_everything(cfg.seed)
+        return train_from_scratch(new_model(cfg, task, device),
+                                  lambda: task.loader("train", cfg.train.batch_size, generator=generator),
+                                  cfg.train, desc="original", progress=cfg.progress)
+
+    return cache.load_or_build("original", _original_payload(cfg), new_model(cfg, task, device), train_original)
+
+
+class MembershipScorer:
+    """For ``worst_case`` (JiT Table 6): the original model's member probability of every train example under
+    JiT's MIA model (``scenarios.member_probability``: the whole train split as members, the test set as
+    non-members). The original does not depend on the forget set, so it is the run's own (cached) original, kept
+    in ``original`` for the run."""
+
+    def __init__(self, cfg: DictConfig, cache: ModelCache, device: torch.device):
+        self.cfg, self.cache, self.device = cfg, cache, device
+        self.original: tuple[torch.nn.Module, dict] | None = None
+
+    def __call__(self, task: Task) -> np.ndarray:
+        self.original = original_model(self.cfg, task, self.cache, self.device)
+        batch_size, amp = self.cfg.eval.batch_size, self.cfg.train.amp
+        train_logits = predict(self.original[0], task.train_x, batch_size, amp)
+        return member_probability(train_logits, predict(self.original[0], task.test_x, batch_size, amp), train_logits)
 
 
 def method_payload(method_cfg: DictConfig) -> dict:
@@ -206,7 +249,9 @@ def run(cfg: DictConfig, output_dir: str | Path | None = None) -> RunRecord:
     configure_backends(device)
     progress = cfg.progress
 
-    task = make_task(cfg.data, cfg.scenario, cfg.train, cfg.seed, device)
+    cache = ModelCache(cfg.cache_dir)
+    scorer = MembershipScorer(cfg, cache, device) if cfg.scenario.kind in MODEL_DEPENDENT_KINDS else None
+    task = make_task(cfg.data, cfg.scenario, cfg.train, cfg.seed, device, scorer)
     payloads = _payloads(cfg, task)
     run_key = config_hash(payloads["run"])
     store = Path(cfg.cache_dir) / "runs" / run_key
@@ -216,20 +261,11 @@ def run(cfg: DictConfig, output_dir: str | Path | None = None) -> RunRecord:
         _print_table(output_dir)
         return read_record(store / RECORD_FILE)
 
-    cache = ModelCache(cfg.cache_dir)
     model_name = resolve_model_name(cfg)
     method = create_method(cfg.method)
 
-    def new_model() -> torch.nn.Module:
-        model = create_model(model_name, task.num_classes, cfg.data.in_chans, cfg.data.img_size,
-                             task.mean, task.std, **model_options(cfg.model, model_name))
-        return prepare_model(model, device, cfg.train.channels_last, cfg.train.compile)
-
-    def train_original() -> torch.nn.Module:
-        generator = seed_everything(cfg.seed)
-        return train_from_scratch(new_model(), lambda: task.loader("train", cfg.train.batch_size,
-                                                                   generator=generator),
-                                  cfg.train, desc="original", progress=progress)
+    def fresh_model() -> torch.nn.Module:
+        return new_model(cfg, task, device)
 
     def train_retrain() -> torch.nn.Module:
         generator = seed_everything(cfg.seed)
@@ -254,9 +290,8 @@ def run(cfg: DictConfig, output_dir: str | Path | None = None) -> RunRecord:
     metrics, arrays, original_metrics, retrain_metrics = {}, {}, {}, {}
     rte_s = eval_s = float("nan")
     try:
-        original, original_meta = cache.load_or_build("original", payloads["original"], new_model(),
-                                                      train_original)
-        retrain, retrain_meta = cache.load_or_build("retrain", payloads["retrain"], new_model(), train_retrain)
+        original, original_meta = scorer.original if scorer else original_model(cfg, task, cache, device)
+        retrain, retrain_meta = cache.load_or_build("retrain", payloads["retrain"], fresh_model(), train_retrain)
 
         if cfg.method.name == "retrain":
             unlearned, rte_s = retrain, retrain_meta["seconds"]
@@ -298,12 +333,12 @@ def run(cfg: DictConfig, output_dir: str | Path | None = None) -> RunRecord:
         arrays["retrain_forget_logits"] = retrain_arrays["forget_logits"]
         eval_s = time.perf_counter() - eval_start
         if cfg.eval.ulira.enabled and unlearned is not None:
-            ulira_metrics, ulira_arrays = ulira_attack(cfg, task, payloads["original"], new_model, unlearned,
+            ulira_metrics, ulira_arrays = ulira_attack(cfg, task, payloads["original"], fresh_model, unlearned,
                                                        retrain, progress)
             metrics.update(ulira_metrics)
             arrays.update(ulira_arrays)
         if cfg.eval.challenge.enabled and unlearned is not None:
-            challenge_metrics, challenge_arrays = challenge_evaluation(cfg, task, payloads["retrain"], new_model,
+            challenge_metrics, challenge_arrays = challenge_evaluation(cfg, task, payloads["retrain"], fresh_model,
                                                                        original, retrain, progress)
             metrics.update(challenge_metrics)
             arrays.update(challenge_arrays)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -11,7 +11,13 @@ import torch
 from unlearn_bench.config import DataConfig, ScenarioConfig, TrainConfig
 from unlearn_bench.data.datasets import load_dataset
 from unlearn_bench.data.loader import iterate_batches
-from unlearn_bench.data.scenarios import forget_class_mask, forget_indices, forgotten_classes, validate_scenario
+from unlearn_bench.data.scenarios import (
+    MODEL_DEPENDENT_KINDS,
+    forget_class_mask,
+    forget_indices,
+    forgotten_classes,
+    validate_scenario,
+)
 from unlearn_bench.errors import ConfigError
 
 SPLITS = ("train", "forget", "retain", "test", "val", "forget_test")
@@ -105,10 +111,17 @@ def _hold_out_validation(y: np.ndarray, ratio: float, seed: int) -> np.ndarray:
 
 
 def make_task(data_cfg: DataConfig, scenario_cfg: ScenarioConfig, train_cfg: TrainConfig, seed: int,
-              device: torch.device | str) -> Task:
+              device: torch.device | str, member_prob: Callable[[Task], np.ndarray] | None = None) -> Task:
+    """The run's data and forget set. ``member_prob`` is for scenarios whose forget set the original model chooses
+    (``worst_case``): called with the task before it has a forget set (its ``train`` split is final), it returns
+    the original model's member probability of every train example."""
     validate_scenario(scenario_cfg, data_cfg.num_classes)
     if not 0.0 <= data_cfg.val_ratio < 1.0:
         raise ConfigError(f"data.val_ratio={data_cfg.val_ratio} must be in [0, 1)")
+    model_dependent = scenario_cfg.kind in MODEL_DEPENDENT_KINDS
+    if model_dependent and member_prob is None:
+        raise ConfigError(f"scenario={scenario_cfg.name} (kind {scenario_cfg.kind}) is chosen with the original "
+                          "model: make_task needs member_prob (the runner passes it)")
     data = load_dataset(data_cfg)
     labels = data.train_y.numpy()
     val_idx = _hold_out_validation(labels, data_cfg.val_ratio, seed)
@@ -120,14 +133,23 @@ def make_task(data_cfg: DataConfig, scenario_cfg: ScenarioConfig, train_cfg: Tra
         pixels = train_x.float().div(255).transpose(0, 1).reshape(train_x.shape[1], -1)
         mean, std = pixels.mean(1).tolist(), pixels.std(1).tolist()
     sub_y = data.train_sub[train_mask].numpy() if data.train_sub is not None else None
-    forget_idx = forget_indices(scenario_cfg, train_y.numpy(), data_cfg.num_classes, seed, sub_y, data.sub_classes)
-    return Task(
+
+    def forget(scores: np.ndarray | None = None) -> np.ndarray:
+        return forget_indices(scenario_cfg, train_y.numpy(), data_cfg.num_classes, seed, sub_y, data.sub_classes,
+                              member_prob=scores)
+
+    task = Task(
         train_x=train_x.to(device), train_y=train_y.to(device),
         test_x=data.test_x.to(device), test_y=data.test_y.to(device),
         val_x=data.train_x[val_idx].to(device), val_y=data.train_y[val_idx].to(device),
-        forget_idx=forget_idx, num_classes=data_cfg.num_classes, classes=data.classes,
+        forget_idx=np.zeros(0, dtype=np.int64) if model_dependent else forget(),
+        num_classes=data_cfg.num_classes, classes=data.classes,
         mean=list(mean), std=list(std), forgotten_classes=forgotten_classes(scenario_cfg),
         crop_padding=train_cfg.crop_padding, hflip=train_cfg.hflip,
         forget_class_test=forget_class_mask(scenario_cfg, data.test_y.numpy(),
                                             None if data.test_sub is None else data.test_sub.numpy(), data.sub_classes),
     )
+    if model_dependent:
+        task.forget_idx = forget(member_prob(task))
+        task._splits.clear()  # forget / retain views, if the scorer built any, belong to the empty forget set
+    return task
