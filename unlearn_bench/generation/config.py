@@ -1,5 +1,6 @@
-"""Typed schemas of the ``task`` config group: ``task=classification`` (the default pipeline) and
-``task=generation`` (class-conditional diffusion unlearning, SalUn §3/§5 and App. C.1)."""
+"""Typed schemas of the ``task`` config group: ``task=classification`` (the default pipeline),
+``task=generation`` (class-conditional diffusion unlearning, SalUn §3/§5 and App. C.1) and ``task=generation_sd``
+(Stable Diffusion, ``generation/sd/config.py``)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from dataclasses import dataclass, field
 
 from hydra.core.config_store import ConfigStore
 
-TASKS = ("classification", "generation")
+TASKS = ("classification", "generation", "generation_sd")
 SAMPLERS = ("ddim", "ddpm")
 
 
@@ -88,11 +89,16 @@ class GenerationTaskConfig:
 
 def register_generation_configs(cs: ConfigStore) -> None:
     """The ``task`` group's schemas and the generation methods' (group ``method/generation``: a YAML in
-    conf/method/generation/ starts with
-    ``defaults: [/method/generation/base_<name>@_here_, _self_]``)."""
+    conf/method/generation/ starts with ``defaults: [/method/generation/base_<name>@_here_, _self_]``; SD methods
+    likewise in group ``method/sd``)."""
     from unlearn_bench.generation.methods import GEN_METHODS
+    from unlearn_bench.generation.sd.config import SDTaskConfig
+    from unlearn_bench.generation.sd.methods import SD_METHODS
 
     cs.store(group="task", name="base_classification", node=ClassificationTaskConfig)
     cs.store(group="task", name="base_generation", node=GenerationTaskConfig)
+    cs.store(group="task", name="base_generation_sd", node=SDTaskConfig)
     for name, method_cls in GEN_METHODS.items():
         cs.store(group="method/generation", name=f"base_{name}", node=method_cls.Config)
+    for name, method_cls in SD_METHODS.items():  # method=sd/<name>: conf/method/sd/<name>.yaml
+        cs.store(group="method/sd", name=f"base_{name}", node=method_cls.Config)

@@ -148,6 +148,56 @@ def save_grid(images: np.ndarray, task: Task, per_class: int, path: Path, title:
     return save_image_table(images[:, :per_class], labels, None, path, title)
 
 
+def classifier_original(cfg: DictConfig, task: Task, cache: ModelCache, payload: dict, device: torch.device
+                        ) -> tuple[nn.Module, dict]:
+    """The classification runner's original of ``cfg.data`` (same key, seed, recipe and data order), loaded from
+    the cache or trained: the UA / FID classifier of the generation pipelines. Returns (model in eval mode, meta)."""
+    name = resolve_model_name(cfg)
+
+    def new_classifier() -> nn.Module:
+        model = create_model(name, task.num_classes, cfg.data.in_chans, cfg.data.img_size, task.mean, task.std,
+                             width=cfg.model.width)
+        return prepare_model(model, device, cfg.train.channels_last, cfg.train.compile)
+
+    def train_classifier() -> nn.Module:
+        generator = seed_everything(cfg.seed)
+        return train_from_scratch(new_classifier(), lambda: task.loader("train", cfg.train.batch_size,
+                                                                        generator=generator),
+                                  cfg.train, desc="classifier original", progress=cfg.progress)
+
+    classifier, meta = cache.load_or_build("original", payload, new_classifier(), train_classifier)
+    return classifier.eval(), meta
+
+
+def generation_record(cfg: DictConfig, device: torch.device, wall_start: float, versions: dict[str, str],
+                      **fields) -> RunRecord:
+    """A RunRecord with the fields every generation pipeline fills the same way (wall time, device, peak memory,
+    library versions, git revision, resolved config, creation time); the rest come in ``fields``."""
+    return RunRecord(wall_s=time.perf_counter() - wall_start, device=str(device), memory=peak_memory_mb(device),
+                     versions={**_versions(), **versions}, git_rev=_git_rev(),
+                     config=OmegaConf.to_container(cfg, resolve=True), created=time.strftime("%Y-%m-%dT%H:%M:%S"),
+                     **fields)
+
+
+def store_run(store: Path, output_dir: Path, record: RunRecord, arrays: dict[str, np.ndarray] | None,
+              forget_idx: np.ndarray | None, files: list[str]) -> None:
+    """Write the record (and arrays) into the run store and the output folder; copy ``files`` (e.g. sample grids,
+    already in the store) beside it."""
+    write_record(store, record, arrays, forget_idx)
+    write_record(output_dir, record, arrays, forget_idx)
+    for name in files:
+        shutil.copy2(store / name, output_dir / name)
+
+
+def restore_finished(store: Path, output_dir: Path) -> RunRecord | None:
+    """The stored record of a finished run, copied with its files into ``output_dir`` (``skip_existing``)."""
+    if not _finished(store / RECORD_FILE):
+        return None
+    log.info("skip: run already recorded in %s", store)
+    shutil.copytree(store, output_dir, dirs_exist_ok=True)
+    return read_record(store / RECORD_FILE)
+
+
 def run(cfg: DictConfig, output_dir: str | Path | None = None) -> RunRecord:
     """Run one (data, DDPM, generation method, class-wise scenario, seed) and return its record; stored under
     ``<cache_dir>/runs/<run key>/`` (skipped when it exists and ``skip_existing``) and copied into ``output_dir``
@@ -170,26 +220,13 @@ def run(cfg: DictConfig, output_dir: str | Path | None = None) -> RunRecord:
     run_key = config_hash(payloads["run"])
     store = Path(cfg.cache_dir) / "runs" / run_key
     fid_name = fid_metric_name(cfg)
-    if cfg.skip_existing and _finished(store / RECORD_FILE):
-        log.info("skip: run %s already recorded in %s", run_key, store)
-        shutil.copytree(store, output_dir, dirs_exist_ok=True)
+    if cfg.skip_existing and (finished := restore_finished(store, output_dir)) is not None:
         print_table(output_dir, fid_name)
-        return read_record(store / RECORD_FILE)
+        return finished
 
     cache = ModelCache(cfg.cache_dir)
     classifier_name = resolve_model_name(cfg)
     method = create_gen_method(cfg.method)
-
-    def new_classifier() -> nn.Module:
-        model = create_model(classifier_name, task.num_classes, cfg.data.in_chans, cfg.data.img_size, task.mean,
-                             task.std, width=cfg.model.width)
-        return prepare_model(model, device, cfg.train.channels_last, cfg.train.compile)
-
-    def train_classifier() -> nn.Module:  # the classification runner's original: same seed, recipe and data order
-        generator = seed_everything(cfg.seed)
-        return train_from_scratch(new_classifier(), lambda: task.loader("train", cfg.train.batch_size,
-                                                                        generator=generator),
-                                  cfg.train, desc="classifier original", progress=progress)
 
     def new_ddpm() -> ConditionalDDPM:
         return build_ddpm(cfg.task.unet, cfg.task.diffusion, cfg.data.in_chans, cfg.data.img_size,
@@ -215,9 +252,7 @@ def run(cfg: DictConfig, output_dir: str | Path | None = None) -> RunRecord:
     rte_s = eval_s = float("nan")
     grids: dict[str, str] = {}
     try:
-        classifier, classifier_meta = cache.load_or_build("original", payloads["classifier"], new_classifier(),
-                                                          train_classifier)
-        classifier.eval()
+        classifier, classifier_meta = classifier_original(cfg, task, cache, payloads["classifier"], device)
         original, original_meta = cache.load_or_build("ddpm_original", payloads["ddpm_original"], new_ddpm(),
                                                       train_original)
         retrain, retrain_meta = cache.load_or_build("ddpm_retrain", payloads["ddpm_retrain"], new_ddpm(),
@@ -270,27 +305,22 @@ def run(cfg: DictConfig, output_dir: str | Path | None = None) -> RunRecord:
         log.exception("run %s failed", run_key)
         status, error, metrics, arrays = "failed", f"{type(err).__name__}: {err}", {}, {}
     gap = gaps(metrics, retrain_metrics, keys=tuple(metrics))
-    record = RunRecord(
+    record = generation_record(
+        cfg, device, wall_start, {"diffusers": import_diffusers().__version__},
         run_key=run_key, status=status, data=cfg.data.name, model=MODEL_NAME, scenario=cfg.scenario.name,
         method=cfg.method.name, seed=cfg.seed, metrics=metrics, original_metrics=original_metrics,
         retrain_metrics=retrain_metrics, gaps=gap, avg_gap=avg_gap(gap) if gap else float("nan"),
         rte_s=rte_s, original_train_s=original_meta["seconds"], retrain_train_s=retrain_meta["seconds"],
-        wall_s=time.perf_counter() - wall_start, data_access=sorted(method.needs),
-        training_free=method.training_free, forget_size=len(task.forget_idx),
-        forget_idx_sha256=payloads["forget_sha"], device=str(device), memory=peak_memory_mb(device),
-        versions={**_versions(), "diffusers": import_diffusers().__version__}, git_rev=_git_rev(),
-        config=OmegaConf.to_container(cfg, resolve=True), created=time.strftime("%Y-%m-%dT%H:%M:%S"), error=error,
+        data_access=sorted(method.needs), training_free=method.training_free, forget_size=len(task.forget_idx),
+        forget_idx_sha256=payloads["forget_sha"], error=error,
         extra={"task": "generation", "original_cached": original_meta["cached"],
                "retrain_cached": retrain_meta["cached"], "classifier_cached": classifier_meta["cached"],
                "classifier": classifier_name, "fid_features": fid_name,
                "grids": grids},  # model -> PNG file name beside the record
         eval_s=eval_s,
     )
-    arrays = arrays if cfg.eval.save_arrays else None
-    write_record(store, record, arrays, task.forget_idx)
-    write_record(output_dir, record, arrays, task.forget_idx)
-    for name in grids.values():
-        shutil.copy2(store / name, output_dir / name)
+    store_run(store, output_dir, record, arrays if cfg.eval.save_arrays else None, task.forget_idx,
+              list(grids.values()))
     print_table(output_dir, fid_name)
     return record
 

@@ -27,13 +27,18 @@ from unlearn_bench.generation.sampling import partial_sample
 from unlearn_bench.training import Batches, Objective
 
 
+def negatively_guided(eps_null: torch.Tensor, eps_c: torch.Tensor, eta: float) -> torch.Tensor:
+    """ESD's target eps(null) - eta (eps(c) - eps(null)) (shared with the SD version, ``sd/methods/esd.py``)."""
+    return eps_null - eta * (eps_c - eps_null)
+
+
 def esd_target(frozen: ConditionalDDPM, x_t: torch.Tensor, t: torch.Tensor, c: torch.Tensor,
                negative_guidance: float) -> torch.Tensor:
     """eps*(x_t|null) - eta (eps*(x_t|c) - eps*(x_t|null)) of the frozen original."""
     with torch.no_grad():
         eps_null = frozen(x_t, t, torch.full_like(c, frozen.null_class))
         eps_c = frozen(x_t, t, c)
-    return eps_null - negative_guidance * (eps_c - eps_null)
+    return negatively_guided(eps_null, eps_c, negative_guidance)
 
 
 @register_gen_method
