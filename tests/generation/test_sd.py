@@ -282,6 +282,13 @@ def test_runner_forgets_the_nudity_concept_with_i2p_prompts(tmp_path, classifier
     assert set(record.metrics) == {"FID_classifier", "Acc_gen"}  # no UA without a nudity classifier
 
 
+
+def test_runner_trains_on_real_images_of_the_data_when_present(tmp_path, classifier_file):
+    record = run_sd(tmp_path, "data=fake", "data.n_train=80", "data.n_test=20", "task.data.source=real",
+                    f"task.metrics.classifier={classifier_file}", "method=sd/fmn", "method.iterations=2", out="real")
+    assert record.status == "ok", record.error
+    assert record.extra["data_source"] == "real" and record.forget_size == 4 and "UA" in record.metrics
+
 @pytest.mark.parametrize("overrides,match", [
     (["task.pipeline=/nonexistent/sd"], "task.pipeline"),
     (["task.pipeline=null"], "task.pipeline"),
