@@ -57,12 +57,14 @@ class ModelConfig:
 @dataclass
 class ScenarioConfig:
     name: str = MISSING
-    kind: str = MISSING  # random | classwise | multiclass | partial_class | subclass | worst_case | confusion
+    kind: str = MISSING  # random | classwise | ... | worst_case | confusion | iterative (SCENARIO_KINDS)
     ratio: float | None = None  # random: share of the train split to forget, in (0, 1)
     size: int | None = None  # random / partial_class / worst_case / confusion: number of examples (instead of ratio)
     class_index: int | None = None  # classwise / partial_class / worst_case: the class
     classes: list[int] | None = None  # multiclass: the classes to forget entirely; confusion: the two confused
     subclass: str | None = None  # subclass: the sub-class (e.g. CIFAR-20's fine class "rocket") to forget
+    rounds: int | None = None  # iterative: number of rounds, each forgetting ``ratio`` (or ``size``) more of D
+    round: int | None = None  # iterative: this run's round, 1 .. rounds
 
 
 @dataclass

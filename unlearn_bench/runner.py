@@ -24,12 +24,18 @@ from omegaconf import DictConfig, OmegaConf
 import unlearn_bench
 from unlearn_bench.cache import ModelCache, atomic_write_bytes, atomic_write_json, config_hash
 from unlearn_bench.challenge_eval import challenge_evaluation, check_challenge_config
-from unlearn_bench.data.scenarios import FULL_CLASS_KINDS, MODEL_DEPENDENT_KINDS, member_probability, validate_scenario
+from unlearn_bench.data.scenarios import (
+    FULL_CLASS_KINDS,
+    MODEL_DEPENDENT_KINDS,
+    iterative_chunks,
+    member_probability,
+    validate_scenario,
+)
 from unlearn_bench.data.task import Task, make_task
 from unlearn_bench.errors import ConfigError, UserInputError
 from unlearn_bench.evaluation import check_metric_groups, check_shift, evaluate, predict, relative_metrics
 from unlearn_bench.loggers import log_run
-from unlearn_bench.methods import METHODS, DataView, create_method
+from unlearn_bench.methods import METHODS, DataView, Method, create_method
 from unlearn_bench.metrics.gap import avg_gap, gaps
 from unlearn_bench.models import MODELS, create_model, model_options
 from unlearn_bench.report import render, summarize
@@ -66,6 +72,14 @@ def validate(cfg: DictConfig) -> None:
                           f"scenario={cfg.scenario.name} (kind {cfg.scenario.kind!r}) is not; allowed kinds: "
                           f"{list(FULL_CLASS_KINDS)}")
     validate_scenario(cfg.scenario, cfg.data.num_classes)
+    if cfg.scenario.kind == "iterative":
+        if not METHODS[cfg.method.name].edits_weights:
+            raise ConfigError(f"scenario kind 'iterative' chains the method's models round by round; "
+                              f"method={cfg.method.name} returns a wrapper, not weights")
+        for attack in ("ulira", "challenge"):
+            if cfg.eval[attack].enabled:
+                raise ConfigError(f"eval.{attack} re-runs the method from the original; it is not defined for "
+                                  "scenario kind 'iterative'")
     check_shift(cfg.eval.shift)
     model_options(cfg.model, resolve_model_name(cfg))
     select_device(cfg.device)
@@ -104,14 +118,25 @@ def non_finite(model: torch.nn.Module) -> list[str]:
             if t.is_floating_point() and not bool(torch.isfinite(t).all())]
 
 
+# Options added after cache keys were in use: left out of a key while unset, so earlier runs keep their keys.
+LATER_OPTIONS = {"data": ("train_subset",), "scenario": ("rounds", "round")}
+
+
+def _payload_of(cfg: DictConfig, group: str) -> dict:
+    node = OmegaConf.to_container(cfg[group], resolve=True)
+    return {k: v for k, v in node.items() if not (k in LATER_OPTIONS.get(group, ()) and v is None)}
+
+
 def _data_payload(cfg: DictConfig) -> dict:
     """The config that determines the data: everything in `data` but where and how files are read."""
-    data = OmegaConf.to_container(cfg.data, resolve=True)
+    data = _payload_of(cfg, "data")
     for key in ("root", "verify_files"):
         data.pop(key, None)
-    if data.get("train_subset") is None:  # the whole data: keys as before the option existed
-        data.pop("train_subset", None)
     return data
+
+
+def scenario_payload(cfg: DictConfig) -> dict:
+    return _payload_of(cfg, "scenario")
 
 
 def _original_payload(cfg: DictConfig) -> dict:
@@ -127,7 +152,7 @@ def _payloads(cfg: DictConfig, task: Task) -> dict[str, dict]:
     forget_sha = hashlib.sha256(task.forget_idx.tobytes()).hexdigest()
     original = _original_payload(cfg)
     retrain = {**original, "forget_idx_sha256": forget_sha}
-    run = {**retrain, "scenario": OmegaConf.to_container(cfg.scenario, resolve=True),
+    run = {**retrain, "scenario": scenario_payload(cfg),
            "method": method_payload(cfg.method),
            "eval": OmegaConf.to_container(cfg.eval, resolve=True)}
     return {"original": original, "retrain": retrain, "run": run, "forget_sha": forget_sha}
@@ -152,6 +177,45 @@ def original_model(cfg: DictConfig, task: Task, cache: ModelCache, device: torch
                                   cfg.train, desc="original", progress=cfg.progress)
 
     return cache.load_or_build("original", _original_payload(cfg), new_model(cfg, task, device), train_original)
+
+
+def iterative_round(cfg: DictConfig, task: Task, round_k: int) -> Task:
+    """What the method sees in round ``round_k`` of iterative unlearning (SalUn Table A3): D_f = that round's new
+    examples; D_r = the train split minus everything forgotten so far (earlier rounds are in neither)."""
+    chunks = iterative_chunks(cfg.scenario, len(task.train_y), cfg.seed)
+    return task.with_forget(chunks[round_k - 1], np.concatenate([np.zeros(0, dtype=np.int64), *chunks[:round_k - 1]]))
+
+
+def iterative_payload(cfg: DictConfig, round_k: int) -> dict:
+    """The cache key of the method's model after round ``round_k`` (the name, which holds this run's round, is left
+    out: every run of the sweep must find the same key)."""
+    scenario = {k: v for k, v in scenario_payload(cfg).items() if k != "name"}
+    return {**_original_payload(cfg), "scenario": {**scenario, "round": round_k}, "method": method_payload(cfg.method)}
+
+
+def unlearn_checked(method: Method, model: torch.nn.Module, view: DataView) -> torch.nn.Module:
+    """``method.unlearn``, raising DivergedError when weights become NaN/inf."""
+    unlearned = method.unlearn(model, view)
+    if bad := non_finite(unlearned):
+        raise DivergedError(f"{method.name}: weights became NaN/inf in {len(bad)} tensors ({', '.join(bad[:3])})")
+    return unlearned
+
+
+def iterative_start(cfg: DictConfig, task: Task, method: Method, original: torch.nn.Module, cache: ModelCache,
+                    device: torch.device) -> torch.nn.Module:
+    """The model round ``scenario.round`` starts from: the original in round 1, else the method's model after the
+    previous round, "the model of round k is the original of round k+1". Each round's model is cached, so a sweep
+    over the rounds unlearns every round once."""
+    model = original
+    for round_k in range(1, cfg.scenario.round):
+        def build(previous: torch.nn.Module = model, round_k: int = round_k) -> torch.nn.Module:
+            view = DataView(iterative_round(cfg, task, round_k), method.needs, cfg.train, seed_everything(cfg.seed),
+                            cfg.progress)
+            return unlearn_checked(method, copy.deepcopy(previous), view)
+
+        model, _ = cache.load_or_build("iterative", iterative_payload(cfg, round_k), new_model(cfg, task, device),
+                                       build)
+    return model
 
 
 class MembershipScorer:
@@ -296,25 +360,30 @@ def run(cfg: DictConfig, output_dir: str | Path | None = None) -> RunRecord:
         if cfg.method.name == "retrain":
             unlearned, rte_s = retrain, retrain_meta["seconds"]
         else:
-            generator = seed_everything(cfg.seed)
-            view = DataView(task, method.needs, cfg.train, generator, progress)
+            iterative = cfg.scenario.kind == "iterative"
             start = time.perf_counter()
             try:
+                start_model, round_task = original, task
+                if iterative:
+                    start_model = iterative_start(cfg, task, method, original, cache, device)
+                    round_task = iterative_round(cfg, task, cfg.scenario.round)
+                view = DataView(round_task, method.needs, cfg.train, seed_everything(cfg.seed), progress)
+                start = time.perf_counter()
                 with observe_epochs(epoch_observer) if cfg.eval.every_epoch else contextlib.nullcontext():
-                    unlearned = method.unlearn(copy.deepcopy(original), view)
-                if bad := non_finite(unlearned):
-                    raise DivergedError(f"{cfg.method.name}: weights became NaN/inf in {len(bad)} tensors "
-                                        f"({', '.join(bad[:3])})")
+                    unlearned = unlearn_checked(method, copy.deepcopy(start_model), view)
             except DivergedError as err:
                 status, error, unlearned = "diverged", str(err), None
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             rte_s = time.perf_counter() - start - observed_s  # per-epoch evaluations are not unlearning time
+            if iterative and unlearned is not None:  # the next round starts from this model
+                cache.load_or_build("iterative", iterative_payload(cfg, cfg.scenario.round), fresh_model(),
+                                    lambda: unlearned)
 
         amp = cfg.train.amp
         eval_start = time.perf_counter()
         reference_eval = {"forget_idx_sha256": payloads["forget_sha"],
-                          "scenario": OmegaConf.to_container(cfg.scenario, resolve=True),
+                          "scenario": scenario_payload(cfg),
                           "eval": reference_eval_cfg(cfg), "amp": amp}
         original_metrics, original_arrays = cached_evaluation(
             cfg.cache_dir, {**reference_eval, "weights_sha256": original_meta["sha256"]},

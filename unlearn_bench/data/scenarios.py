@@ -11,7 +11,8 @@ import numpy as np
 from unlearn_bench.config import ScenarioConfig
 from unlearn_bench.errors import ConfigError
 
-SCENARIO_KINDS = ("random", "classwise", "multiclass", "partial_class", "subclass", "worst_case", "confusion")
+SCENARIO_KINDS = ("random", "classwise", "multiclass", "partial_class", "subclass", "worst_case", "confusion",
+                  "iterative")
 # Kinds whose forget set is chosen with the original model's outputs (forget_indices needs ``member_prob``).
 MODEL_DEPENDENT_KINDS = ("worst_case",)
 # Kinds that remove whole classes from the train split (what full-class-only methods require).
@@ -27,7 +28,7 @@ def validate_scenario(cfg: ScenarioConfig, num_classes: int) -> None:
     """Raise ConfigError naming the bad key before any data is touched or model trained."""
     if cfg.kind not in SCENARIO_KINDS:
         raise ConfigError(f"scenario.kind={cfg.kind!r} is not supported; allowed: {list(SCENARIO_KINDS)}")
-    if cfg.kind in ("random", "partial_class", "worst_case", "confusion"):
+    if cfg.kind in ("random", "partial_class", "worst_case", "confusion", "iterative"):
         if (cfg.ratio is None) == (cfg.size is None):
             raise ConfigError(f"scenario kind {cfg.kind!r} needs exactly one of scenario.ratio and scenario.size; "
                               f"got ratio={cfg.ratio!r}, size={cfg.size!r}")
@@ -50,6 +51,13 @@ def validate_scenario(cfg: ScenarioConfig, num_classes: int) -> None:
             raise ConfigError(f"scenario.classes={list(cfg.classes)} would forget every one of {num_classes} classes")
         for c in cfg.classes:
             _check_class("scenario.classes entry", c, num_classes)
+    if cfg.kind == "iterative":
+        if cfg.rounds is None or cfg.rounds < 1:
+            raise ConfigError(f"scenario.rounds={cfg.rounds!r} must be an integer >= 1 for kind 'iterative'")
+        if cfg.round is None or not 1 <= cfg.round <= cfg.rounds:
+            raise ConfigError(f"scenario.round={cfg.round!r} must be in [1, {cfg.rounds}] (scenario.rounds)")
+        if cfg.ratio is not None and cfg.ratio * cfg.rounds >= 1.0:
+            raise ConfigError(f"scenario.ratio={cfg.ratio} x scenario.rounds={cfg.rounds} would forget all of D")
     if cfg.kind == "subclass" and not cfg.subclass:
         raise ConfigError("scenario kind 'subclass' needs scenario.subclass (a sub-class name, e.g. rocket)")
 
@@ -61,6 +69,18 @@ def _draw(pool: np.ndarray, cfg: ScenarioConfig, seed: int) -> np.ndarray:
         raise ConfigError(f"scenario {cfg.name}: {n_forget} of {len(pool)} examples is not a proper forget set "
                           "(check scenario.ratio / scenario.size)")
     return pool[np.random.RandomState(seed).choice(len(pool), size=n_forget, replace=False)]
+
+
+def iterative_chunks(cfg: ScenarioConfig, n_train: int, seed: int) -> list[np.ndarray]:
+    """SalUn Table A3: the forget sets of rounds 1 .. ``rounds`` of iterative unlearning, disjoint, each ``ratio``
+    (or ``size``) of the train split ("for each iteration the forgetting set is 10% of the whole dataset"), cut from
+    one seeded permutation of the train split."""
+    n_round = cfg.size if cfg.size is not None else int(round(cfg.ratio * n_train))
+    if not 0 < n_round * cfg.rounds < n_train:
+        raise ConfigError(f"scenario {cfg.name}: {cfg.rounds} rounds of {n_round} of {n_train} examples is not a "
+                          "proper forget set (check scenario.ratio / scenario.size / scenario.rounds)")
+    order = np.random.RandomState(seed).permutation(n_train)
+    return [np.sort(order[k * n_round:(k + 1) * n_round]).astype(np.int64) for k in range(cfg.rounds)]
 
 
 def member_probability(member_logits: np.ndarray, nonmember_logits: np.ndarray,
@@ -114,6 +134,8 @@ def forget_indices(cfg: ScenarioConfig, train_y: np.ndarray, num_classes: int, s
     all_idx = np.arange(len(train_y))
     if cfg.kind == "random":  # SalUn repo: n indices of the train split (n = 4,500 = 10% of 45,000)
         idx = _draw(all_idx, cfg, seed)
+    elif cfg.kind == "iterative":  # everything forgotten up to this round (SalUn Table A3 scores the cumulative D_f)
+        idx = np.concatenate(iterative_chunks(cfg, len(train_y), seed)[:cfg.round])
     elif cfg.kind == "worst_case":
         idx = _worst_case(cfg, train_y, member_prob)
     elif cfg.kind == "confusion":  # SURE App. F: a random 1% of the two classes' examples (1% of them: our reading)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -39,6 +40,8 @@ class Task:
     forgotten_classes: list[int] = field(default_factory=list)
     # Over the whole test set: the images of the class(es) / sub-class the scenario forgets from (none for random).
     forget_class_test: np.ndarray | None = None
+    # Train examples in neither D_f nor D_r: what earlier rounds of iterative unlearning already forgot.
+    excluded_idx: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     crop_padding: int = 0
     hflip: bool = False
     _splits: dict = field(default_factory=dict, repr=False)
@@ -51,7 +54,12 @@ class Task:
     def retain_idx(self) -> np.ndarray:
         keep = np.ones(len(self.train_y), dtype=bool)
         keep[self.forget_idx] = False
+        keep[self.excluded_idx] = False
         return np.flatnonzero(keep)
+
+    def with_forget(self, forget_idx: np.ndarray, excluded_idx: np.ndarray) -> Task:
+        """The same data with another forget set, ``excluded_idx`` belonging to neither D_f nor D_r."""
+        return dataclasses.replace(self, forget_idx=forget_idx, excluded_idx=excluded_idx, _splits={})
 
     def split(self, name: str) -> tuple[torch.Tensor, torch.Tensor]:
         """``(uint8 images, labels)`` of a split. ``test`` excludes the test images of forgotten classes

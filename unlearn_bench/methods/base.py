@@ -88,6 +88,7 @@ class Method:
     needs: ClassVar[frozenset[str]]
     training_free: ClassVar[bool] = False
     full_class_only: ClassVar[bool] = False  # defined only when D_f holds whole classes
+    edits_weights: ClassVar[bool] = True  # False: returns a wrapper around the model (an input perturbation)
     Config: ClassVar[type] = MethodConfig
 
     def __init__(self, cfg: Any):

@@ -105,6 +105,7 @@ def _image_zeros(data: DataView) -> torch.Tensor:
 @register_method
 class ForgetVector(Method):
     name = "forget_vector"
+    edits_weights = False
     needs = frozenset({"forget", "retain"})
 
     @dataclass
