@@ -24,6 +24,7 @@ from unlearn_bench.data.loader import iterate_batches
 from unlearn_bench.data.task import Task
 from unlearn_bench.errors import ConfigError
 from unlearn_bench.metrics.accuracy import accuracy, unlearning_accuracy
+from unlearn_bench.metrics.confusion import confusion_metrics
 from unlearn_bench.metrics.distances import js_divergence, kl_divergence
 from unlearn_bench.metrics.jit import entropy_similarity, jit_mia
 from unlearn_bench.metrics.mia import svc_mia_efficacy
@@ -211,6 +212,8 @@ def evaluate(model: nn.Module, task: Task, cfg: EvalConfig, amp: bool = False
         metrics["JiT_Df"] = metrics["CTA"] if class_level else 100.0 - metrics["UA"]
         full_test = np.concatenate([a["test_logits"], a["forget_test_logits"]]) if disjoint else a["test_logits"]
         metrics["JiT_MIA"] = jit_mia(a["retain_logits"], full_test, a["forget_logits"])
+    if task.confused_classes:  # SURE App. F's resolving-confusion task: its own errors
+        metrics.update(confusion_metrics(a, task.confused_classes))
     if "sure" in cfg.metrics:
         # SCRUB's MIA-I compares D_f with the forgotten classes' test images in whole-class scenarios.
         test_side = "forget_test" if disjoint else "test"

@@ -139,18 +139,23 @@ def scenario_payload(cfg: DictConfig) -> dict:
     return _payload_of(cfg, "scenario")
 
 
-def _original_payload(cfg: DictConfig) -> dict:
-    """The original's cache key: data, model, recipe and seed (no scenario: every forget set shares it)."""
+def _original_payload(cfg: DictConfig, task: Task) -> dict:
+    """The original's cache key: data, model, recipe and seed (no scenario: every forget set shares it, but for
+    SURE's confusion task, whose original learns D_f with swapped labels)."""
     model = {"name": resolve_model_name(cfg), **model_options(cfg.model, resolve_model_name(cfg))}
     train = OmegaConf.to_container(cfg.train, resolve=True)
     for knob in ("compile", "channels_last"):  # how the same computation is executed, not what is computed
         train.pop(knob)
-    return {"data": _data_payload(cfg), "model": model, "train": train, "seed": cfg.seed}
+    payload = {"data": _data_payload(cfg), "model": model, "train": train, "seed": cfg.seed}
+    if task.confused_classes:
+        payload["swapped_labels"] = {"classes": task.confused_classes,
+                                     "forget_idx_sha256": hashlib.sha256(task.forget_idx.tobytes()).hexdigest()}
+    return payload
 
 
 def _payloads(cfg: DictConfig, task: Task) -> dict[str, dict]:
     forget_sha = hashlib.sha256(task.forget_idx.tobytes()).hexdigest()
-    original = _original_payload(cfg)
+    original = _original_payload(cfg, task)
     retrain = {**original, "forget_idx_sha256": forget_sha}
     run = {**retrain, "scenario": scenario_payload(cfg),
            "method": method_payload(cfg.method),
@@ -176,7 +181,8 @@ def original_model(cfg: DictConfig, task: Task, cache: ModelCache, device: torch
                                   lambda: task.loader("train", cfg.train.batch_size, generator=generator),
                                   cfg.train, desc="original", progress=cfg.progress)
 
-    return cache.load_or_build("original", _original_payload(cfg), new_model(cfg, task, device), train_original)
+    return cache.load_or_build("original", _original_payload(cfg, task), new_model(cfg, task, device),
+                               train_original)
 
 
 def iterative_round(cfg: DictConfig, task: Task, round_k: int) -> Task:
@@ -186,11 +192,12 @@ def iterative_round(cfg: DictConfig, task: Task, round_k: int) -> Task:
     return task.with_forget(chunks[round_k - 1], np.concatenate([np.zeros(0, dtype=np.int64), *chunks[:round_k - 1]]))
 
 
-def iterative_payload(cfg: DictConfig, round_k: int) -> dict:
+def iterative_payload(cfg: DictConfig, task: Task, round_k: int) -> dict:
     """The cache key of the method's model after round ``round_k`` (the name, which holds this run's round, is left
     out: every run of the sweep must find the same key)."""
     scenario = {k: v for k, v in scenario_payload(cfg).items() if k != "name"}
-    return {**_original_payload(cfg), "scenario": {**scenario, "round": round_k}, "method": method_payload(cfg.method)}
+    return {**_original_payload(cfg, task), "scenario": {**scenario, "round": round_k},
+            "method": method_payload(cfg.method)}
 
 
 def unlearn_checked(method: Method, model: torch.nn.Module, view: DataView) -> torch.nn.Module:
@@ -213,7 +220,7 @@ def iterative_start(cfg: DictConfig, task: Task, method: Method, original: torch
                             cfg.progress)
             return unlearn_checked(method, copy.deepcopy(previous), view)
 
-        model, _ = cache.load_or_build("iterative", iterative_payload(cfg, round_k), new_model(cfg, task, device),
+        model, _ = cache.load_or_build("iterative", iterative_payload(cfg, task, round_k), new_model(cfg, task, device),
                                        build)
     return model
 
@@ -377,7 +384,7 @@ def run(cfg: DictConfig, output_dir: str | Path | None = None) -> RunRecord:
                 torch.cuda.synchronize(device)
             rte_s = time.perf_counter() - start - observed_s  # per-epoch evaluations are not unlearning time
             if iterative and unlearned is not None:  # the next round starts from this model
-                cache.load_or_build("iterative", iterative_payload(cfg, cfg.scenario.round), fresh_model(),
+                cache.load_or_build("iterative", iterative_payload(cfg, task, cfg.scenario.round), fresh_model(),
                                     lambda: unlearned)
 
         amp = cfg.train.amp

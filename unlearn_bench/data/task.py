@@ -17,6 +17,7 @@ from unlearn_bench.data.scenarios import (
     forget_class_mask,
     forget_indices,
     forgotten_classes,
+    training_labels,
     validate_scenario,
 )
 from unlearn_bench.errors import ConfigError
@@ -40,6 +41,8 @@ class Task:
     forgotten_classes: list[int] = field(default_factory=list)
     # Over the whole test set: the images of the class(es) / sub-class the scenario forgets from (none for random).
     forget_class_test: np.ndarray | None = None
+    # SURE's resolving-confusion task: the two classes whose D_f examples carry each other's label in train_y.
+    confused_classes: list[int] = field(default_factory=list)
     # Train examples in neither D_f nor D_r: what earlier rounds of iterative unlearning already forgot.
     excluded_idx: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     crop_padding: int = 0
@@ -142,15 +145,21 @@ def make_task(data_cfg: DataConfig, scenario_cfg: ScenarioConfig, train_cfg: Tra
         mean, std = pixels.mean(1).tolist(), pixels.std(1).tolist()
     sub_y = data.train_sub[train_mask].numpy() if data.train_sub is not None else None
 
+    confusion = scenario_cfg.kind == "confusion"
+
     def forget(scores: np.ndarray | None = None) -> np.ndarray:
         return forget_indices(scenario_cfg, train_y.numpy(), data_cfg.num_classes, seed, sub_y, data.sub_classes,
-                              member_prob=scores)
+                              member_prob=scores, relabeled=confusion)
+
+    forget_idx = np.zeros(0, dtype=np.int64) if model_dependent else forget()
+    if confusion:  # the original learns the swapped labels; D_f keeps them (what a method is asked to unlearn)
+        train_y = torch.from_numpy(training_labels(scenario_cfg, train_y.numpy(), forget_idx))
 
     task = Task(
         train_x=train_x.to(device), train_y=train_y.to(device),
         test_x=data.test_x.to(device), test_y=data.test_y.to(device),
         val_x=data.train_x[val_idx].to(device), val_y=data.train_y[val_idx].to(device),
-        forget_idx=np.zeros(0, dtype=np.int64) if model_dependent else forget(),
+        forget_idx=forget_idx, confused_classes=list(scenario_cfg.classes) if confusion else [],
         num_classes=data_cfg.num_classes, classes=data.classes,
         mean=list(mean), std=list(std), forgotten_classes=forgotten_classes(scenario_cfg),
         crop_padding=train_cfg.crop_padding, hflip=train_cfg.hflip,

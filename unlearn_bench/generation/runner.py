@@ -53,6 +53,7 @@ from unlearn_bench.runner import (
     check_cache_dir,
     non_finite,
     resolve_model_name,
+    scenario_payload,
 )
 from unlearn_bench.runtime import (
     configure_backends,
@@ -117,7 +118,7 @@ def generation_payloads(cfg: DictConfig, task: Task) -> dict[str, dict]:
                      "train": task_cfg["train"], "amp": cfg.train.amp, "seed": cfg.seed}
     ddpm_retrain = {**ddpm_original, "forget_idx_sha256": classification["forget_sha"]}
     run = {**ddpm_retrain, "task": "generation", "classifier": classification["original"],
-           "scenario": OmegaConf.to_container(cfg.scenario, resolve=True),
+           "scenario": scenario_payload(cfg),
            "method": OmegaConf.to_container(cfg.method, resolve=True),
            "sampling": task_cfg["sampling"], "metrics": task_cfg["metrics"]}
     return {"classifier": classification["original"], "ddpm_original": ddpm_original, "ddpm_retrain": ddpm_retrain,

@@ -34,7 +34,7 @@ from unlearn_bench.generation.sd.pipeline import SDModel, get_pipeline, import_t
 from unlearn_bench.generation.task import check_task
 from unlearn_bench.report import render, summarize
 from unlearn_bench.results import RunRecord, load_records
-from unlearn_bench.runner import _payloads, cached_evaluation, check_cache_dir, non_finite
+from unlearn_bench.runner import _payloads, cached_evaluation, check_cache_dir, non_finite, scenario_payload
 from unlearn_bench.runtime import configure_backends, resolve_amp, seed_everything, select_device
 from unlearn_bench.training import DivergedError
 
@@ -222,7 +222,7 @@ def run(cfg: DictConfig, output_dir: str | Path | None = None) -> RunRecord:
     fingerprint = pipeline_fingerprint(cfg)
     task_cfg = OmegaConf.to_container(cfg.task, resolve=True)
     run_payload = {"task": "generation_sd", "pipeline": fingerprint, "task_cfg": task_cfg, "seed": cfg.seed,
-                   "scenario": OmegaConf.to_container(cfg.scenario, resolve=True) if concept == "class" else None,
+                   "scenario": scenario_payload(cfg) if concept == "class" else None,
                    "method": OmegaConf.to_container(cfg.method, resolve=True), "data": cfg.data.name}
     run_key = config_hash(run_payload)
     store = Path(cfg.cache_dir) / "runs" / run_key
