@@ -279,7 +279,7 @@ def salun(text: str) -> list[dict[str, str]]:
     r.method_table("A2", a2, SALUN_METHODS, *c10, "classwise")
     (a3,) = expect(md_tables(section(text, r"^### Table A3 \[")), 1, "salun Table A3")
     r.method_table("A3", a3, SALUN_METHODS, *c10, "", key_columns=2,
-                   context=lambda row: (*c10, f"random10_iter{int(row[0])}"))
+                   context=lambda row: (*c10, f"iterative5x0.1_round{int(row[0])}"))
     (a4,) = expect(md_tables(section(text, r"^### Table A4 \[")), 1, "salun Table A4")
     r.method_table("A4", a4, SALUN_METHODS, "tiny_imagenet", "resnet18", "random10")
     (a5,) = expect(md_tables(section(text, r"^### Table A5 \[")), 1, "salun Table A5")
@@ -455,7 +455,7 @@ JIT_MAIN = {
     "4(b)": ("cifar10", "vit", "random_n100"),
     "5(a)": ("imagenet", "vit_l", "classwise"),
     "5(b)": ("cifar10", "resnet18", "random"),
-    "6": ("cifar100", "vgg11_bn", "worstcase_class69_n50"),
+    "6": ("cifar100", "vgg11_bn", "worst_case69_n50"),
 }
 JIT_BREAKDOWN = {  # table: (data, model, scenario of a forget_class cell)
     "7": ("cifar100", "vit", lambda c: f"classwise_{CIFAR100_INDEX[c]}"),
@@ -493,8 +493,8 @@ SURE_METHODS = {
 }
 SURE_T1_METRICS = {"ΔRA": "gap_RA", "ΔUA": "gap_UA", "ΔUtility": "gap_TA", "ΔCTA": "gap_CTA"}
 SURE_T2_METRICS = {
-    "Retain Err": "retain_err", "Forget Err": "forget_err", "Test Err": "test_err", "IC Retain": "ic_err_retain",
-    "FGT Retain": "fgt_err_retain", "IC Test": "ic_err_test", "FGT Test": "fgt_err_test",
+    "Retain Err": "Retain_Err", "Forget Err": "Forget_Err", "Test Err": "Test_Err", "IC Retain": "IC_ERR_retain",
+    "FGT Retain": "FGT_ERR_retain", "IC Test": "IC_ERR_test", "FGT Test": "FGT_ERR_test",
 }
 SURE_HP = {"rl *(sic; = lr)*": "hp_lr", "lr": "hp_lr", "α": "hp_alpha", "fbatch size": "hp_fbatch_size",
            "lr decay": "hp_lr_decay_epoch"}
@@ -518,7 +518,7 @@ def sure(text: str) -> list[dict[str, str]]:
     for row in t2[1:]:
         method = method_of(row[0], SURE_METHODS, "sure Table 2")
         for metric, raw in zip(metrics, row[1:]):
-            r.cell("2", "cifar10", "resnet18", "confusion_0_1", method, metric, raw, gaps=False)
+            r.cell("2", "cifar10", "resnet18", "confusion0-1_r0.01", method, metric, raw, gaps=False)
     hp = expect(md_tables(section(text, r"^### 2\.6 Appendix G")), 2, "sure Tables 3/4")
     for table, tab, scenario in (("3", hp[0], "random_n5000"), ("4", hp[1], "partial_class5_n500")):
         methods = [SURE_METHODS[h] for h in tab[0][1:]]

@@ -16,12 +16,12 @@ def one_hot(predicted, k=4):
 def test_confusion_metrics_match_a_hand_count():
     labels = np.array([0, 0, 1, 1, 2, 3])
     logits = one_hot(np.array([0, 1, 1, 2, 2, 3]))  # one 0->1 (FGT and IC), one 1->2 (IC only)
-    assert ic_err(logits, labels, (0, 1)) == pytest.approx(50.0) and fgt_err(logits, labels, (0, 1)) == 1
+    assert ic_err(logits, labels, (0, 1)) == pytest.approx(0.5) and fgt_err(logits, labels, (0, 1)) == 1
     np.testing.assert_array_equal(swap_labels(np.array([0, 1, 2]), (0, 1)), [1, 0, 2])
     arrays = {"forget_labels": np.array([1, 0]), "forget_logits": one_hot(np.array([0, 0])),  # true labels 0, 1
               "retain_labels": labels, "retain_logits": logits, "test_labels": labels, "test_logits": logits}
     out = confusion_metrics(arrays, (0, 1))
-    assert out["Forget_Err"] == pytest.approx(50.0) and out["FGT_ERR_test"] == 1 and out["IC_ERR_retain"] == 50.0
+    assert out["Forget_Err"] == pytest.approx(50.0) and out["FGT_ERR_test"] == 1 and out["IC_ERR_retain"] == 0.5
 
 
 @pytest.mark.slow  # two 30-epoch trainings (~1 min on 2 cores)
