@@ -200,12 +200,26 @@ def iterative_payload(cfg: DictConfig, task: Task, round_k: int) -> dict:
             "method": method_payload(cfg.method)}
 
 
-def unlearn_checked(method: Method, model: torch.nn.Module, view: DataView) -> torch.nn.Module:
-    """``method.unlearn``, raising DivergedError when weights become NaN/inf."""
-    unlearned = method.unlearn(model, view)
-    if bad := non_finite(unlearned):
-        raise DivergedError(f"{method.name}: weights became NaN/inf in {len(bad)} tensors ({', '.join(bad[:3])})")
-    return unlearned
+def check_finite(model: torch.nn.Module, name: str) -> torch.nn.Module:
+    """``model``, or DivergedError when method ``name`` left NaN/inf in its weights."""
+    if bad := non_finite(model):
+        raise DivergedError(f"{name}: weights became NaN/inf in {len(bad)} tensors ({', '.join(bad[:3])})")
+    return model
+
+
+def timed_unlearning(unlearn: Callable[[], torch.nn.Module], name: str, device: torch.device
+                     ) -> tuple[torch.nn.Module | None, str | None, float]:
+    """Run ``unlearn()`` (method ``name``) and time it, CUDA work included. Divergence (DivergedError, NaN/inf
+    weights) is a result, not a crash: ``(None, message, seconds)``; else ``(model, None, seconds)``. Every runner
+    (classification, DDPM, Stable Diffusion) times its method here."""
+    start = time.perf_counter()
+    try:
+        model, error = check_finite(unlearn(), name), None
+    except DivergedError as err:
+        model, error = None, str(err)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return model, error, time.perf_counter() - start
 
 
 def iterative_start(cfg: DictConfig, task: Task, method: Method, original: torch.nn.Module, cache: ModelCache,
@@ -218,7 +232,7 @@ def iterative_start(cfg: DictConfig, task: Task, method: Method, original: torch
         def build(previous: torch.nn.Module = model, round_k: int = round_k) -> torch.nn.Module:
             view = DataView(iterative_round(cfg, task, round_k), method.needs, cfg.train, seed_everything(cfg.seed),
                             cfg.progress)
-            return unlearn_checked(method, copy.deepcopy(previous), view)
+            return check_finite(method.unlearn(copy.deepcopy(previous), view), method.name)
 
         model, _ = cache.load_or_build("iterative", iterative_payload(cfg, task, round_k), new_model(cfg, task, device),
                                        build)
@@ -368,21 +382,20 @@ def run(cfg: DictConfig, output_dir: str | Path | None = None) -> RunRecord:
             unlearned, rte_s = retrain, retrain_meta["seconds"]
         else:
             iterative = cfg.scenario.kind == "iterative"
-            start = time.perf_counter()
+            round_task = iterative_round(cfg, task, cfg.scenario.round) if iterative else task
             try:
-                start_model, round_task = original, task
-                if iterative:
-                    start_model = iterative_start(cfg, task, method, original, cache, device)
-                    round_task = iterative_round(cfg, task, cfg.scenario.round)
-                view = DataView(round_task, method.needs, cfg.train, seed_everything(cfg.seed), progress)
-                start = time.perf_counter()
-                with observe_epochs(epoch_observer) if cfg.eval.every_epoch else contextlib.nullcontext():
-                    unlearned = unlearn_checked(method, copy.deepcopy(start_model), view)
+                start_model = iterative_start(cfg, task, method, original, cache, device) if iterative else original
             except DivergedError as err:
-                status, error, unlearned = "diverged", str(err), None
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            rte_s = time.perf_counter() - start - observed_s  # per-epoch evaluations are not unlearning time
+                start_model, error = None, f"an earlier round diverged: {err}"
+            if start_model is not None:
+                view = DataView(round_task, method.needs, cfg.train, seed_everything(cfg.seed), progress)
+                with observe_epochs(epoch_observer) if cfg.eval.every_epoch else contextlib.nullcontext():
+                    unlearned, error, rte_s = timed_unlearning(
+                        lambda: method.unlearn(copy.deepcopy(start_model), view), cfg.method.name, device)
+                rte_s -= observed_s  # per-epoch evaluations are not unlearning time
+            else:
+                unlearned = None
+            status = "diverged" if error else "ok"
             if iterative and unlearned is not None:  # the next round starts from this model
                 cache.load_or_build("iterative", iterative_payload(cfg, task, cfg.scenario.round), fresh_model(),
                                     lambda: unlearned)

@@ -51,9 +51,9 @@ from unlearn_bench.runner import (
     _versions,
     cached_evaluation,
     check_cache_dir,
-    non_finite,
     resolve_model_name,
     scenario_payload,
+    timed_unlearning,
 )
 from unlearn_bench.runtime import (
     configure_backends,
@@ -64,7 +64,7 @@ from unlearn_bench.runtime import (
     seed_everything,
     select_device,
 )
-from unlearn_bench.training import DivergedError, train_from_scratch
+from unlearn_bench.training import train_from_scratch
 
 log = logging.getLogger(__name__)
 
@@ -262,17 +262,9 @@ def run(cfg: DictConfig, output_dir: str | Path | None = None) -> RunRecord:
             unlearned, rte_s = retrain, retrain_meta["seconds"]
         else:
             generator = seed_everything(cfg.seed)
-            start = time.perf_counter()
-            try:
-                unlearned = method.unlearn(copy.deepcopy(original), view(method.needs, generator))
-                if bad := non_finite(unlearned):
-                    raise DivergedError(f"{cfg.method.name}: weights became NaN/inf in {len(bad)} tensors "
-                                        f"({', '.join(bad[:3])})")
-            except DivergedError as err:
-                status, error, unlearned = "diverged", str(err), None
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            rte_s = time.perf_counter() - start
+            unlearned, error, rte_s = timed_unlearning(
+                lambda: method.unlearn(copy.deepcopy(original), view(method.needs, generator)), cfg.method.name, device)
+            status = "diverged" if error else "ok"
 
         eval_start = time.perf_counter()
         features = (inception_features(cfg.task.metrics.inception_weights, device)

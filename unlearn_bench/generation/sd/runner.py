@@ -34,9 +34,8 @@ from unlearn_bench.generation.sd.pipeline import SDModel, get_pipeline, import_t
 from unlearn_bench.generation.task import check_task
 from unlearn_bench.report import render, summarize
 from unlearn_bench.results import RunRecord, load_records
-from unlearn_bench.runner import _payloads, cached_evaluation, check_cache_dir, non_finite, scenario_payload
+from unlearn_bench.runner import _payloads, cached_evaluation, check_cache_dir, scenario_payload, timed_unlearning
 from unlearn_bench.runtime import configure_backends, resolve_amp, seed_everything, select_device
-from unlearn_bench.training import DivergedError
 
 log = logging.getLogger(__name__)
 
@@ -254,17 +253,9 @@ def run(cfg: DictConfig, output_dir: str | Path | None = None) -> RunRecord:
 
         generator = seed_everything(cfg.seed)
         view = SDView(prompts, splits, method.needs, generator, device, cfg.train.amp, cfg.progress)
-        start = time.perf_counter()
-        try:
-            unlearned = method.unlearn(original.copy(), view)
-            if bad := non_finite(unlearned):
-                raise DivergedError(f"{cfg.method.name}: weights became NaN/inf in {len(bad)} tensors "
-                                    f"({', '.join(bad[:3])})")
-        except DivergedError as err:
-            status, error, unlearned = "diverged", str(err), None
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        rte_s = time.perf_counter() - start
+        unlearned, error, rte_s = timed_unlearning(lambda: method.unlearn(original.copy(), view), cfg.method.name,
+                                                   device)
+        status = "diverged" if error else "ok"
 
         eval_start = time.perf_counter()
         evaluator = SDEvaluator(cfg, prompts, classifier, device)
