@@ -315,6 +315,21 @@ def _finished(record_path: Path) -> bool:
         return False
 
 
+def start_run(cfg: DictConfig, output_dir: str | Path | None) -> tuple[Path, torch.device]:
+    """What every runner does after its checks: the output folder (the Hydra job folder by default), the device,
+    and the settings resolved for it (``train.amp``, ``eval.batch_size``: resolved before any cache key, since fp32
+    and bf16 models differ) and its backend flags."""
+    if output_dir is None:
+        from hydra.core.hydra_config import HydraConfig
+
+        output_dir = HydraConfig.get().runtime.output_dir
+    device = select_device(cfg.device)
+    cfg.train.amp = resolve_amp(cfg.train.amp, device)
+    cfg.eval.batch_size = resolve_eval_batch_size(cfg.eval.batch_size, device)
+    configure_backends(device)
+    return Path(output_dir), device
+
+
 def run(cfg: DictConfig, output_dir: str | Path | None = None) -> RunRecord:
     """Run one (data, model, method, scenario, seed) and return its record.
 
@@ -323,15 +338,7 @@ def run(cfg: DictConfig, output_dir: str | Path | None = None) -> RunRecord:
     """
     wall_start = time.perf_counter()
     validate(cfg)
-    if output_dir is None:
-        from hydra.core.hydra_config import HydraConfig
-
-        output_dir = HydraConfig.get().runtime.output_dir
-    output_dir = Path(output_dir)
-    device = select_device(cfg.device)
-    cfg.train.amp = resolve_amp(cfg.train.amp, device)  # resolved before the cache key: fp32 and bf16 differ
-    cfg.eval.batch_size = resolve_eval_batch_size(cfg.eval.batch_size, device)
-    configure_backends(device)
+    output_dir, device = start_run(cfg, output_dir)
     progress = cfg.progress
 
     cache = ModelCache(cfg.cache_dir)

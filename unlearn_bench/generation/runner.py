@@ -53,14 +53,12 @@ from unlearn_bench.runner import (
     check_cache_dir,
     resolve_model_name,
     scenario_payload,
+    start_run,
     timed_unlearning,
 )
 from unlearn_bench.runtime import (
-    configure_backends,
     peak_memory_mb,
     prepare_model,
-    resolve_amp,
-    resolve_eval_batch_size,
     seed_everything,
     select_device,
 )
@@ -205,15 +203,7 @@ def run(cfg: DictConfig, output_dir: str | Path | None = None) -> RunRecord:
     (the Hydra job folder by default) with the sample grids ``samples_<model>.png``."""
     wall_start = time.perf_counter()
     validate(cfg)
-    if output_dir is None:
-        from hydra.core.hydra_config import HydraConfig
-
-        output_dir = HydraConfig.get().runtime.output_dir
-    output_dir = Path(output_dir)
-    device = select_device(cfg.device)
-    cfg.train.amp = resolve_amp(cfg.train.amp, device)
-    cfg.eval.batch_size = resolve_eval_batch_size(cfg.eval.batch_size, device)
-    configure_backends(device)
+    output_dir, device = start_run(cfg, output_dir)
     progress = cfg.progress
 
     task = make_task(cfg.data, cfg.scenario, cfg.train, cfg.seed, device)

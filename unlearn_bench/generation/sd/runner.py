@@ -34,8 +34,15 @@ from unlearn_bench.generation.sd.pipeline import SDModel, get_pipeline, import_t
 from unlearn_bench.generation.task import check_task
 from unlearn_bench.report import render, summarize
 from unlearn_bench.results import RunRecord, load_records
-from unlearn_bench.runner import _payloads, cached_evaluation, check_cache_dir, scenario_payload, timed_unlearning
-from unlearn_bench.runtime import configure_backends, resolve_amp, seed_everything, select_device
+from unlearn_bench.runner import (
+    _payloads,
+    cached_evaluation,
+    check_cache_dir,
+    scenario_payload,
+    start_run,
+    timed_unlearning,
+)
+from unlearn_bench.runtime import seed_everything, select_device
 
 log = logging.getLogger(__name__)
 
@@ -207,14 +214,7 @@ def run(cfg: DictConfig, output_dir: str | Path | None = None) -> RunRecord:
     with the sample grids ``samples_<model>.png``."""
     wall_start = time.perf_counter()
     validate(cfg)
-    if output_dir is None:
-        from hydra.core.hydra_config import HydraConfig
-
-        output_dir = HydraConfig.get().runtime.output_dir
-    output_dir = Path(output_dir)
-    device = select_device(cfg.device)
-    cfg.train.amp = resolve_amp(cfg.train.amp, device)
-    configure_backends(device)
+    output_dir, device = start_run(cfg, output_dir)
     concept = cfg.task.concept
     forgotten = forgotten_classes(cfg.scenario) if concept == "class" else []
     prompts = make_prompts(cfg.task, forgotten)
