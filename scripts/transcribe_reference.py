@@ -446,22 +446,22 @@ JIT_METHODS = {
 }
 CIFAR100_INDEX = {"baby": 2, "lamp": 40, "mushroom": 51, "rocket": 69, "sea": 71}
 JIT_MAIN = {
-    "1": ("pins_face", "vgg11_bn", "classwise_1"),
-    "2(a)": ("cifar100", "vit", "classwise_69"),
+    "1": ("pins", "vgg11_bn", "classwise_1"),
+    "2(a)": ("cifar100", "vit_b16", "classwise_69"),
     "2(b)": ("cifar100", "vgg11_bn", "classwise_69"),
     "3(a)": ("cifar20", "vgg11_bn", "subclass_rocket"),
-    "3(b)": ("cifar20", "vit", "subclass_rocket"),
+    "3(b)": ("cifar20", "vit_b16", "subclass_rocket"),
     "4(a)": ("cifar10", "vgg11_bn", "random_n100"),
-    "4(b)": ("cifar10", "vit", "random_n100"),
+    "4(b)": ("cifar10", "vit_b16", "random_n100"),
     "5(a)": ("imagenet", "vit_l", "classwise"),
     "5(b)": ("cifar10", "resnet18", "random"),
     "6": ("cifar100", "vgg11_bn", "worst_case69_n50"),
 }
 JIT_BREAKDOWN = {  # table: (data, model, scenario of a forget_class cell)
-    "7": ("cifar100", "vit", lambda c: f"classwise_{CIFAR100_INDEX[c]}"),
-    "8": ("cifar20", "vit", lambda c: f"subclass_{c}"),
+    "7": ("cifar100", "vit_b16", lambda c: f"classwise_{CIFAR100_INDEX[c]}"),
+    "8": ("cifar20", "vit_b16", lambda c: f"subclass_{c}"),
     "9": ("cifar100", "vgg11_bn", lambda c: f"classwise_{CIFAR100_INDEX[c]}"),
-    "10": ("pins_face", "vgg11_bn", lambda c: f"classwise_{int(float(c))}"),
+    "10": ("pins", "vgg11_bn", lambda c: f"classwise_{int(float(c))}"),
     "11": ("cifar20", "vgg11_bn", lambda c: f"subclass_{c}"),
 }
 

@@ -25,8 +25,8 @@ TABLES = {
     "sure": {"1", "2", "3", "4"},
 }
 # Names the harness has no option for (README: naming); everything else must be a harness name.
-OTHER_DATA = {"pins_face", "imagenet", "oxford_pets", "all"}
-OTHER_MODELS = {"vit", "vit_l", "swin_t", "stable_diffusion", "ddpm", "clip_vit_b32", "all"}
+OTHER_DATA = {"imagenet", "all"}
+OTHER_MODELS = {"vit_l", "stable_diffusion", "ddpm", "clip_vit_b32", "all"}
 OTHER_METHODS = {"original", "esd", "fmn", "gf", "be+", "bs+", "ga_inferred", "salun_inferred", "unlink_inferred",
                  "unlink_internal", "unlink_external"}
 
