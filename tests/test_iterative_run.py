@@ -58,8 +58,9 @@ def test_rounds_chain_through_the_cache_and_score_the_cumulative_forget_set(tmp_
 
 
 def test_iterative_refuses_a_wrapper_method_and_a_bad_round(tmp_path):
-    with pytest.raises(ConfigError, match="method=forget_vector returns a wrapper"):
-        runner.validate(compose_config([*TINY, "method=forget_vector", f"cache_dir={tmp_path}"]))
+    for wrapper in ("forget_vector", "forget_vector_compositional"):
+        with pytest.raises(ConfigError, match=f"method={wrapper} returns a wrapper"):
+            runner.validate(compose_config([*TINY, f"method={wrapper}", f"cache_dir={tmp_path}"]))
     with pytest.raises(ConfigError, match=r"scenario.round=4 must be in \[1, 3\]"):
         runner.validate(compose_config([*TINY, "scenario.round=4", f"cache_dir={tmp_path}"]))
     with pytest.raises(ConfigError, match="would forget all of D"):

@@ -124,6 +124,7 @@ class ForgetVector(Method):
 @register_method
 class ForgetVectorCompositional(Method):
     name = "forget_vector_compositional"
+    edits_weights = False
     needs = frozenset({"forget", "retain"})
 
     @dataclass
