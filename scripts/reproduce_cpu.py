@@ -48,7 +48,10 @@ def stand_in_reference(preset: str) -> str | None:
         print(f"{preset}: the name names no paper table; no reference", file=sys.stderr)
         return None
     full = compose_config([f"experiment={preset.removesuffix('_cpu')}"])
-    model = full.data.default_model if full.model.name == "auto" else full.model.name
+    if full.task.name != "classification":  # generation: the diffusion model (ddpm, sd), not the classifier
+        model = full.task.model
+    else:
+        model = full.data.default_model if full.model.name == "auto" else full.model.name
     try:
         choice = parse_reference(f"{paper}:{table}:{full.data.name}:{model}")
     except ConfigError as err:

@@ -264,7 +264,7 @@ def salun(text: str) -> list[dict[str, str]]:
         r.method_table("1", tab, SALUN_METHODS, *c10, scenario)
     # Table 2: Stable Diffusion on Imagenette, one forgotten class per row.
     (t2,) = expect(md_tables(section(text, r"^### Table 2 \[")), 1, "salun Table 2")
-    generation_table(r, "2", t2, "imagenette", "stable_diffusion", SALUN_METHODS)
+    generation_table(r, "2", t2, "imagenette", "sd", SALUN_METHODS)
     # Table A1: 10% and 50% side by side.
     (a1,) = expect(md_tables(section(text, r"^### Table A1 \[")), 1, "salun Table A1")
     header = a1[0]
@@ -379,7 +379,7 @@ def unlink(text: str) -> list[dict[str, str]]:
         for sub, raw in zip(subclasses, row[1:7]):
             r.cell("3", "cifar20", "resnet18", "subclass_beaver", method, f"acc_{sub}", raw, gaps=False)
     (t4,) = expect(md_tables(section(text, r"^### 6\.4 Table 4:")), 1, "unlink Table 4")
-    generation_table(r, "4", t4, "imagenette", "stable_diffusion", UNLINK_METHODS)
+    generation_table(r, "4", t4, "imagenette", "sd", UNLINK_METHODS)
     # Table 5: the method column is lost; the spec infers the groups (GA?, SalUn?, Unlink).
     (t5,) = expect(md_tables(section(text, r"^### 6\.5 Table 5:")), 1, "unlink Table 5")
     groups = {"A (GA?)": "ga_inferred", "B (SalUn?)": "salun_inferred", "C (Unlink)": "unlink_inferred"}

@@ -26,7 +26,7 @@ TABLES = {
 }
 # Names the harness has no option for (README: naming); everything else must be a harness name.
 OTHER_DATA = {"imagenet", "all"}
-OTHER_MODELS = {"vit_l", "stable_diffusion", "ddpm", "clip_vit_b32", "all"}
+OTHER_MODELS = {"vit_l", "sd", "ddpm", "clip_vit_b32", "all"}
 OTHER_METHODS = {"original", "esd", "fmn", "gf", "be+", "bs+", "ga_inferred", "salun_inferred", "unlink_inferred",
                  "unlink_internal", "unlink_external"}
 

@@ -113,6 +113,26 @@ def test_comparison_against_matching_reference_rows(tmp_path):
     assert len(rows) == 4
 
 
+@pytest.mark.parametrize("fid_name,compared", [("FID_inception", True), ("FID_classifier", False)])
+def test_only_inception_fid_is_set_beside_the_papers_fid(tmp_path, fid_name, compared):
+    """A generation record's FID_inception is the papers' FID; FID_classifier (another feature space) never is."""
+    metrics = {"UA": 100.0, fid_name: 12.0}
+    rec = fake_record(0, metrics, {"UA": 100.0, fid_name: 11.0}, {"UA": 0.0, fid_name: 10.0}, 30.0)
+    rec |= {"data": "cifar10", "model": "ddpm", "scenario": "classwise_0", "method": "salun"}
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "record.json").write_text(json.dumps(rec))
+    csv = write_reference(tmp_path / "ref.csv", [
+        ("salun", "A5", "cifar10", "ddpm", "classwise_0", "salun", "UA", 100.0, ""),
+        ("salun", "A5", "cifar10", "ddpm", "classwise_0", "salun", "FID", 11.21, ""),
+    ])
+    (blocks,) = compare(load_records(tmp_path / "runs"), parse_reference(str(csv))).values()
+    rows = blocks[0].frame.set_index(["method", "metric"])
+    assert ("salun", "UA") in rows.index
+    assert (("salun", "FID") in rows.index) == compared
+    if compared:
+        assert rows.loc[("salun", "FID"), "diff"] == pytest.approx(12.0 - 11.21)
+
+
 def test_preset_in_the_job_folder_picks_its_table(tmp_path):
     runs = tmp_path / "runs"
     write_two_seeds(runs)

@@ -279,9 +279,14 @@ def record_preset(record_dir: str | Path) -> str | None:
     return OmegaConf.select(OmegaConf.load(hydra_file), "hydra.runtime.choices.experiment")
 
 
+# Our metric -> the papers' name where they differ. Only Inception FID is the papers' FID: FID_classifier (the
+# harness classifier's features, generation/metrics.py) is on another scale and is never set beside it.
+PAPER_METRIC = {"FID_inception": "FID"}
+
+
 def _paper_metric(metric: str, shift: str) -> str | None:
     if shift == "none":
-        return metric
+        return PAPER_METRIC.get(metric, metric)
     return metric + SHIFT_SUFFIXES[shift] if shift in SHIFT_SUFFIXES else None
 
 
