@@ -5,11 +5,14 @@ at the same batch size, in one process, with the SalUn repo's augmentation where
 (RandomCrop(padding 4) + RandomHorizontalFlip on CIFAR-shaped data):
 
   ours:   uint8 images resident on the device, batch gathered by index, crop/flip as whole-batch tensor ops;
-  theirs: a Dataset of PIL images, torchvision transforms per sample, ``DataLoader(num_workers=...)``.
+  theirs: a Dataset of PIL images, torchvision transforms per sample, ``DataLoader(num_workers=...)``. The SalUn
+          repo's ``cifar10_dataloaders`` (Classification/dataset.py, used by its unlearning and retraining scripts)
+          hard-codes ``num_workers=0, pin_memory=False``: the default ``--workers 0`` is that pipeline; ``--workers
+          0,2`` also times a 2-worker DataLoader (the usual tuned setting; its workers share the CPU with compute).
 
 Each pipeline is timed ``--repeats`` times in alternating order and its best run kept. For each it prints
 images/s and where the time goes: waiting for the next batch (data) vs. forward,
-backward and the optimiser step (compute), then ``ratio: <ours/theirs>``. Run:
+backward and the optimiser step (compute), then ``ratio: <ours/theirs>`` for each worker count. Run:
 
     python scripts/bench_train.py                       # all three settings, on cuda if available
     python scripts/bench_train.py --setting cifar_resnet18 --steps 50 --device cpu
@@ -151,11 +154,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=30, help="timed steps per pipeline")
     parser.add_argument("--warmup", type=int, default=5, help="untimed steps first (worker start, cudnn tuning)")
     parser.add_argument("--repeats", type=int, default=2, help="timed runs per pipeline, alternating; best kept")
-    parser.add_argument("--workers", type=int, default=2, help="DataLoader workers of the torchvision pipeline")
+    parser.add_argument("--workers", default="0",
+                        help="comma-separated DataLoader worker counts of the torchvision pipeline (the SalUn repo: 0)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--amp", action=argparse.BooleanOptionalAction, default=True,
                         help="bf16 autocast on CUDA (both pipelines); CPU always runs fp32")
     args = parser.parse_args(argv)
+    workers = [int(w) for w in args.workers.split(",")]
     device = select_device(args.device)
     configure_backends(device)
     print(f"device: {device} ({torch.cuda.get_device_name(device) if device.type == 'cuda' else 'cpu'}), "
@@ -168,22 +173,24 @@ def main(argv: list[str] | None = None) -> None:
         torch.manual_seed(0)
         model = create_model(setting.model, 10, c, h, [0.5] * c, [0.25] * c)
         results: dict[str, dict] = {}
+        pipelines = ["ours", *(f"theirs-w{w}" for w in workers)]
         # Alternate the pipelines and keep each one's best repeat: the first timed run in a process is
         # slower (allocator and kernel warm-up) whichever pipeline it is.
         for repeat in range(args.repeats):
-            for label in ("theirs", "ours") if repeat % 2 == 0 else ("ours", "theirs"):
+            for label in pipelines if repeat % 2 else pipelines[::-1]:
                 batches = (ours(images, labels, setting, device) if label == "ours"
-                           else theirs(images, labels, setting, device, args.workers))
+                           else theirs(images, labels, setting, device, int(label.removeprefix("theirs-w"))))
                 net = prepare_model(copy.deepcopy(model), device, channels_last=True)
                 r = train(net, batches, args.steps, args.warmup, device, args.amp)
                 if label not in results or r["images_per_s"] > results[label]["images_per_s"]:
                     results[label] = r
-        for label, r in results.items():
-            print(f"{name:18s} {label:6s} {r['images_per_s']:9.0f} images/s  data {100 * r['data_share']:5.1f}%  "
+        for label in pipelines:
+            r = results[label]
+            print(f"{name:18s} {label:10s} {r['images_per_s']:9.0f} images/s  data {100 * r['data_share']:5.1f}%  "
                   f"(data {r['data_s']:.2f} s, forward+backward+step {r['compute_s']:.2f} s, batch "
                   f"{setting.batch_size}, {setting.model})")
-        print(f"{name:18s} ratio: {results['ours']['images_per_s'] / results['theirs']['images_per_s']:.2f}")
-
+        for label in pipelines[1:]:
+            print(f"{name:18s} ratio vs {label}: {results['ours']['images_per_s'] / results[label]['images_per_s']:.2f}")
 
 if __name__ == "__main__":
     main()
