@@ -190,7 +190,8 @@ def main(argv: list[str] | None = None) -> None:
                   f"(data {r['data_s']:.2f} s, forward+backward+step {r['compute_s']:.2f} s, batch "
                   f"{setting.batch_size}, {setting.model})")
         for label in pipelines[1:]:
-            print(f"{name:18s} ratio vs {label}: {results['ours']['images_per_s'] / results[label]['images_per_s']:.2f}")
+            ratio = results["ours"]["images_per_s"] / results[label]["images_per_s"]
+            print(f"{name:18s} ratio vs {label}: {ratio:.2f}")
 
 if __name__ == "__main__":
     main()

@@ -101,6 +101,26 @@ def test_heatmap_cells_are_mean_over_seeds_per_parameter_pair(tmp_path):
     assert fig.axes[4].images[0].get_array()[1, 0] == pytest.approx((10.5 + 90 + 80 + 20) / 4)
 
 
+def test_fixed_coefficient_heatmap_shows_ua_per_forgotten_class(tmp_path):
+    """Fig. 3: cells over w_1 x w_2 are UA on class 1, UA on class 2 (from arrays.npz), TA and their average."""
+    for w1 in (0.0, 1.0):
+        for w2 in (0.0, 1.0):
+            # D_f holds two images of class 1 and two of class 2; w1 = 1 forgets both class-1 images, w2 = 1 one
+            # class-2 image
+            predicted = [2 if w1 else 1, 2 if w1 else 1, 0 if w2 else 2, 2]
+            arrays = {**CLASSWISE_ARRAYS, "forget_logits": one_hot(predicted), "forget_labels": np.array([1, 1, 2, 2])}
+            write(tmp_path / f"{w1}-{w2}", record("forget_vector_compositional", 0, scenario="multiclass_1-2",
+                                                  params={"weights": {"1": w1, "2": w2}, "epochs": 20}), arrays)
+    fig, why = coefficient_heatmap_figure(load_records(tmp_path))
+    assert why == ""
+    assert [ax.get_title() for ax in fig.axes[:4]] == ["UA class 1", "UA class 2", "TA", "Average"]
+    assert fig.axes[0].get_xlabel() == "method.weights.1" and fig.axes[0].get_ylabel() == "method.weights.2"
+    # rows: w2 from high to low; columns: w1 low to high
+    np.testing.assert_allclose(fig.axes[0].images[0].get_array(), [[0, 100], [0, 100]])
+    np.testing.assert_allclose(fig.axes[1].images[0].get_array(), [[50, 50], [0, 0]])
+    assert fig.axes[3].images[0].get_array()[0, 1] == pytest.approx((100 + 50 + 80) / 3)
+
+
 def test_heatmap_explains_when_records_vary_one_parameter(tmp_path):
     for l1 in (1.0, 2.0):
         write(tmp_path / str(l1), record("forget_vector_compositional", 0, params={"lambda1": l1}))

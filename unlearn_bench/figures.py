@@ -9,11 +9,12 @@ Each figure is saved as PNG and PDF; one file per (data, model, scenario, shift)
 - ``salun_fig2a_<data>_<model>_<shift>``: SalUn Figure 2a's view: the gap to Retrain averaged over UA, RA, TA and
   MIA (SalUn's Avg. Gap, per seed, then mean ± std over seeds as error bars) against the forgetting ratio, one line
   per method, from the random-forgetting records (``scenario.ratio``; at least two ratios needed).
-- ``forget_vector_fig3_<group>``: Forget Vector Figure 3's view, heat maps of UA, RA, TA, MIA-Efficacy and their
-  average (the Fig. 3 / Fig. A3 criterion) of ``forget_vector_compositional`` runs over the two method
-  parameters those records vary, each cell the mean over seeds, printed as an integer (%) as in the paper. The
-  paper's Fig. 3 varies two fixed coefficients w_1, w_2 of the class vectors; records can only vary the method's
-  config (e.g. ``method.lambda1`` x ``method.lambda2``, the Fig. A3 grid), so that is what is drawn.
+- ``forget_vector_fig3_<group>``: Forget Vector Figure 3's view: heat maps of ``forget_vector_compositional``
+  runs over the two method parameters those records vary, each cell the mean over seeds, printed as an integer
+  (%) as in the paper. Fixed coefficients ``method.weights.<a>`` x ``method.weights.<b>`` (Fig. 3: w_1, w_2 of two
+  class vectors, conf/experiment/forget_vector_fig3*.yaml): UA on class a, UA on class b (from ``arrays.npz``),
+  TA and their average. Any other pair (e.g. ``method.lambda1`` x ``method.lambda2``, Fig. A3): UA, RA, TA,
+  MIA-Efficacy and their average.
 - ``per_class_<group>``: per-class accuracy bars on D_f and on the whole test set (the forgotten classes' test
   images included), one bar per method and class, mean over seeds, computed from the logits in ``arrays.npz``
   beside each record (``unlearn_bench.results.ARRAYS_FILE``). Retrain's bars come from its own runs
@@ -39,7 +40,6 @@ from unlearn_bench.report import GROUP_KEYS, method_labels, model_rows, slug  # 
 from unlearn_bench.results import ARRAYS_FILE, RECORD_FILE  # noqa: E402
 
 FORMATS = ("png", "pdf")
-HEATMAP_PANELS = (*GAP_METRICS, "Average")
 
 
 def rte_score_figure(group: pd.DataFrame) -> Figure | None:
@@ -92,22 +92,48 @@ def gap_vs_ratio_figure(records: pd.DataFrame) -> Figure | None:
     return fig
 
 
+def _flat(params: dict, prefix: str = "") -> dict:
+    """Nested method parameters as dotted keys (``weights.1``), as a Hydra override names them."""
+    out = {}
+    for key, value in params.items():
+        out.update(_flat(value, f"{prefix}{key}.") if isinstance(value, dict) else {f"{prefix}{key}": value})
+    return out
+
+
+def _coefficient_cells(runs: pd.DataFrame, x_key: str, y_key: str) -> tuple[pd.DataFrame, list[str]]:
+    """One row per record with its cell (x, y) and the panels' values. Fixed coefficients (``weights.<a>`` x
+    ``weights.<b>``, Fig. 3): UA on class a and on class b (from arrays.npz), TA (the other classes' test images
+    in a class-level scenario) and their average. Any other pair (Fig. A3): UA, RA, TA, MIA and their average."""
+    params = runs["method_params"].map(lambda text: _flat(json.loads(text)))
+    cells = runs.assign(x=[p[x_key] for p in params], y=[p[y_key] for p in params])
+    if x_key.startswith("weights.") and y_key.startswith("weights."):
+        classes = [int(k.removeprefix("weights.")) for k in (x_key, y_key)]
+        panels = [f"UA class {k}" for k in classes]
+        forget_acc = [per_class_accuracies(path)["D_f"] for path in runs["path"]]
+        for k, panel in zip(classes, panels):
+            cells[panel] = [100.0 - acc.get(k, np.nan) for acc in forget_acc]
+        panels.append("TA")
+    else:
+        panels = list(GAP_METRICS)
+    return cells.assign(Average=cells[panels].mean(axis=1, skipna=False)), [*panels, "Average"]
+
+
 def coefficient_heatmap_figure(group: pd.DataFrame) -> tuple[Figure | None, str]:
     """Forget Vector Fig. 3 view of the ``forget_vector_compositional`` records of one group; (None, why) when
     they do not vary exactly two method parameters, (None, "") when there are none."""
     runs = group[group["method"] == "forget_vector_compositional"]
     if runs.empty:
         return None, ""
-    params = runs["method_params"].map(json.loads)
+    params = runs["method_params"].map(lambda text: _flat(json.loads(text)))
     varying = sorted(k for k in set().union(*params) if len({json.dumps(p.get(k)) for p in params}) > 1)
     if len(varying) != 2:
         return None, (f"forget_vector_compositional records vary {varying or 'no'} method parameters; the heat "
-                      "map needs exactly two (e.g. -m method.lambda1=1,2,3 method.lambda2=0,1,2)")
+                      "map needs exactly two (e.g. -m method.lambda1=1,2,3 method.lambda2=0,1,2, or Fig. 3's "
+                      "method.weights.1=0,0.5,1 method.weights.2=0,0.5,1)")
     x_key, y_key = varying
-    cells = runs.assign(x=[p[x_key] for p in params], y=[p[y_key] for p in params],
-                        Average=runs[list(GAP_METRICS)].mean(axis=1, skipna=False))
-    fig, axes = plt.subplots(1, len(HEATMAP_PANELS), figsize=(3.2 * len(HEATMAP_PANELS), 3.2))
-    for ax, panel in zip(axes, HEATMAP_PANELS):
+    cells, panels = _coefficient_cells(runs, x_key, y_key)
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.2))
+    for ax, panel in zip(axes, panels):
         grid = cells.pivot_table(index="y", columns="x", values=panel, aggfunc="mean").sort_index(ascending=False)
         image = ax.imshow(grid.to_numpy(dtype=float), cmap="viridis", aspect="auto")
         for (i, j), value in np.ndenumerate(grid.to_numpy(dtype=float)):

@@ -71,6 +71,7 @@ def validate(cfg: DictConfig) -> None:
         raise ConfigError(f"method={cfg.method.name} is defined for full-class forgetting only; "
                           f"scenario={cfg.scenario.name} (kind {cfg.scenario.kind!r}) is not; allowed kinds: "
                           f"{list(FULL_CLASS_KINDS)}")
+    METHODS[cfg.method.name].check_config(cfg.method, cfg.data.num_classes)
     validate_scenario(cfg.scenario, cfg.data.num_classes)
     if cfg.scenario.kind == "iterative":
         if not METHODS[cfg.method.name].edits_weights:
@@ -119,12 +120,15 @@ def non_finite(model: torch.nn.Module) -> list[str]:
 
 
 # Options added after cache keys were in use: left out of a key while unset, so earlier runs keep their keys.
-LATER_OPTIONS = {"data": ("train_subset",), "scenario": ("rounds", "round")}
+LATER_OPTIONS = {"data": ("train_subset",), "scenario": ("rounds", "round"), "method": ("weights",)}
+
+
+def _without_unset_later_options(node: dict, group: str) -> dict:
+    return {k: v for k, v in node.items() if not (k in LATER_OPTIONS.get(group, ()) and v is None)}
 
 
 def _payload_of(cfg: DictConfig, group: str) -> dict:
-    node = OmegaConf.to_container(cfg[group], resolve=True)
-    return {k: v for k, v in node.items() if not (k in LATER_OPTIONS.get(group, ()) and v is None)}
+    return _without_unset_later_options(OmegaConf.to_container(cfg[group], resolve=True), group)
 
 
 def _data_payload(cfg: DictConfig) -> dict:
@@ -259,7 +263,7 @@ class MembershipScorer:
 def method_payload(method_cfg: DictConfig) -> dict:
     """The method config that determines the unlearned model: all of it but the ``tuned`` metadata, so a tuned
     preset and the same values given as overrides are one run."""
-    method = OmegaConf.to_container(method_cfg, resolve=True)
+    method = _without_unset_later_options(OmegaConf.to_container(method_cfg, resolve=True), "method")
     method.pop("tuned", None)
     return method
 

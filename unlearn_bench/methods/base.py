@@ -94,6 +94,10 @@ class Method:
     def __init__(self, cfg: Any):
         self.cfg = cfg
 
+    @classmethod
+    def check_config(cls, cfg: Any, num_classes: int) -> None:
+        """Raise ConfigError on a method setting that cannot work for this data; runs before any training."""
+
     def unlearn(self, model: nn.Module, data: DataView) -> nn.Module:
         """Return the unlearned model (may modify ``model`` in place)."""
         raise NotImplementedError

@@ -9,7 +9,10 @@ perturbed, as in the paper's §6.1.
 ``forget_vector_compositional`` (Eq. 5) learns one class-wise vector delta_k per class (Eq. 4 with D_f =
 that class), then only the coefficients w of delta(w) = sum_k w_k delta_k on the actual forget set, with
 lambda2 * ||w||^2 instead of the delta penalty. Learning the class vectors is part of its RTE here (the
-paper leaves that cost out of its reported times).
+paper leaves that cost out of its reported times). With ``weights`` given (class index -> w_k, e.g.
+``{"1": 0.4, "2": 0.6}``) nothing is optimised over w: delta(w) = sum of the given w_k delta_k, the other
+coefficients 0, and only the named classes' vectors are learned. That is Fig. 3's grid (w_1, w_2 in
+{0, 0.2, ..., 1}, heat maps of UA on each class and TA; conf/experiment/forget_vector_fig3*.yaml).
 
 Choices where the paper is silent (``../shared/spec/seed_000_forget_vector.md``): "40 iterations" read as
 40 epochs with the lr decayed x0.9 after each (official code); lr 0.2 (the only value in the code's
@@ -21,12 +24,14 @@ decay on delta, a per-class forget weight) are not used.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
 
+from unlearn_bench.errors import ConfigError
 from unlearn_bench.methods.base import DataView, Method, MethodConfig, register_method
 from unlearn_bench.training import Pass, cross_entropy, fit
 
@@ -133,19 +138,32 @@ class ForgetVectorCompositional(Method):
         lambda1: float = 1.0  # the paper's composition weights: lambda1 = lambda2 = 1
         class_lambda1: float = 3.0  # lambda1 of the class-wise vectors (Eq. 4 with D_f = one class)
         class_epochs: int = 40
+        # Fixed w_k per class index, a dict (Fig. 3); None: optimise w (Eq. 5). Typed Any, not an Optional dict:
+        # OmegaConf cannot merge an override's dict into a None dict node, nor add keys to a struct dict. Keys: a
+        # YAML key or dotted override (method.weights.1=0.4) gives "1", a dict override ({1:0.4}) gives 1.
+        weights: Any = None
+
+    @classmethod
+    def check_config(cls, cfg: ForgetVectorCompositional.Config, num_classes: int) -> None:
+        if cfg.weights is not None:
+            fixed_coefficients(cfg.weights, num_classes)
+
+    def class_vector(self, model: nn.Module, data: DataView, all_y: torch.Tensor, k: int) -> torch.Tensor:
+        """delta_k: Eq. 4 with class k of the whole train split (D_f and D_r) as the forget set."""
+        delta = _image_zeros(data)
+        optimise_perturbation(model, data, self.cfg, all_y == k, [delta], lambda: delta, lambda: delta.pow(2).sum(),
+                              self.cfg.class_epochs, self.cfg.class_lambda1, desc=f"forget_vector[class {k}]")
+        return delta.detach()
 
     def unlearn(self, model: nn.Module, data: DataView) -> nn.Module:
         cfg = self.cfg
         forget_y = data.split("forget")[1]
         all_y = torch.cat([forget_y, data.split("retain")[1]])
-        vectors = []
-        for k in range(data.num_classes):  # delta_k: class k of the whole train split as the forget set
-            delta = _image_zeros(data)
-            optimise_perturbation(model, data, cfg, all_y == k, [delta], lambda d=delta: d,
-                                  lambda d=delta: d.pow(2).sum(), cfg.class_epochs, cfg.class_lambda1,
-                                  desc=f"forget_vector[class {k}]")
-            vectors.append(delta.detach())
-        basis = torch.cat(vectors)  # K x C x H x W
+        if cfg.weights is not None:
+            fixed = fixed_coefficients(cfg.weights, data.num_classes)
+            delta = sum(w_k * self.class_vector(model, data, all_y, k) for k, w_k in fixed.items())
+            return PerturbedModel(model, delta)
+        basis = torch.cat([self.class_vector(model, data, all_y, k) for k in range(data.num_classes)])  # K x C x H x W
         w = torch.zeros(data.num_classes, device=data.device, requires_grad=True)
         is_forget = torch.arange(len(all_y), device=data.device) < len(forget_y)
 
@@ -155,3 +173,17 @@ class ForgetVectorCompositional(Method):
         optimise_perturbation(model, data, cfg, is_forget, [w], composed, lambda: w.pow(2).sum(), cfg.epochs,
                               cfg.lambda1, desc="forget_vector_compositional")
         return PerturbedModel(model, composed().detach())
+
+
+def fixed_coefficients(weights: dict, num_classes: int) -> dict[int, float]:
+    """``method.weights`` as class index -> w_k; a key that is not a class index of the data is an error."""
+    allowed = f"class indices 0..{num_classes - 1}"
+    if not isinstance(weights, Mapping) or not weights:
+        raise ConfigError(f"method.weights={weights!r} must map one or more {allowed} to w_k (e.g. {{1: 0.4}}), "
+                          "or be null to optimise w")
+    fixed = {}
+    for key, value in weights.items():
+        if not (str(key).isdigit() and int(key) < num_classes):
+            raise ConfigError(f"method.weights has key {str(key)!r}; allowed: {allowed}")
+        fixed[int(key)] = float(value)
+    return fixed
