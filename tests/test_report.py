@@ -1,5 +1,6 @@
 """Report numbers against a hand computation from two fake records."""
 
+import io
 import json
 
 import pandas as pd
@@ -131,6 +132,17 @@ def test_only_inception_fid_is_set_beside_the_papers_fid(tmp_path, fid_name, com
     assert (("salun", "FID") in rows.index) == compared
     if compared:
         assert rows.loc[("salun", "FID"), "diff"] == pytest.approx(12.0 - 11.21)
+
+
+def test_generation_records_get_their_own_default_columns_and_no_avg_gap(tmp_path, capsys):
+    metrics = {"UA": 100.0, "FID_classifier": 4.0, "Acc_gen": 95.0}
+    rec = fake_record(0, metrics, metrics, {"UA": 0.0, "FID_classifier": 5.0, "Acc_gen": 95.0}, 30.0)
+    rec |= {"model": "ddpm", "scenario": "classwise_0", "avg_gap": 0.0}
+    (tmp_path / "record.json").write_text(json.dumps(rec))
+    assert main([str(tmp_path), "--format", "csv", "--reference", "none"]) == 0
+    table = pd.read_csv(io.StringIO(capsys.readouterr().out)).set_index("Method")
+    assert {"UA", "FID_classifier", "Acc_gen"} <= set(table.columns) and "RA" not in table.columns
+    assert table["Avg. Gap"].isna().all()  # SalUn's Avg. Gap needs UA, RA, TA and MIA
 
 
 def test_preset_in_the_job_folder_picks_its_table(tmp_path):

@@ -162,6 +162,8 @@ def summarize(frame: pd.DataFrame, metrics: tuple[str, ...] = GAP_METRICS) -> di
     tables = {}
     for key, group in frame.groupby(GROUP_KEYS, sort=True):
         out = []
+        # SalUn's Avg. Gap needs all four of its metrics; a generation record's avg_gap is its UA gap alone
+        salun_gap = set(GAP_METRICS) <= {n for names in group["metric_names"] for n in names.split(",")}
         for method, g in model_rows(group).groupby("method", sort=False):
             row = {"Method": method}
             for m in metrics:
@@ -170,7 +172,7 @@ def summarize(frame: pd.DataFrame, metrics: tuple[str, ...] = GAP_METRICS) -> di
                     row[m] = f"{g[present].mean(axis=1).mean():.2f}" if present else ""
                 elif m in g:
                     row[m] = _cell(g[m], g.get("gap_" + m))
-            row["Avg. Gap"] = f"{g['avg_gap'].mean():.2f}"
+            row["Avg. Gap"] = f"{g['avg_gap'].mean():.2f}" if salun_gap else ""
             row["RTE (min)"] = f"{g['rte_min'].mean():.2f}"
             # Data access, as the Unlink paper's Table 1: what the method reads, training-free, D_r-free.
             reads = g["data_access"].iloc[0]
@@ -435,13 +437,26 @@ def render(tables: dict[tuple, pd.DataFrame], fmt: str = "md",
     return "\n\n".join(parts)
 
 
+# The generation runners' table columns (generation/runner.py, generation/sd/runner.py), in this order.
+GENERATION_METRICS = ("UA", "FID_inception", "FID_classifier", "Acc_gen", "NudeNet_total")
+
+
+def default_metrics(known: set[str]) -> tuple[str, ...]:
+    """``--metrics auto``: SalUn's four for classification records; for generation records (no RA/TA/MIA) the
+    generation metrics they hold."""
+    if set(GAP_METRICS) <= known:
+        return tuple(GAP_METRICS)
+    return tuple(m for m in GENERATION_METRICS if m in known) or tuple(GAP_METRICS)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("root", help="folder searched recursively for record.json files (e.g. a sweep dir)")
     parser.add_argument("--format", default="md", choices=["md", "csv", "tex"])
     parser.add_argument("--output", help="write the table to this file instead of stdout")
-    parser.add_argument("--metrics", default=",".join(GAP_METRICS),
-                        help="comma-separated metric columns, e.g. UA,RA,TA,MIA,CTA,JiT_MIA,MIARS-I,KL_f,AEG")
+    parser.add_argument("--metrics", default="auto",
+                        help="comma-separated metric columns, e.g. UA,RA,TA,MIA,CTA,JiT_MIA,MIARS-I,KL_f,AEG; auto: "
+                             "UA,RA,TA,MIA for classifiers, UA, FID, Acc_gen (and NudeNet_total) for generation")
     parser.add_argument("--reference", default="auto",
                         help="paper numbers beside ours: auto (default), none, a CSV file, or <paper>:<table>"
                              "[:<data>:<model>] (e.g. salun:1; a stand-in comparison for *_cpu runs)")
@@ -459,8 +474,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     failed = frame[frame["status"] != "ok"]
     frame = frame[frame["status"] == "ok"]
-    columns = tuple(args.metrics.split(","))
     known = {name for names in frame["metric_names"] for name in names.split(",") if name} | {"AEG"}
+    columns = default_metrics(known) if args.metrics == "auto" else tuple(args.metrics.split(","))
     unknown = [m for m in columns if m not in known]
     if unknown:
         print(f"--metrics: {unknown} not in these records; available: {sorted(known)}", file=sys.stderr)
