@@ -125,8 +125,8 @@ def write_readme(results: Path) -> None:
     for preset in sorted(presets, key=lambda name: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]):
         twin = f"{preset}_cpu" if f"{preset}_cpu" in cpu else None
         meta = metas.get(twin or "")
-        ran = (f"[table]({twin}/table.md), [csv]({twin}/table.csv), [figures]({twin}/figures/)" if meta
-               else "not run" if twin else "")
+        figures = f", [figures]({twin}/figures/)" if meta and any((results / twin / "figures").glob("*.png")) else ""
+        ran = (f"[table]({twin}/table.md), [csv]({twin}/table.csv){figures}" if meta else "not run" if twin else "")
         wall = f"{meta['wall_s'] / 60:.1f} min" if meta else ""
         lines.append(f"| {paper_table_label(preset)} | `{preset}` | {f'`{twin}`' if twin else '—'} | {ran} | {wall} |")
     lines += ["", "## Commands that made these files", ""]

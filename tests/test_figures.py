@@ -139,3 +139,13 @@ def test_save_figures_writes_png_and_pdf(tmp_path):
                      for fmt in ("pdf", "png")]
     assert all(p.stat().st_size > 1000 for p in written)
     assert skipped == []  # no random ratios, no compositional records: those figures do not apply
+
+
+def test_generation_records_skip_the_classifier_figures_with_a_reason(tmp_path):
+    """A generation run's arrays.npz holds generated images, not logits: no per-class bars, no crash."""
+    metrics = {"UA": 100.0, "FID_classifier": 4.0}
+    rec = fake_record(0, metrics, metrics, metrics, 30.0) | {"model": "ddpm", "scenario": "classwise_0"}
+    write(tmp_path / "gen", rec, {"generated": np.zeros((2, 1, 8, 8), dtype=np.uint8)})
+    written, skipped = save_figures(load_records(tmp_path), tmp_path / "figs")
+    assert written == []
+    assert any(s.startswith("per_class") and "classifier logits" in s for s in skipped)

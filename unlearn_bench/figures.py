@@ -163,9 +163,18 @@ def per_class_accuracies(record_dir: str | Path) -> dict[str, dict[int, float]]:
                 "test": per_class_accuracy(test_logits, test_labels)}
 
 
+def _has_logits(record_dir: str | Path) -> bool:
+    """Whether the record's arrays hold a classifier's per-split logits (a generation record's hold images)."""
+    path = Path(record_dir) / ARRAYS_FILE
+    if not path.is_file():
+        return False
+    with np.load(path) as arrays:
+        return "forget_logits" in arrays.files
+
+
 def per_class_figure(group: pd.DataFrame) -> Figure | None:
-    """Per-class bars of one group (None if no record has its arrays)."""
-    runs = group[group["path"].map(lambda p: (Path(p) / ARRAYS_FILE).is_file())]
+    """Per-class bars of one group (None if no record has a classifier's logits in its arrays)."""
+    runs = group[group["path"].map(_has_logits)]
     if runs.empty:
         return None
     runs = runs.assign(label=method_labels(runs).replace({"retrain": "Retrain"}))
@@ -215,7 +224,8 @@ def save_figures(frame: pd.DataFrame, outdir: str | Path) -> tuple[list[Path], l
             written += _save(fig, folder, f"unlink_fig1_{name}")
         fig = per_class_figure(group)
         if fig is None:
-            skipped.append(f"per_class {name}: no {ARRAYS_FILE} beside the records (eval.save_arrays=false?)")
+            skipped.append(f"per_class {name}: no classifier logits in an {ARRAYS_FILE} beside the records "
+                           "(a generation sweep, or eval.save_arrays=false)")
         else:
             written += _save(fig, folder, f"per_class_{name}")
         fig, why = coefficient_heatmap_figure(group)
