@@ -20,6 +20,7 @@ import argparse
 import json
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -81,6 +82,7 @@ def reproduce(preset: str, outputs: Path, results: Path, overrides: list[str]) -
     run([sys.executable, *report[1:], "--format", "md", "--output", str(folder / "table.md"),
          "--figures", str(folder / "figures")])
     run([sys.executable, *report[1:], "--format", "csv", "--output", str(folder / "table.csv")])
+    copy_sample_grids(sweep_dir, folder / "figures")
     paper, table = preset_table(preset) or ("", "")
     meta = {"preset": preset, "paper": paper, "table": reference.split(":")[1] if reference != "none" else table,
             "reference": reference, "sweep": shlex.join(sweep), "report": shlex.join(report),
@@ -89,6 +91,16 @@ def reproduce(preset: str, outputs: Path, results: Path, overrides: list[str]) -
                                       cwd=ROOT).stdout.strip()}
     (folder / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
     return meta
+
+
+def copy_sample_grids(sweep_dir: Path, figures: Path) -> None:
+    """A generation sweep's per-class sample grids (SalUn Fig. 4's view, ``samples_<model>.png`` beside each record)
+    into ``figures/``: each method's once, the original's and Retrain's once (they are the same in every run)."""
+    for grid in sorted(sweep_dir.glob("*/*/samples_*.png")):
+        target = figures / f"{grid.parent.parent.name}_{grid.name}"
+        if not target.exists():
+            figures.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(grid, target)
 
 
 def paper_table_label(preset: str) -> str:
