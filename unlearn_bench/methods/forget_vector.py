@@ -161,6 +161,7 @@ class ForgetVectorCompositional(Method):
         all_y = torch.cat([forget_y, data.split("retain")[1]])
         if cfg.weights is not None:
             fixed = fixed_coefficients(cfg.weights, data.num_classes)
+            # a named class with w_k = 0 is learned too: every cell of a grid then draws the same delta_k
             delta = sum(w_k * self.class_vector(model, data, all_y, k) for k, w_k in fixed.items())
             return PerturbedModel(model, delta)
         basis = torch.cat([self.class_vector(model, data, all_y, k) for k in range(data.num_classes)])  # K x C x H x W
