@@ -106,7 +106,7 @@ def theirs(images: np.ndarray, labels: np.ndarray, setting: Setting, device: tor
     augment = [transforms.RandomCrop(size, padding=4), transforms.RandomHorizontalFlip()] if setting.augment else []
     dataset = PILDataset(images, labels, transforms.Compose([*augment, transforms.ToTensor()]))
     loader = DataLoader(dataset, setting.batch_size, shuffle=True, num_workers=workers, drop_last=False,
-                        pin_memory=device.type == "cuda", persistent_workers=workers > 0)
+                        pin_memory=False, persistent_workers=workers > 0)  # the SalUn repo: no pinning
 
     def epoch() -> Iterator:
         for xb, yb in loader:
@@ -192,6 +192,7 @@ def main(argv: list[str] | None = None) -> None:
         for label in pipelines[1:]:
             ratio = results["ours"]["images_per_s"] / results[label]["images_per_s"]
             print(f"{name:18s} ratio vs {label}: {ratio:.2f}")
+
 
 if __name__ == "__main__":
     main()

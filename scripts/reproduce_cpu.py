@@ -95,16 +95,23 @@ def reproduce(preset: str, outputs: Path, results: Path, overrides: list[str]) -
 
 def copy_sample_grids(sweep_dir: Path, figures: Path) -> None:
     """A generation sweep's per-class sample grids (SalUn Fig. 4's view, ``samples_<model>.png`` beside each record)
-    into ``figures/``: each method's once, the original's and Retrain's once (they are the same in every run)."""
+    into ``figures/``, replacing older copies: each method's once, the original's and Retrain's once (the same in
+    every run of a scenario)."""
+    copied = set()
     for grid in sorted(sweep_dir.glob("*/*/samples_*.png")):
         target = figures / f"{grid.parent.parent.name}_{grid.name}"
-        if not target.exists():
+        if target not in copied:
             figures.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(grid, target)
+            copied.add(target)
 
 
 def paper_table_label(preset: str) -> str:
-    """``salun Table A6`` for ``salun_tablea6[_cpu]``: the table's label as the reference CSVs print it."""
+    """``salun Table A6`` for ``salun_tablea6[_cpu]``: the table's label as the reference CSVs print it;
+    ``forget_vector Fig. 3`` for a figure preset (``forget_vector_fig3``)."""
+    figure = re.match(r"^(?P<paper>[a-z_]+?)_fig(?P<figure>\w+?)(?:_cpu)?$", preset)
+    if figure:
+        return f"{figure['paper']} Fig. {figure['figure'].upper()}"
     paper, table = preset_table(preset) or (preset, "")
     labels = load_reference().query("paper == @paper")["table"].unique()
     return f"{paper} Table {next((t for t in labels if t.lower() == table), table)}"

@@ -111,6 +111,9 @@ def test_fixed_coefficient_heatmap_shows_ua_per_forgotten_class(tmp_path):
             arrays = {**CLASSWISE_ARRAYS, "forget_logits": one_hot(predicted), "forget_labels": np.array([1, 1, 2, 2])}
             write(tmp_path / f"{w1}-{w2}", record("forget_vector_compositional", 0, scenario="multiclass_1-2",
                                                   params={"weights": {"1": w1, "2": w2}, "epochs": 20}), arrays)
+    # an Eq. 5 run (weights null) of the same scenario has no cell and is left out
+    write(tmp_path / "eq5", record("forget_vector_compositional", 0, scenario="multiclass_1-2",
+                                   params={"weights": None, "epochs": 20}), CLASSWISE_ARRAYS)
     fig, why = coefficient_heatmap_figure(load_records(tmp_path))
     assert why == ""
     assert [ax.get_title() for ax in fig.axes[:4]] == ["UA class 1", "UA class 2", "TA", "Average"]

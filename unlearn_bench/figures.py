@@ -128,9 +128,13 @@ def coefficient_heatmap_figure(group: pd.DataFrame) -> tuple[Figure | None, str]
     varying = sorted(k for k in set().union(*params) if len({json.dumps(p.get(k)) for p in params}) > 1)
     if len(varying) != 2:
         return None, (f"forget_vector_compositional records vary {varying or 'no'} method parameters; the heat "
-                      "map needs exactly two (e.g. -m method.lambda1=1,2,3 method.lambda2=0,1,2, or Fig. 3's "
-                      "method.weights.1=0,0.5,1 method.weights.2=0,0.5,1)")
+                      "map needs exactly two (e.g. -m method.lambda1=1,2,3 method.lambda2=0,1,2, or Fig. 3's grid: "
+                      "experiment=forget_vector_fig3)")
     x_key, y_key = varying
+    # a record without both (e.g. an Eq. 5 run, weights=null, beside a Fig. 3 grid) has no cell
+    runs = runs[[p.get(x_key) is not None and p.get(y_key) is not None for p in params]]
+    if x_key.startswith("weights.") and not runs["path"].map(_has_logits).all():
+        return None, f"the {x_key} x {y_key} heat map needs each record's logits ({ARRAYS_FILE}; eval.save_arrays)"
     cells, panels = _coefficient_cells(runs, x_key, y_key)
     fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.2))
     for ax, panel in zip(axes, panels):

@@ -6,9 +6,10 @@ Retrain) and then averaged; Avg. Gap is SalUn's mean of the UA/RA/TA/MIA gaps, a
 is in minutes (Retrain: its training time). Note: SalUn's own tables print the gap of the means, which
 can differ from the mean per-seed gap when seeds disagree in sign.
 
-``--metrics`` picks the metric columns (default UA,RA,TA,MIA): any metric the records hold (CTA, JiT_MIA,
-MIA-I, MIARS-I, KL_f, ... see unlearn_bench/evaluation.py) and AEG, SURE's Average Error Gap (mean of the UA,
-TA, RA, CTA and MIARS-I gaps that the records hold). A cell is empty where a model has no such value.
+``--metrics`` picks the metric columns (default ``auto``: UA,RA,TA,MIA; UA, FID, Acc_gen for generation
+records): any metric the records hold (CTA, JiT_MIA, MIA-I, MIARS-I, KL_f, ... see unlearn_bench/evaluation.py)
+and AEG, SURE's Average Error Gap (mean of the UA, TA, RA, CTA and MIARS-I gaps that the records hold). A cell is
+empty where a model has no such value.
 
 Beside the paper (``--reference``): under each table, one block per published table that has rows for it, one
 row per (model, metric) that both hold: ours mean±std over seeds, the paper's mean±std, ours − paper. The block's

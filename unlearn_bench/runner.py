@@ -265,6 +265,8 @@ def method_payload(method_cfg: DictConfig) -> dict:
     preset and the same values given as overrides are one run."""
     method = _without_unset_later_options(OmegaConf.to_container(method_cfg, resolve=True), "method")
     method.pop("tuned", None)
+    if method.get("weights") is not None:  # {1: 0}, {"1": 0.0} and any key order are one computation
+        method["weights"] = {str(k): float(v) for k, v in sorted(method["weights"].items(), key=lambda kv: int(kv[0]))}
     return method
 
 

@@ -40,7 +40,8 @@ def test_two_fixed_coefficients_add_two_class_vectors():
 
 @pytest.mark.parametrize("overrides,message", [(["method.weights={12:1.0}"], "'12'"),
                                                (["method.weights={a:1.0}"], "'a'"),
-                                               (["method.weights=0.5"], "must map")])
+                                               (["method.weights=0.5"], "must map"),
+                                               (["method.weights={1:abc}"], "weights.1='abc' must be a number")])
 def test_bad_coefficient_keys_fail_before_training(overrides, message):
     with pytest.raises(ConfigError, match=message):
         validate(compose_config([*FAKE, *overrides]))
@@ -50,4 +51,6 @@ def test_unset_coefficients_keep_the_run_key_of_earlier_runs():
     from unlearn_bench.runner import method_payload
 
     assert "weights" not in method_payload(compose_config(FAKE).method)
-    assert method_payload(compose_config([*FAKE, "method.weights={1:0.5}"]).method)["weights"] == {1: 0.5}
+    one = method_payload(compose_config([*FAKE, "method.weights={2:0,1:0.5}"]).method)
+    assert one["weights"] == {"1": 0.5, "2": 0.0}  # one computation, one key: class order, float values
+    assert one == method_payload(compose_config([*FAKE, "method.weights={1:0.5,2:0.0}"]).method)

@@ -138,9 +138,10 @@ class ForgetVectorCompositional(Method):
         lambda1: float = 1.0  # the paper's composition weights: lambda1 = lambda2 = 1
         class_lambda1: float = 3.0  # lambda1 of the class-wise vectors (Eq. 4 with D_f = one class)
         class_epochs: int = 40
-        # Fixed w_k per class index, a dict (Fig. 3); None: optimise w (Eq. 5). Typed Any, not an Optional dict:
-        # OmegaConf cannot merge an override's dict into a None dict node, nor add keys to a struct dict. Keys: a
-        # YAML key or dotted override (method.weights.1=0.4) gives "1", a dict override ({1:0.4}) gives 1.
+        # Fixed w_k per class index, a dict (Fig. 3); None: optimise w (Eq. 5). Set it whole (method.weights={1:0.4});
+        # dotted overrides (method.weights.1=0.4) only change keys a preset already has (forget_vector_fig3). Typed
+        # Any, not an Optional dict: OmegaConf cannot merge an override's dict into a None dict node. Keys: a YAML
+        # key or dotted override gives "1", a dict override gives 1.
         weights: Any = None
 
     @classmethod
@@ -161,8 +162,9 @@ class ForgetVectorCompositional(Method):
         all_y = torch.cat([forget_y, data.split("retain")[1]])
         if cfg.weights is not None:
             fixed = fixed_coefficients(cfg.weights, data.num_classes)
-            # a named class with w_k = 0 is learned too: every cell of a grid then draws the same delta_k
-            delta = sum(w_k * self.class_vector(model, data, all_y, k) for k, w_k in fixed.items())
+            # in class order, and a named class with w_k = 0 too: each cell of a grid then learns the same delta_k
+            # (up to non-deterministic kernels, e.g. on CUDA)
+            delta = sum(w_k * self.class_vector(model, data, all_y, k) for k, w_k in sorted(fixed.items()))
             return PerturbedModel(model, delta)
         basis = torch.cat([self.class_vector(model, data, all_y, k) for k in range(data.num_classes)])  # K x C x H x W
         w = torch.zeros(data.num_classes, device=data.device, requires_grad=True)
@@ -186,5 +188,7 @@ def fixed_coefficients(weights: dict, num_classes: int) -> dict[int, float]:
     for key, value in weights.items():
         if not (str(key).isdigit() and int(key) < num_classes):
             raise ConfigError(f"method.weights has key {str(key)!r}; allowed: {allowed}")
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"method.weights.{key}={value!r} must be a number")
         fixed[int(key)] = float(value)
     return fixed
