@@ -8,7 +8,7 @@ import pytest
 
 from unlearn_bench.config import compose_config
 from unlearn_bench.errors import ConfigError
-from unlearn_bench.report import compare, main, parse_reference, preset_table, render, summarize
+from unlearn_bench.report import compare, main, parse_reference, pool_classes, preset_table, render, summarize
 from unlearn_bench.results import load_records
 
 
@@ -143,6 +143,28 @@ def test_generation_records_get_their_own_default_columns_and_no_avg_gap(tmp_pat
     table = pd.read_csv(io.StringIO(capsys.readouterr().out)).set_index("Method")
     assert {"UA", "FID_classifier", "Acc_gen"} <= set(table.columns) and "RA" not in table.columns
     assert table["Avg. Gap"].isna().all()  # SalUn's Avg. Gap needs UA, RA, TA and MIA
+
+
+def test_pooled_classes_are_one_table_compared_with_the_papers_average_row(tmp_path, capsys):
+    for k, ua in ((0, 90.0), (1, 100.0)):
+        metrics = {"UA": ua, "RA": 99.0, "TA": 94.0, "MIA": 100.0}
+        rec = fake_record(0, metrics, {**metrics, "UA": 100.0}, {**metrics, "UA": 0.0}, 30.0)
+        rec |= {"scenario": f"classwise_{k}", "run_key": f"k{k}"}
+        (tmp_path / "runs" / str(k)).mkdir(parents=True)
+        (tmp_path / "runs" / str(k) / "record.json").write_text(json.dumps(rec))
+    csv = write_reference(tmp_path / "ref.csv", [
+        ("salun", "2", "digits", "small_cnn", "classwise_avg", "salun", "UA", 99.0, ""),
+        ("salun", "2", "digits", "small_cnn", "classwise_0", "salun", "UA", 98.0, ""),
+    ])
+    frame = pool_classes(load_records(tmp_path / "runs"))
+    assert set(frame["scenario"]) == {"classwise_all"}
+    (table,) = summarize(frame).values()
+    assert table.set_index("Method").loc["salun", "UA"] == "95.00±5.00 (5.00)"  # both classes, gaps 10 and 0
+    (blocks,) = compare(frame, parse_reference(str(csv))).values()
+    rows = blocks[0].frame.set_index(["method", "metric"])
+    assert rows.loc[("salun", "UA"), "paper_mean"] == 99.0 and len(rows) == 1  # the average row, not class 0's
+    assert main([str(tmp_path / "runs"), "--pool-classes", "--reference", str(csv)]) == 0
+    assert "classwise_all" in capsys.readouterr().out
 
 
 def test_preset_in_the_job_folder_picks_its_table(tmp_path):

@@ -31,6 +31,12 @@ Table 2 ``UA_gn1`` / ``UA_et1``).
   matches the paper's ``classwise`` / ``classwise_all``, and a table with a single scenario matches any run.
   ``auto`` never does this: a digits run has no paper row unless the user names one.
 - ``none``: no comparison.
+
+``--pool-classes``: the per-class sweeps of a table that averages over classes (Forget Vector Table 1's
+class-wise rows, Unlink Tables 9/14, the "Average" rows of SalUn Table 2 / Unlink Table 4, JiT's breakdowns)
+become one table: ``classwise_<k>`` runs are pooled as ``classwise_all`` and ``subclass_<name>`` runs as
+``subclass_all``, each (class, seed) run one sample of the mean ± std, its gaps taken against its own Retrain.
+The pooled rows are compared with the paper's ``classwise_all`` / ``classwise_avg`` / ``subclass_all`` rows.
 """
 
 from __future__ import annotations
@@ -52,6 +58,9 @@ from unlearn_bench.metrics.sure import AEG_KEYS
 from unlearn_bench.results import load_records, shift_label
 
 GROUP_KEYS = ["data", "model", "scenario", "shift"]  # shift: the evaluation shift (eval=gn1, ...)
+# --pool-classes: per-class scenario names -> the pooled name, and the paper's names for a pooled scenario.
+POOLED_SCENARIOS = {r"classwise_\d+": "classwise_all", r"subclass_.+": "subclass_all"}
+POOLED_REFERENCE = {"classwise_all": ("classwise_all", "classwise_avg"), "subclass_all": ("subclass_all",)}
 REFERENCE_DIR = Path(__file__).resolve().parents[1] / "results" / "reference"
 REFERENCE_COLUMNS = ["paper", "table", "data", "model", "scenario", "method", "metric", "mean", "std"]
 # A preset name: <paper>_table<label>[_<variant>], e.g. salun_table1_cpu, salun_tablea6, jit_table2b.
@@ -297,6 +306,9 @@ def _scenario_candidates(scenario: str, table_scenarios: set[str]) -> list[str]:
     """The paper's scenario(s) a run's scenario stands for when the user names the table (see the module doc)."""
     if scenario in table_scenarios:
         return [scenario]
+    pooled = [s for s in POOLED_REFERENCE.get(scenario, ()) if s in table_scenarios]
+    if pooled:
+        return pooled[:1]
     if scenario.startswith("classwise_"):
         found = [s for s in ("classwise", "classwise_all") if s in table_scenarios]
         if found:
@@ -346,7 +358,7 @@ def compare(frame: pd.DataFrame, choice: ReferenceChoice) -> dict[tuple, list[Co
             reference = reference[reference["scenario"].isin(candidates)]
         else:
             reference = reference[(reference["data"] == data) & (reference["model"] == model)
-                                  & (reference["scenario"] == scenario)]
+                                  & reference["scenario"].isin(POOLED_REFERENCE.get(scenario, (scenario,)))]
             tables = {preset_table(p) for p in presets}
             if len(presets) == 1 and None not in tables:
                 paper, table = tables.pop()
@@ -450,6 +462,14 @@ def default_metrics(known: set[str]) -> tuple[str, ...]:
     return tuple(m for m in GENERATION_METRICS if m in known) or tuple(GAP_METRICS)
 
 
+def pool_classes(frame: pd.DataFrame) -> pd.DataFrame:
+    """``--pool-classes``: every per-class scenario of the records renamed to its pooled scenario."""
+    scenario = frame["scenario"]
+    for pattern, pooled in POOLED_SCENARIOS.items():
+        scenario = scenario.mask(scenario.str.fullmatch(pattern), pooled)
+    return frame.assign(scenario=scenario)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("root", help="folder searched recursively for record.json files (e.g. a sweep dir)")
@@ -463,6 +483,9 @@ def main(argv: list[str] | None = None) -> int:
                              "[:<data>:<model>] (e.g. salun:1; a stand-in comparison for *_cpu runs)")
     parser.add_argument("--epoch", default="final", choices=list(EPOCH_LABELS),
                         help="which unlearning epoch each run shows (best/top5 need runs with eval.every_epoch=true)")
+    parser.add_argument("--pool-classes", action="store_true",
+                        help="pool classwise_<k> runs as classwise_all and subclass_<name> runs as subclass_all "
+                             "(a paper table's mean over classes)")
     parser.add_argument("--figures", metavar="OUTDIR", help="also write the figures (PNG and PDF) into OUTDIR")
     parser.add_argument("--wandb", metavar="PROJECT", help="log the tables and figures to this wandb project")
     parser.add_argument("--wandb-mode", default="offline", choices=["offline", "online", "disabled"])
@@ -473,6 +496,8 @@ def main(argv: list[str] | None = None) -> int:
     if frame.empty:
         print(f"no record.json found under {args.root}", file=sys.stderr)
         return 1
+    if args.pool_classes:
+        frame = pool_classes(frame)
     failed = frame[frame["status"] != "ok"]
     frame = frame[frame["status"] == "ok"]
     known = {name for names in frame["metric_names"] for name in names.split(",") if name} | {"AEG"}
