@@ -84,6 +84,7 @@ def test_every_experiment_composes(experiment):
         assert set(values.get(group, [])) <= set(nested_options(group)), f"{experiment}: unknown {group} option"
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        compose("config", overrides=[f"experiment={experiment}"], return_hydra_config=True)  # a multirun's base
         first_job = [f"{key}={vals[0]}" for key, vals in values.items()]
         cfg = compose("config", overrides=[f"experiment={experiment}", *first_job], return_hydra_config=True)
         if cfg.task.name == "generation_sd":  # the SD presets need a local pipeline folder: a tiny one stands in
