@@ -100,11 +100,12 @@ def _flat(params: dict, prefix: str = "") -> dict:
     return out
 
 
-def _coefficient_cells(runs: pd.DataFrame, x_key: str, y_key: str) -> tuple[pd.DataFrame, list[str]]:
+def _coefficient_cells(runs: pd.DataFrame, params: list[dict], x_key: str,
+                       y_key: str) -> tuple[pd.DataFrame, list[str]]:
     """One row per record with its cell (x, y) and the panels' values. Fixed coefficients (``weights.<a>`` x
     ``weights.<b>``, Fig. 3): UA on class a and on class b (from arrays.npz), TA (the other classes' test images
-    in a class-level scenario) and their average. Any other pair (Fig. A3): UA, RA, TA, MIA and their average."""
-    params = runs["method_params"].map(lambda text: _flat(json.loads(text)))
+    in a class-level scenario) and their average. Any other pair (Fig. A3): UA, RA, TA, MIA and their average.
+    ``params``: each run's flattened method parameters."""
     cells = runs.assign(x=[p[x_key] for p in params], y=[p[y_key] for p in params])
     if x_key.startswith("weights.") and y_key.startswith("weights."):
         classes = [int(k.removeprefix("weights.")) for k in (x_key, y_key)]
@@ -124,7 +125,7 @@ def coefficient_heatmap_figure(group: pd.DataFrame) -> tuple[Figure | None, str]
     runs = group[group["method"] == "forget_vector_compositional"]
     if runs.empty:
         return None, ""
-    params = runs["method_params"].map(lambda text: _flat(json.loads(text)))
+    params = [_flat(json.loads(text)) for text in runs["method_params"]]
     varying = sorted(k for k in set().union(*params) if len({json.dumps(p.get(k)) for p in params}) > 1)
     if len(varying) != 2:
         return None, (f"forget_vector_compositional records vary {varying or 'no'} method parameters; the heat "
@@ -132,10 +133,11 @@ def coefficient_heatmap_figure(group: pd.DataFrame) -> tuple[Figure | None, str]
                       "experiment=forget_vector_fig3)")
     x_key, y_key = varying
     # a record without both (e.g. an Eq. 5 run, weights=null, beside a Fig. 3 grid) has no cell
-    runs = runs[[p.get(x_key) is not None and p.get(y_key) is not None for p in params]]
+    has_cell = [p.get(x_key) is not None and p.get(y_key) is not None for p in params]
+    runs, params = runs[has_cell], [p for p, keep in zip(params, has_cell) if keep]
     if x_key.startswith("weights.") and not runs["path"].map(_has_logits).all():
         return None, f"the {x_key} x {y_key} heat map needs each record's logits ({ARRAYS_FILE}; eval.save_arrays)"
-    cells, panels = _coefficient_cells(runs, x_key, y_key)
+    cells, panels = _coefficient_cells(runs, params, x_key, y_key)
     fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.2))
     for ax, panel in zip(axes, panels):
         grid = cells.pivot_table(index="y", columns="x", values=panel, aggfunc="mean").sort_index(ascending=False)
