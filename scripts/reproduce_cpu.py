@@ -28,7 +28,7 @@ from pathlib import Path
 
 from unlearn_bench.config import CONF_DIR, compose_config
 from unlearn_bench.errors import ConfigError
-from unlearn_bench.report import load_reference, parse_reference, preset_table
+from unlearn_bench.report import POOLED_SCENARIOS, load_reference, parse_reference, preset_table
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results" / "cpu"
@@ -82,15 +82,26 @@ def reproduce(preset: str, outputs: Path, results: Path, overrides: list[str]) -
     run([sys.executable, *report[1:], "--format", "md", "--output", str(folder / "table.md"),
          "--figures", str(folder / "figures")])
     run([sys.executable, *report[1:], "--format", "csv", "--output", str(folder / "table.csv")])
+    pooled = per_class_sweeps(sweep_dir) > 1
+    if pooled:  # one class / sub-class per folder: also their mean, as the papers' averaged rows
+        for fmt in ("md", "csv"):
+            run([sys.executable, *report[1:], "--pool-classes", "--format", fmt,
+                 "--output", str(folder / f"table_pooled.{fmt}")])
     copy_sample_grids(sweep_dir, folder / "figures")
     paper, table = preset_table(preset) or ("", "")
     meta = {"preset": preset, "paper": paper, "table": reference.split(":")[1] if reference != "none" else table,
-            "reference": reference, "sweep": shlex.join(sweep), "report": shlex.join(report),
+            "reference": reference, "sweep": shlex.join(sweep), "report": shlex.join(report), "pooled": pooled,
             "wall_s": round(wall_s, 1), "date": time.strftime("%Y-%m-%d"),
             "git_rev": subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True,
                                       cwd=ROOT).stdout.strip()}
     (folder / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
     return meta
+
+
+def per_class_sweeps(sweep_dir: Path) -> int:
+    """How many of a preset's sweep folders hold one class or sub-class (``classwise_<k>``, ``subclass_<name>``)."""
+    return sum(1 for d in sweep_dir.iterdir() if d.is_dir()
+               and any(re.fullmatch(pattern, d.name) for pattern in POOLED_SCENARIOS))
 
 
 def copy_sample_grids(sweep_dir: Path, figures: Path) -> None:
@@ -122,18 +133,22 @@ def write_readme(results: Path) -> None:
     ``<preset>/meta.json``), its tables, figures, commands and wall time."""
     metas = {m["preset"]: m for m in (json.loads(p.read_text()) for p in sorted(results.glob("*/meta.json")))}
     lines = [
-        "# CPU reproductions: what the harness outputs, on digits",
+        "# CPU reproductions: what the harness outputs, on digits and Fashion-MNIST",
         "",
         "Each `*_cpu` preset runs the methods and scenario type of a paper table on the bundled digits data (small",
-        "CNN, 3 seeds unless its command says otherwise) on a shared 2-core CPU. `table.md` / `table.csv` hold our",
+        "CNN, 3 seeds unless its command says otherwise) on a shared 2-core CPU; the sub-class tables (JiT 3a, 11,",
+        "Unlink 3, 9) run on real Fashion-MNIST grouped into 5 garment super-classes (`data=fashion_mnist5`, a",
+        "3,000-image training subset). `table.md` / `table.csv` hold our",
         "table and, under it, the paper table the preset stands in for (`--reference <paper>:<table>:<data>:<model>`,",
-        "titled \"stand-in\"): data and model differ, so `Ours − Paper` shows how digits differ from the paper's",
+        "titled \"stand-in\"): data and model differ, so `Ours − Paper` shows how our data differ from the paper's",
         "setting, not whether the paper was reproduced. RTE and wall times were measured on a loaded shared machine:",
         "read them as rough. Regenerate with `make reproduce-cpu` (scripts/reproduce_cpu.py; models are cached in",
         "`UNLEARN_BENCH_CACHE`, so a rerun only evaluates). `figures/`: `unlink_fig1_*` (mean of UA, RA, TA, MIA vs",
         "RTE), `per_class_*` (per-class accuracy on D_f and the test set), `salun_fig2a_*` (gap to Retrain vs",
         "forgetting ratio), `forget_vector_fig3_*` (heat maps over two swept forget_vector_compositional parameters);",
-        "see unlearn_bench/figures.py. One run per scenario type (every forget-set kind and evaluation shift):",
+        "see unlearn_bench/figures.py. `table_pooled.md` (sweeps over several classes or sub-classes): the runs",
+        "pooled per method (`report --pool-classes`), as the papers' averaged rows.",
+        "One run per scenario type (every forget-set kind and evaluation shift):",
         "[scenarios.md](scenarios.md), from scripts/scenarios_cpu.py.",
         "",
         "| paper table | preset (paper setting) | CPU stand-in | CPU tables and figures | sweep wall time |",
@@ -145,14 +160,19 @@ def write_readme(results: Path) -> None:
         twin = f"{preset}_cpu" if f"{preset}_cpu" in cpu else None
         meta = metas.get(twin or "")
         figures = f", [figures]({twin}/figures/)" if meta and any((results / twin / "figures").glob("*.png")) else ""
-        ran = (f"[table]({twin}/table.md), [csv]({twin}/table.csv){figures}" if meta else "not run" if twin else "")
+        pooled = f", [pooled]({twin}/table_pooled.md)" if meta and meta.get("pooled") else ""
+        ran = (f"[table]({twin}/table.md), [csv]({twin}/table.csv){pooled}{figures}" if meta
+               else "not run" if twin else "")
         wall = f"{meta['wall_s'] / 60:.1f} min" if meta else ""
         lines.append(f"| {paper_table_label(preset)} | `{preset}` | {f'`{twin}`' if twin else '—'} | {ran} | {wall} |")
     lines += ["", "## Commands that made these files", ""]
     for meta in metas.values():
         lines += [f"`{meta['preset']}` ({meta['date']}, git {meta['git_rev']}):", "",
                   f"    {meta['sweep']}", f"    {meta['report']} --format md --output table.md --figures figures",
-                  f"    {meta['report']} --format csv --output table.csv", ""]
+                  f"    {meta['report']} --format csv --output table.csv"]
+        if meta.get("pooled"):
+            lines += [f"    {meta['report']} --pool-classes --format md --output table_pooled.md"]
+        lines += [""]
     (results / "README.md").write_text("\n".join(lines).rstrip() + "\n")
 
 

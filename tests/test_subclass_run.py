@@ -31,3 +31,7 @@ def test_subclass_run_forgets_only_the_fine_class_and_keeps_its_super_class(tmp_
     assert len(forget_test_x) > 0 and (forget_test_x[:, 0, 0, 0].numpy() == 23).all()
     for model in ("metrics", "original_metrics", "retrain_metrics"):
         assert {"UA", "RA", "TA", "MIA", "JiT_MIA"} <= set(getattr(record, model)), model
+    # Unlink Table 3's per-sub-class accuracies: the forgotten fine class and its siblings (fine % 20 == 3)
+    siblings = {f"acc_c{k}" for k in (3, 23, 43, 63, 83)}
+    assert siblings == {m for m in record.metrics if m.startswith("acc_")}
+    assert record.metrics["acc_c23"] == record.metrics["CTA"]  # the same test images, the same labels

@@ -9,7 +9,9 @@ needs them) -> every configured metric. ``eval.metrics`` adds metric groups beyo
   distances: against Retrain KL_f, JS_f, KL_test, JS_test (output distributions on D_f and the test set).
 
 CTA (accuracy on the test images of the forgotten class(es) / sub-class, SURE §5.2) is always computed for
-class-level scenarios. SURE's Average Error Gap is the report's AEG column (gaps of UA, TA, RA, CTA, MIARS-I).
+class-level scenarios; sub-class scenarios add ``acc_<sub>`` for the forgotten sub-class and its siblings in the
+same super-class (Unlink Table 3). SURE's Average Error Gap is the report's AEG column (gaps of UA, TA, RA, CTA,
+MIARS-I).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from unlearn_bench.config import EvalConfig, ShiftConfig
 from unlearn_bench.data.loader import iterate_batches
 from unlearn_bench.data.task import Task
 from unlearn_bench.errors import ConfigError
-from unlearn_bench.metrics.accuracy import accuracy, unlearning_accuracy
+from unlearn_bench.metrics.accuracy import accuracy, sibling_subclass_accuracies, unlearning_accuracy
 from unlearn_bench.metrics.confusion import confusion_metrics
 from unlearn_bench.metrics.distances import js_divergence, kl_divergence
 from unlearn_bench.metrics.jit import entropy_similarity, jit_mia
@@ -198,6 +200,9 @@ def evaluate(model: nn.Module, task: Task, cfg: EvalConfig, amp: bool = False
     class_level = len(a["forget_test_labels"]) > 0
     if class_level:
         metrics["CTA"] = accuracy(a["forget_test_logits"], a["forget_test_labels"])
+    if task.forgotten_subclass is not None:  # the sub-class scenario keeps the whole test set in `test`
+        metrics.update(sibling_subclass_accuracies(a["test_logits"], a["test_labels"], task.test_sub,
+                                                   task.sub_classes, task.forgotten_subclass))
     # Shadow members: the first |test| examples of D_r in retain order (SalUn repo).
     n_shadow = len(a["test_labels"])
     if cfg.mia.enabled:

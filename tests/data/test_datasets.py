@@ -173,6 +173,38 @@ def test_real_fashion_mnist_from_debian(tmp_path):
     assert torch.bincount(data.train_y).tolist() == [6000] * 10
 
 
+def write_idx(path: Path, array: np.ndarray) -> None:
+    """An IDX file (MNIST format: zero bytes, uint8 type code 0x08, ndim, big-endian dims, raw bytes)."""
+    header = bytes([0, 0, 8, array.ndim]) + b"".join(d.to_bytes(4, "big") for d in array.shape)
+    path.write_bytes(header + array.astype(np.uint8).tobytes())
+
+
+def test_fashion_mnist5_groups_the_ten_classes_into_garment_super_classes(tmp_path):
+    rng = np.random.RandomState(0)
+    for split, n in (("train", 200), ("t10k", 50)):
+        labels = np.arange(n) % 10
+        images = rng.randint(0, 256, (n, 28, 28))
+        images[:, 0, 0] = labels  # the label in the first pixel, to check the images follow their labels
+        write_idx(tmp_path / f"{split}-images-idx3-ubyte", images)
+        write_idx(tmp_path / f"{split}-labels-idx1-ubyte", labels)
+    data = load_dataset(data_cfg("fashion_mnist5", tmp_path))
+    assert data.classes == ["tops", "trousers", "dresses", "footwear", "bags"]
+    fine = data.train_x[:, 0, 0, 0].long()
+    torch.testing.assert_close(data.train_sub, fine)
+    # T-shirt 0, pullover 2, coat 4, shirt 6 -> tops; trouser 1; dress 3; sandal 5, sneaker 7, ankle boot 9 ->
+    # footwear; bag 8
+    coarse = torch.tensor([0, 1, 0, 2, 0, 3, 0, 3, 4, 3])
+    torch.testing.assert_close(data.train_y, coarse[fine])
+    torch.testing.assert_close(data.test_y, coarse[data.test_sub])
+    assert data.sub_classes[7] == "sneaker" and data.sub_classes[9] == "ankle_boot"
+    scenario = compose_config(["scenario=subclass", "scenario.subclass=sneaker"]).scenario
+    task = make_task(data_cfg("fashion_mnist5", tmp_path), scenario, compose_config(["train=fashion_mnist5"]).train,
+                     0, "cpu")
+    forget_x, forget_y = task.split("forget")
+    assert set(forget_x[:, 0, 0, 0].tolist()) == {7} and set(forget_y.tolist()) == {3}
+    assert 3 in task.split("retain")[1].tolist()  # sandals and ankle boots keep the footwear class
+
+
 def test_pins_on_fake_copy_of_the_kaggle_layout(tmp_path):
     from PIL import Image
 

@@ -1,6 +1,6 @@
 import numpy as np
 
-from unlearn_bench.metrics.accuracy import accuracy, unlearning_accuracy
+from unlearn_bench.metrics.accuracy import accuracy, sibling_subclass_accuracies, unlearning_accuracy
 from unlearn_bench.metrics.gap import avg_gap, gaps
 
 LOGITS = np.array([[2.0, 1.0, 0.0], [0.0, 3.0, 1.0], [0.0, 1.0, 5.0], [4.0, 0.0, 0.0]])
@@ -25,3 +25,11 @@ def test_gaps_and_avg_gap_follow_salun_table1():
     g = gaps(salun, retrain)
     assert np.allclose([g["UA"], g["RA"], g["TA"], g["MIA"]], [2.39, 0.38, 0.33, 1.51])
     assert round(avg_gap(g), 2) == 1.15
+
+
+def test_sibling_subclass_accuracies_cover_the_forgotten_sub_class_and_its_super_class_only():
+    # sub-classes a, b (super 0) and c (super 1); predictions 0, 1, 2, 0 on the four LOGITS rows
+    test_sub = np.array([0, 0, 1, 2])
+    test_labels = np.array([0, 0, 0, 1])
+    accs = sibling_subclass_accuracies(LOGITS, test_labels, test_sub, ["a", "b", "c"], "a")
+    assert accs == {"acc_a": 50.0, "acc_b": 0.0}  # a: rows 0 (right), 1 (wrong); b: row 2 (wrong); c is not a sibling

@@ -155,6 +155,27 @@ def fashion_mnist(cfg: DataConfig) -> ImageData:
     )
 
 
+# Fashion-MNIST's ten classes grouped by garment type: a CPU-scale stand-in for CIFAR-20's sub-class forgetting
+# (JiT, Unlink). Names are snake_case so they can be typed as scenario.subclass=<name>, as CIFAR-100's.
+FASHION_SUPER_CLASSES = {"tops": ["t_shirt_top", "pullover", "coat", "shirt"], "trousers": ["trouser"],
+                         "dresses": ["dress"], "footwear": ["sandal", "sneaker", "ankle_boot"], "bags": ["bag"]}
+FASHION_SUB_CLASSES = ["t_shirt_top", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag",
+                       "ankle_boot"]  # FASHION_CLASSES in label order
+
+
+@register_dataset
+def fashion_mnist5(cfg: DataConfig) -> ImageData:
+    """Fashion-MNIST with 5 super-class labels (FASHION_SUPER_CLASSES: tops, trousers, dresses, footwear, bags);
+    the 10 original classes are kept as sub-classes (``scenario=subclass scenario.subclass=sneaker``). Our own
+    grouping, for sub-class forgetting on CPU: only tops (4 sub-classes) and footwear (3) have siblings."""
+    data = fashion_mnist(cfg)
+    super_of = {sub: k for k, subs in enumerate(FASHION_SUPER_CLASSES.values()) for sub in subs}
+    coarse = torch.tensor([super_of[sub] for sub in FASHION_SUB_CLASSES])
+    return ImageData(data.train_x, coarse[data.train_y], data.test_x, coarse[data.test_y],
+                     list(FASHION_SUPER_CLASSES), train_sub=data.train_y, sub_classes=list(FASHION_SUB_CLASSES),
+                     test_sub=data.test_y)
+
+
 _CIFAR_HOW = "Download {url} and extract it into data.root."
 
 

@@ -41,6 +41,10 @@ class Task:
     forgotten_classes: list[int] = field(default_factory=list)
     # Over the whole test set: the images of the class(es) / sub-class the scenario forgets from (none for random).
     forget_class_test: np.ndarray | None = None
+    # Sub-class forgetting: the test set's sub-class labels, their names and the forgotten one (else None).
+    test_sub: np.ndarray | None = None
+    sub_classes: list[str] | None = None
+    forgotten_subclass: str | None = None
     # SURE's resolving-confusion task: the two classes whose D_f examples carry each other's label in train_y.
     confused_classes: list[int] = field(default_factory=list)
     # Train examples in neither D_f nor D_r: what earlier rounds of iterative unlearning already forgot.
@@ -144,6 +148,7 @@ def make_task(data_cfg: DataConfig, scenario_cfg: ScenarioConfig, train_cfg: Tra
         pixels = train_x.float().div(255).transpose(0, 1).reshape(train_x.shape[1], -1)
         mean, std = pixels.mean(1).tolist(), pixels.std(1).tolist()
     sub_y = data.train_sub[train_mask].numpy() if data.train_sub is not None else None
+    test_sub = data.test_sub.numpy() if data.test_sub is not None else None
 
     confusion = scenario_cfg.kind == "confusion"
 
@@ -163,9 +168,10 @@ def make_task(data_cfg: DataConfig, scenario_cfg: ScenarioConfig, train_cfg: Tra
         num_classes=data_cfg.num_classes, classes=data.classes,
         mean=list(mean), std=list(std), forgotten_classes=forgotten_classes(scenario_cfg),
         crop_padding=train_cfg.crop_padding, hflip=train_cfg.hflip,
-        forget_class_test=forget_class_mask(scenario_cfg, data.test_y.numpy(),
-                                            None if data.test_sub is None else data.test_sub.numpy(), data.sub_classes),
+        forget_class_test=forget_class_mask(scenario_cfg, data.test_y.numpy(), test_sub, data.sub_classes),
     )
+    if scenario_cfg.kind == "subclass":
+        task.test_sub, task.sub_classes, task.forgotten_subclass = test_sub, data.sub_classes, scenario_cfg.subclass
     if model_dependent:
         task.forget_idx = forget(member_prob(task))
         task._splits.clear()  # forget / retain views, if the scorer built any, belong to the empty forget set
