@@ -112,3 +112,34 @@ def test_features_are_the_heads_input():
     assert features.shape == (10, 128)
     np.testing.assert_allclose(logits, predict(model, x, 4), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(logits, model.head(torch.from_numpy(features)).detach().numpy(), rtol=1e-5, atol=1e-5)
+
+
+class MarkedConfidence(torch.nn.Module):
+    """Sure of the label stored in pixel (0, 0, 1) where pixel (0, 0, 0) is set, unsure elsewhere."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        label = x[:, 0, 0, 1].round().long()
+        confidence = torch.where(x[:, 0, 0, 0] > 0.5, 10.0, 0.2)
+        return torch.nn.functional.one_hot(label, 2).float() * confidence[:, None]
+
+
+def test_mia_shadow_sets_are_balanced_when_the_retain_set_is_smaller_than_the_test_set():
+    from unlearn_bench.data.task import Task
+    from unlearn_bench.evaluation import evaluate
+
+    def images(n: int, sure: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        labels = torch.arange(n) % 2
+        x = torch.zeros(n, 1, 2, 2, dtype=torch.uint8)
+        x[:, 0, 0, 0] = torch.from_numpy(sure.astype(np.uint8) * 255)
+        x[:, 0, 0, 1] = labels.to(torch.uint8) * 255
+        return x, labels
+
+    # A memorising model: sure of every training image and of 80% of the test images. D_r (50) is far smaller
+    # than the test set (300): with the SalUn repo's |test| members capped at |D_r| and all 300 non-members the
+    # SVC calls every sure image a non-member, so the memorised D_f would read as forgotten (MIA 100).
+    train_x, train_y = images(60, np.ones(60, dtype=bool))
+    test_x, test_y = images(300, np.arange(300) % 5 != 0)
+    task = Task(train_x=train_x, train_y=train_y, test_x=test_x, test_y=test_y, val_x=train_x[:0], val_y=train_y[:0],
+                forget_idx=np.arange(10), num_classes=2, classes=["a", "b"], mean=[0.0], std=[1.0])
+    metrics, _ = evaluate(MarkedConfidence(), task, compose_config(["eval.batch_size=64"]).eval)
+    assert metrics["UA"] == 0.0 and metrics["MIA"] == 0.0  # D_f is recognised as members

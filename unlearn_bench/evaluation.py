@@ -203,12 +203,14 @@ def evaluate(model: nn.Module, task: Task, cfg: EvalConfig, amp: bool = False
     if task.forgotten_subclass is not None:  # the sub-class scenario keeps the whole test set in `test`
         metrics.update(sibling_subclass_accuracies(a["test_logits"], a["test_labels"], task.test_sub,
                                                    task.sub_classes, task.forgotten_subclass))
-    # Shadow members: the first |test| examples of D_r in retain order (SalUn repo).
-    n_shadow = len(a["test_labels"])
+    # Shadow members: the first |test| examples of D_r in retain order, non-members: the test set (SalUn repo).
+    # Where D_r is the smaller (a train_subset), both sides take its size: the repo's sets are equal, and an
+    # unbalanced SVC calls every example a non-member (MIA 100 for any model).
+    n_shadow = min(len(a["test_labels"]), len(a["retain_labels"]))
     if cfg.mia.enabled:
         metrics["MIA"] = svc_mia_efficacy(
             a["retain_logits"][:n_shadow], a["retain_labels"][:n_shadow],
-            a["test_logits"], a["test_labels"], a["forget_logits"], a["forget_labels"])
+            a["test_logits"][:n_shadow], a["test_labels"][:n_shadow], a["forget_logits"], a["forget_labels"])
     # Whole-class scenarios keep the forgotten classes' test images out of `test`: the full test set is both.
     disjoint = class_level and not a["test_in_forget_class"].any()
     if "jit" in cfg.metrics:
@@ -225,7 +227,8 @@ def evaluate(model: nn.Module, task: Task, cfg: EvalConfig, amp: bool = False
         metrics["MIA-I"] = mia_i(a["forget_logits"], a["forget_labels"], a[f"{test_side}_logits"],
                                  a[f"{test_side}_labels"])
         metrics["MIARS-I"] = miars_i(a["forget_features"], a[f"{test_side}_features"])
-        metrics["MIARS-II"] = miars_ii(a["retain_features"][:n_shadow], a["test_features"], a["forget_features"])
+        metrics["MIARS-II"] = miars_ii(a["retain_features"][:n_shadow], a["test_features"][:n_shadow],
+                                       a["forget_features"])
     return metrics, arrays
 
 
