@@ -29,6 +29,7 @@ from pathlib import Path
 from unlearn_bench.config import CONF_DIR, compose_config
 from unlearn_bench.errors import ConfigError
 from unlearn_bench.report import POOLED_SCENARIOS, load_reference, parse_reference, preset_table
+from unlearn_bench.results import RECORD_FILE
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results" / "cpu"
@@ -99,8 +100,9 @@ def reproduce(preset: str, outputs: Path, results: Path, overrides: list[str]) -
 
 
 def per_class_sweeps(sweep_dir: Path) -> int:
-    """How many of a preset's sweep folders hold one class or sub-class (``classwise_<k>``, ``subclass_<name>``)."""
-    return sum(1 for d in sweep_dir.iterdir() if d.is_dir()
+    """How many of a preset's sweep folders hold the runs of one class or sub-class (``classwise_<k>``,
+    ``subclass_<name>``); Hydra also leaves its multirun.yaml in a folder named after the base config's class."""
+    return sum(1 for d in sweep_dir.iterdir() if d.is_dir() and any(d.glob(f"*/{RECORD_FILE}"))
                and any(re.fullmatch(pattern, d.name) for pattern in POOLED_SCENARIOS))
 
 
