@@ -145,6 +145,30 @@ def test_generation_records_get_their_own_default_columns_and_no_avg_gap(tmp_pat
     assert table["Avg. Gap"].isna().all()  # SalUn's Avg. Gap needs UA, RA, TA and MIA
 
 
+def test_one_sub_class_gets_its_and_its_siblings_accuracy_columns(tmp_path, capsys):
+    def metrics(forgotten, sibling):
+        return {"UA": 100.0 - forgotten, "RA": 99.0, "TA": 90.0, "MIA": 50.0, "acc_sneaker": forgotten,
+                "acc_sandal": sibling, "acc_ankle_boot": sibling}
+
+    rec = fake_record(0, metrics(10.0, 80.0), metrics(90.0, 95.0), metrics(99.0, 96.0), 30.0)
+    rec["scenario"] = "subclass_sneaker"
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "record.json").write_text(json.dumps(rec))
+    assert main([str(tmp_path), "--format", "csv", "--reference", "none"]) == 0
+    table = pd.read_csv(io.StringIO(capsys.readouterr().out)).set_index("Method")
+    shown = [c for c in table.columns if c in {"UA", "RA", "TA", "MIA"} or c.startswith("acc_")]
+    assert shown == ["UA", "RA", "TA", "MIA", "acc_sneaker", "acc_ankle_boot", "acc_sandal"]
+    assert table.loc["salun", "acc_sandal"] == "80.00±0.00 (15.00)"  # the gap to Retrain's 95
+    assert table.loc["Retrain", "acc_sneaker"].startswith("90.00±")
+    # another sub-class in the same records: their siblings differ, so only SalUn's four remain
+    other = rec | {"run_key": "k1", "scenario": "subclass_shirt"}
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "record.json").write_text(json.dumps(other))
+    assert main([str(tmp_path), "--format", "csv", "--reference", "none"]) == 0
+    table = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    assert not [c for c in table.columns if c.startswith("acc_")]
+
+
 def test_pooled_classes_are_one_table_compared_with_the_papers_average_row(tmp_path, capsys):
     for k, ua in ((0, 90.0), (1, 100.0)):
         metrics = {"UA": ua, "RA": 99.0, "TA": 94.0, "MIA": 100.0}

@@ -46,6 +46,7 @@ import json
 import os
 import re
 import sys
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -454,11 +455,17 @@ def render(tables: dict[tuple, pd.DataFrame], fmt: str = "md",
 GENERATION_METRICS = ("UA", "FID_inception", "FID_classifier", "Acc_gen", "NudeNet_total")
 
 
-def default_metrics(known: set[str]) -> tuple[str, ...]:
-    """``--metrics auto``: SalUn's four for classification records; for generation records (no RA/TA/MIA) the
-    generation metrics they hold."""
+def default_metrics(known: set[str], scenarios: Collection[str] = ()) -> tuple[str, ...]:
+    """``--metrics auto``: SalUn's four for classification records, then, when all of them forget one and the same
+    sub-class, the test accuracy of it and of its siblings (``acc_<sub>``, Unlink Table 3's view); for generation
+    records (no RA/TA/MIA) the generation metrics they hold."""
     if set(GAP_METRICS) <= known:
-        return tuple(GAP_METRICS)
+        (scenario,) = scenarios if len(scenarios) == 1 else ("",)
+        if not scenario.startswith("subclass_"):
+            return tuple(GAP_METRICS)
+        forgotten = f"acc_{scenario.removeprefix('subclass_')}"
+        siblings = sorted(m for m in known if m.startswith("acc_") and m != forgotten)
+        return (*GAP_METRICS, *([forgotten] if forgotten in known else []), *siblings)
     return tuple(m for m in GENERATION_METRICS if m in known) or tuple(GAP_METRICS)
 
 
@@ -477,7 +484,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", help="write the table to this file instead of stdout")
     parser.add_argument("--metrics", default="auto",
                         help="comma-separated metric columns, e.g. UA,RA,TA,MIA,CTA,JiT_MIA,MIARS-I,KL_f,AEG; auto: "
-                             "UA,RA,TA,MIA for classifiers, UA, FID, Acc_gen (and NudeNet_total) for generation")
+                             "UA,RA,TA,MIA for classifiers (and acc_<sub> of the forgotten sub-class and its "
+                             "siblings when every record forgets the same one), UA, FID, Acc_gen (and "
+                             "NudeNet_total) for generation")
     parser.add_argument("--reference", default="auto",
                         help="paper numbers beside ours: auto (default), none, a CSV file, or <paper>:<table>"
                              "[:<data>:<model>] (e.g. salun:1; a stand-in comparison for *_cpu runs)")
@@ -501,7 +510,8 @@ def main(argv: list[str] | None = None) -> int:
     failed = frame[frame["status"] != "ok"]
     frame = frame[frame["status"] == "ok"]
     known = {name for names in frame["metric_names"] for name in names.split(",") if name} | {"AEG"}
-    columns = default_metrics(known) if args.metrics == "auto" else tuple(args.metrics.split(","))
+    columns = (default_metrics(known, set(frame["scenario"])) if args.metrics == "auto"
+               else tuple(args.metrics.split(",")))
     unknown = [m for m in columns if m not in known]
     if unknown:
         print(f"--metrics: {unknown} not in these records; available: {sorted(known)}", file=sys.stderr)
