@@ -11,6 +11,7 @@ rewritten from every ``meta.json`` present, and lists the ``*_cpu`` presets that
 
     python scripts/reproduce_cpu.py                              # the default presets (main-text tables first)
     python scripts/reproduce_cpu.py --presets sure_table1_cpu    # one preset
+    python scripts/reproduce_cpu.py --report-only                # tables and figures again, from the sweeps
     UNLEARN_BENCH_CACHE=/tmp/cache python scripts/reproduce_cpu.py --outputs /tmp/sweeps
 """
 
@@ -67,9 +68,10 @@ def run(command: list[str]) -> None:
     subprocess.run(command, check=True, cwd=ROOT)
 
 
-def reproduce(preset: str, outputs: Path, results: Path, overrides: list[str]) -> dict:
+def reproduce(preset: str, outputs: Path, results: Path, overrides: list[str], report_only: bool = False) -> dict:
     """Sweep one preset (with extra Hydra ``overrides``), then its tables and figures; returns (and writes) its
-    meta.json."""
+    meta.json. ``report_only``: remake the tables and figures from the sweep already in ``outputs``, keeping the
+    sweep's wall time from the existing meta.json."""
     sweep_dir = outputs / preset
     sweep = ["python", "-m", "unlearn_bench", f"experiment={preset}", "progress=false",
              f"hydra.sweep.dir={sweep_dir}/${{scenario.name}}", *overrides]
@@ -77,9 +79,17 @@ def reproduce(preset: str, outputs: Path, results: Path, overrides: list[str]) -
     folder.mkdir(parents=True, exist_ok=True)
     reference = stand_in_reference(preset) or "none"
     report = ["python", "-m", "unlearn_bench.report", str(sweep_dir), "--reference", reference]
-    start = time.perf_counter()
-    run([sys.executable, *sweep[1:]])
-    wall_s = time.perf_counter() - start
+    if report_only:
+        if not (folder / "meta.json").is_file() or not sweep_dir.is_dir():
+            raise SystemExit(f"--report-only: {preset} has no earlier sweep ({sweep_dir}) or meta.json; run it first")
+        earlier = json.loads((folder / "meta.json").read_text())
+        wall_s, sweep_rev = earlier["wall_s"], earlier.get("sweep_git_rev", earlier["git_rev"])
+    else:
+        start = time.perf_counter()
+        run([sys.executable, *sweep[1:]])
+        wall_s = time.perf_counter() - start
+    for stale in folder.glob("table_pooled.*"):
+        stale.unlink()
     run([sys.executable, *report[1:], "--format", "md", "--output", str(folder / "table.md"),
          "--figures", str(folder / "figures")])
     run([sys.executable, *report[1:], "--format", "csv", "--output", str(folder / "table.csv")])
@@ -95,6 +105,8 @@ def reproduce(preset: str, outputs: Path, results: Path, overrides: list[str]) -
             "wall_s": round(wall_s, 1), "date": time.strftime("%Y-%m-%d"),
             "git_rev": subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True,
                                       cwd=ROOT).stdout.strip()}
+    if report_only:
+        meta["sweep_git_rev"] = sweep_rev
     (folder / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
     return meta
 
@@ -169,7 +181,8 @@ def write_readme(results: Path) -> None:
         lines.append(f"| {paper_table_label(preset)} | `{preset}` | {f'`{twin}`' if twin else '—'} | {ran} | {wall} |")
     lines += ["", "## Commands that made these files", ""]
     for meta in metas.values():
-        lines += [f"`{meta['preset']}` ({meta['date']}, git {meta['git_rev']}):", "",
+        swept = f"; swept at git {meta['sweep_git_rev']}" if "sweep_git_rev" in meta else ""
+        lines += [f"`{meta['preset']}` ({meta['date']}, git {meta['git_rev']}{swept}):", "",
                   f"    {meta['sweep']}", f"    {meta['report']} --format md --output table.md --figures figures",
                   f"    {meta['report']} --format csv --output table.csv"]
         if meta.get("pooled"):
@@ -187,6 +200,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results", default=str(RESULTS), help="where tables, figures and README.md go")
     parser.add_argument("--override", action="append", default=[], dest="overrides",
                         help="extra Hydra override for every sweep, e.g. hydra.sweeper.params.seed=0 (repeatable)")
+    parser.add_argument("--report-only", action="store_true",
+                        help="remake tables and figures from the sweeps already in --outputs (no training)")
     args = parser.parse_args(argv)
     presets = args.presets.split(",")
     unknown = [p for p in presets if p not in cpu_presets()]
@@ -195,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     results = Path(args.results)
     for preset in presets:
-        reproduce(preset, Path(args.outputs).absolute(), results, args.overrides)
+        reproduce(preset, Path(args.outputs).absolute(), results, args.overrides, args.report_only)
         write_readme(results)
     return 0
 
