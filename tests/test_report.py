@@ -172,7 +172,8 @@ def test_one_sub_class_gets_its_and_its_siblings_accuracy_columns(tmp_path, caps
 def test_pooled_classes_are_one_table_compared_with_the_papers_average_row(tmp_path, capsys):
     for k, ua in ((0, 90.0), (1, 100.0)):
         metrics = {"UA": ua, "RA": 99.0, "TA": 94.0, "MIA": 100.0}
-        rec = fake_record(0, metrics, {**metrics, "UA": 100.0}, {**metrics, "UA": 0.0}, 30.0)
+        # each class has its own Retrain and its own forget set for the original
+        rec = fake_record(0, metrics, {**metrics, "UA": 100.0, "TA": 94.0 + k}, {**metrics, "UA": 2.0 * k}, 30.0)
         rec |= {"scenario": f"classwise_{k}", "run_key": f"k{k}"}
         (tmp_path / "runs" / str(k)).mkdir(parents=True)
         (tmp_path / "runs" / str(k) / "record.json").write_text(json.dumps(rec))
@@ -183,7 +184,10 @@ def test_pooled_classes_are_one_table_compared_with_the_papers_average_row(tmp_p
     frame = pool_classes(load_records(tmp_path / "runs"))
     assert set(frame["scenario"]) == {"classwise_all"}
     (table,) = summarize(frame).values()
-    assert table.set_index("Method").loc["salun", "UA"] == "95.00±5.00 (5.00)"  # both classes, gaps 10 and 0
+    table = table.set_index("Method")
+    assert table.loc["salun", "UA"] == "95.00±5.00 (5.00)"  # both classes, gaps 10 and 0
+    assert table.loc["Original", "UA"] == "1.00±1.00 (99.00)"  # both classes' original metrics, 0 and 2
+    assert table.loc["Retrain", "TA"] == "94.50±0.50 (0.00)"  # and both Retrains, 94 and 95
     (blocks,) = compare(frame, parse_reference(str(csv))).values()
     rows = blocks[0].frame.set_index(["method", "metric"])
     assert rows.loc[("salun", "UA"), "paper_mean"] == 99.0 and len(rows) == 1  # the average row, not class 0's

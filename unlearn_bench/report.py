@@ -90,8 +90,9 @@ def _cell(values: pd.Series, gap_values: pd.Series | None) -> str:
 
 
 def _reference_rows(group: pd.DataFrame) -> pd.DataFrame:
-    """Original and Retrain rows, one per seed (every record of a seed carries the same two models)."""
-    per_seed = group.drop_duplicates("seed")
+    """Original and Retrain rows, one per seed (every record of a seed carries the same two models), and per class
+    under ``--pool-classes`` (each class has its own Retrain and forget set)."""
+    per_seed = group.drop_duplicates(["seed", "pooled_from"] if "pooled_from" in group else "seed")
     rows = []
     for label, prefix, seconds in (("Original", "original_", "original_train_s"),
                                    ("Retrain", "retrain_", "retrain_train_s")):
@@ -470,11 +471,12 @@ def default_metrics(known: set[str], scenarios: Collection[str] = ()) -> tuple[s
 
 
 def pool_classes(frame: pd.DataFrame) -> pd.DataFrame:
-    """``--pool-classes``: every per-class scenario of the records renamed to its pooled scenario."""
+    """``--pool-classes``: every per-class scenario of the records renamed to its pooled scenario (the class's own
+    in ``pooled_from``)."""
     scenario = frame["scenario"]
     for pattern, pooled in POOLED_SCENARIOS.items():
         scenario = scenario.mask(scenario.str.fullmatch(pattern), pooled)
-    return frame.assign(scenario=scenario)
+    return frame.assign(scenario=scenario, pooled_from=frame["scenario"])
 
 
 def main(argv: list[str] | None = None) -> int:
