@@ -167,6 +167,9 @@ def test_one_sub_class_gets_its_and_its_siblings_accuracy_columns(tmp_path, caps
     assert main([str(tmp_path), "--format", "csv", "--reference", "none"]) == 0
     table = pd.read_csv(io.StringIO(capsys.readouterr().out))
     assert not [c for c in table.columns if c.startswith("acc_")]
+    assert main([str(tmp_path), "--format", "csv", "--reference", "none", "--pool-classes"]) == 0  # subclass_all
+    table = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    assert not [c for c in table.columns if c.startswith("acc_")]
 
 
 def test_pooled_classes_are_one_table_compared_with_the_papers_average_row(tmp_path, capsys):

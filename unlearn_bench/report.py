@@ -462,7 +462,7 @@ def default_metrics(known: set[str], scenarios: Collection[str] = ()) -> tuple[s
     records (no RA/TA/MIA) the generation metrics they hold."""
     if set(GAP_METRICS) <= known:
         (scenario,) = scenarios if len(scenarios) == 1 else ("",)
-        if not scenario.startswith("subclass_"):
+        if not scenario.startswith("subclass_") or scenario in POOLED_REFERENCE:  # pooled: siblings differ
             return tuple(GAP_METRICS)
         forgotten = f"acc_{scenario.removeprefix('subclass_')}"
         siblings = sorted(m for m in known if m.startswith("acc_") and m != forgotten)
