@@ -38,6 +38,21 @@ DEFAULT_PRESETS = ["salun_table1_cpu", "unlink_table2_cpu", "jit_table2b_cpu", "
                    "forget_vector_table1_random_cpu", "forget_vector_table1_classwise_cpu", "salun_tablea6_cpu"]
 
 
+# Paper presets with no *_cpu twin, and why; the twin named shows the same scenario and methods on a CNN.
+_VIT = ("ViT-B/16 fine-tuned from an ImageNet checkpoint, which is not available offline; a ViT trained from "
+        "scratch on 1,437 digits is not that setting. The same scenario on VGG: ")
+_SWIN = "Swin-T, pretraining not stated; a from-scratch Swin-T on digits is not that setting. The same scenario: "
+_SD = ("Stable Diffusion v1.4 weights are not available offline (task.pipeline=tiny builds a random pipeline whose "
+       "UA and FID mean nothing). Class-wise forgetting in a DDPM on digits: ")
+NO_STAND_IN = {
+    "jit_table2a": _VIT + "`jit_table2b_cpu`", "jit_table3b": _VIT + "`jit_table3a_cpu`",
+    "jit_table4b": _VIT + "`jit_table4a_cpu`", "jit_table7": _VIT + "`jit_table9_cpu`",
+    "jit_table8": _VIT + "`jit_table11_cpu`", "salun_tablea10": _SWIN + "`salun_tablea6_cpu`",
+    "unlink_table14": _SWIN + "`unlink_table2_cpu`", "salun_table2": _SD + "`salun_tablea5_cpu`",
+    "unlink_table4": _SD + "`salun_tablea5_cpu`",
+}
+
+
 def cpu_presets() -> list[str]:
     return sorted(p.stem for p in (CONF_DIR / "experiment").glob("*_cpu.yaml"))
 
@@ -178,7 +193,8 @@ def write_readme(results: Path) -> None:
         ran = (f"[table]({twin}/table.md), [csv]({twin}/table.csv){pooled}{figures}" if meta
                else "not run" if twin else "")
         wall = f"{meta['wall_s'] / 60:.1f} min" if meta else ""
-        lines.append(f"| {paper_table_label(preset)} | `{preset}` | {f'`{twin}`' if twin else '—'} | {ran} | {wall} |")
+        stand_in = f"`{twin}`" if twin else f"— ({NO_STAND_IN[preset]})" if preset in NO_STAND_IN else "—"
+        lines.append(f"| {paper_table_label(preset)} | `{preset}` | {stand_in} | {ran} | {wall} |")
     lines += ["", "## Commands that made these files", ""]
     for meta in metas.values():
         swept = f"; swept at git {meta['sweep_git_rev']}" if "sweep_git_rev" in meta else ""
