@@ -202,7 +202,8 @@ def write_readme(results: Path) -> None:
                   f"    {meta['sweep']}", f"    {meta['report']} --format md --output table.md --figures figures",
                   f"    {meta['report']} --format csv --output table.csv"]
         if meta.get("pooled"):
-            lines += [f"    {meta['report']} --pool-classes --format md --output table_pooled.md"]
+            lines += [f"    {meta['report']} --pool-classes --format {fmt} --output table_pooled.{fmt}"
+                      for fmt in ("md", "csv")]
         lines += [""]
     (results / "README.md").write_text("\n".join(lines).rstrip() + "\n")
 

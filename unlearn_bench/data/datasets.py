@@ -11,6 +11,7 @@ import dataclasses
 import gzip
 import os
 import pickle
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -159,8 +160,8 @@ def fashion_mnist(cfg: DataConfig) -> ImageData:
 # (JiT, Unlink). Names are snake_case so they can be typed as scenario.subclass=<name>, as CIFAR-100's.
 FASHION_SUPER_CLASSES = {"tops": ["t_shirt_top", "pullover", "coat", "shirt"], "trousers": ["trouser"],
                          "dresses": ["dress"], "footwear": ["sandal", "sneaker", "ankle_boot"], "bags": ["bag"]}
-FASHION_SUB_CLASSES = ["t_shirt_top", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag",
-                       "ankle_boot"]  # FASHION_CLASSES in label order
+# FASHION_CLASSES in label order, snake_case ("T-shirt/top" -> t_shirt_top)
+FASHION_SUB_CLASSES = [re.sub(r"[^a-z]+", "_", name.lower()) for name in FASHION_CLASSES]
 
 
 @register_dataset
