@@ -2,6 +2,8 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
+# The default demo: SalUn with its digits preset (conf/method/digits/salun.yaml) on the bundled digits data.
+ARGS ?= method=digits/salun
 
 .PHONY: install run test test-all lint clean reproduce-cpu
 

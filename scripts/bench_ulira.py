@@ -21,7 +21,7 @@ from omegaconf import OmegaConf
 
 import unlearn_bench.runner as runner
 from unlearn_bench.cache import ModelCache
-from unlearn_bench.config import compose_config
+from unlearn_bench.config import compose_config, data_preset
 from unlearn_bench.data.task import make_task
 from unlearn_bench.methods import METHODS, DataView, create_method
 from unlearn_bench.models import create_model
@@ -39,8 +39,8 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     cache_dir = args.cache or tempfile.mkdtemp(prefix="ulira_bench_")
-    cfg = compose_config(["data=digits", f"method={args.method}", f"cache_dir={cache_dir}", "progress=false",
-                          *args.overrides])
+    cfg = compose_config(["data=digits", f"method={data_preset('digits', args.method)}", f"cache_dir={cache_dir}",
+                          "progress=false", *args.overrides])
     device = select_device(cfg.device)
     cfg.train.amp = resolve_amp(cfg.train.amp, device)
     task = make_task(cfg.data, cfg.scenario, cfg.train, cfg.seed, device)

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from unlearn_bench.config import compose_config
+from unlearn_bench.config import compose_config, data_preset
 from unlearn_bench.generation.grids import save_image_table
 from unlearn_bench.generation.task import run_task
 from unlearn_bench.report import render, summarize
@@ -69,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     wall_start, cpu_start = time.perf_counter(), cpu_seconds()
     runs, phases = {}, []
     for method in args.methods.split(","):
-        cfg = compose_config(["task=generation", "data=digits", f"method=generation/{method}",
+        choice = data_preset("digits", f"generation/{method}")
+        cfg = compose_config(["task=generation", "data=digits", f"method={choice}",
                               f"scenario.class_index={args.class_index}", f"seed={args.seed}", f"cache_dir={cache}",
                               "progress=false", *args.overrides])
         wall, cpu = time.perf_counter(), cpu_seconds()

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from unlearn_bench.config import data_preset
 from unlearn_bench.results import RECORD_FILE, load_records, read_record
 
 # (label, the paper setting it stands in for, overrides)
@@ -51,7 +52,8 @@ def main() -> int:
     for k, (label, paper, overrides) in enumerate(SETTINGS):
         run_dir = out / f"{k:02d}"
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "unlearn_bench", "data=digits", f"method={args.method}",
+        method = data_preset("digits", args.method)
+        subprocess.run([sys.executable, "-m", "unlearn_bench", "data=digits", f"method={method}",
                         f"seed={args.seed}", "progress=false", f"hydra.run.dir={run_dir}", *overrides],
                        check=True, stdout=subprocess.DEVNULL)
         record = load_records(run_dir).iloc[0]

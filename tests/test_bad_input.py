@@ -113,7 +113,7 @@ def default_config():
 def unknown_key(draw):
     cfg = default_config()
     group = draw(st.sampled_from(["", *GROUPS]))
-    known = set(cfg[group].keys()) if group else {*cfg.keys(), "hydra", "experiment", "local", "method_preset"}
+    known = set(cfg[group].keys()) if group else {*cfg.keys(), "hydra", "experiment", "local"}
     key = draw(ident.filter(lambda s: s not in known))
     full = f"{group}.{key}" if group else key
     return [f"{full}=1"], [full]

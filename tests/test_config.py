@@ -94,7 +94,11 @@ def test_every_experiment_composes(experiment):
     {"classification": validate, "generation": validate_ddpm, "generation_sd": validate_sd}[cfg.task.name](cfg)
 
 
-def test_method_preset_applies_only_to_its_dataset():
-    assert compose_config(["data=digits", "method=salun"]).method.lr == 0.03
+def test_data_presets_are_chosen_explicitly():
+    """A method runs the values of the option the user named: the paper's (``method=salun``) on any data set, a
+    data set's grid values only when asked for (``method=digits/salun``), visible in the composed config."""
+    assert compose_config(["data=digits", "method=salun"]).method.lr == 0.013
     assert compose_config(["data=cifar10", "method=salun"]).method.lr == 0.013
-    assert compose_config(["data=digits", "method=salun", "method.lr=0.2"]).method.lr == 0.2
+    digits = compose_config(["data=digits", "method=digits/salun"]).method
+    assert digits.lr == 0.03 and digits.name == "salun" and digits.sparsity == 0.5  # the rest from salun.yaml
+    assert compose_config(["data=digits", "method=digits/salun", "method.lr=0.2"]).method.lr == 0.2

@@ -264,3 +264,13 @@ def compose_config(overrides: list[str] | None = None) -> DictConfig:
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         return compose("config", overrides=list(overrides or []))
+
+
+def data_preset(data: str, method: str) -> str:
+    """The method option of a data set's preset where conf/method ships one, else ``method`` itself:
+    ``data_preset("digits", "salun") == "digits/salun"``, ``data_preset("digits", "generation/salun") ==
+    "generation/digits/salun"``. A data preset is always chosen by name (``method=digits/salun``), never
+    implicitly, so the values a run uses are the option it names."""
+    family, _, name = method.rpartition("/")
+    choice = "/".join(p for p in (family, data, name) if p)
+    return choice if (CONF_DIR / "method" / f"{choice}.yaml").exists() else method

@@ -1,6 +1,7 @@
 """Every registered method actually forgets on real data (digits, small CNN) and keeps utility.
 
-Uses the shipped digits presets (conf/method_preset/digits_<method>.yaml). Originals and Retrains are
+Uses the shipped digits presets (``method=digits/<method>``, conf/method/digits/<method>.yaml) where one
+exists. Originals and Retrains are
 trained once per session (shared cache). Thresholds are per method and stated here.
 """
 
@@ -9,6 +10,7 @@ import pytest
 import torch
 
 from tests.conftest import compose_config
+from unlearn_bench.config import data_preset
 from unlearn_bench.errors import ConfigError
 from unlearn_bench.methods import METHODS
 from unlearn_bench.runner import run
@@ -51,8 +53,8 @@ MOVES_ON_RANDOM = set(UNLEARNING_METHODS)
 
 
 def digits_run(cache, out, method, scenario):
-    cfg = compose_config([f"method={method}", f"scenario={scenario}", "data=digits", "seed=0",
-                          "progress=false", f"cache_dir={cache}"])
+    cfg = compose_config([f"method={data_preset('digits', method)}", f"scenario={scenario}", "data=digits",
+                          "seed=0", "progress=false", f"cache_dir={cache}"])
     record = run(cfg, output_dir=out / f"{method}_{scenario}")
     return record, np.load(out / f"{method}_{scenario}" / "arrays.npz")
 
@@ -114,8 +116,8 @@ def test_training_free_methods_take_no_optimizer_step(session_cache, tmp_path, m
             return _step(self, *args, **kwargs)
 
         monkeypatch.setattr(cls, "step", counting_step)
-    cfg = compose_config([f"method={method}", "scenario=classwise", "data=digits", "seed=0", "progress=false",
-                          f"cache_dir={session_cache}", "skip_existing=false"])
+    cfg = compose_config([f"method={data_preset('digits', method)}", "scenario=classwise", "data=digits", "seed=0",
+                          "progress=false", f"cache_dir={session_cache}", "skip_existing=false"])
     rec = run(cfg, output_dir=tmp_path / "training_free")
     assert rec.status == "ok" and steps == []
     assert rec.metrics != rec.original_metrics  # it did change the model
