@@ -330,3 +330,14 @@ def test_a_tuned_preset_shows_its_tuning_seed_objective(tmp_path):
     assert list(table["Tuned on"]) == ["", "", "seed 0: avg_gap 0.25"]
     # The provenance is not a hyper-parameter: both seeds stay one row.
     assert list(table["Method"]) == ["Original", "Retrain", "salun"]
+
+
+def test_the_report_names_the_recipe_card_of_the_preset_under_its_table(tmp_path, capsys):
+    write_two_seeds(tmp_path)
+    assert main([str(tmp_path), "--reference", "none"]) == 0
+    assert "Recipe card" not in capsys.readouterr().out  # runs outside a preset have no card
+    for seed in (0, 1):
+        write_preset(tmp_path / f"seed{seed}", "salun_table1_cpu")
+    assert main([str(tmp_path), "--reference", "none"]) == 0
+    table, card = capsys.readouterr().out.split("Recipe card: ")
+    assert "| salun" in table and card.startswith("conf/cards/salun_table1_cpu.yaml")

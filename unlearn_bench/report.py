@@ -421,9 +421,18 @@ def _comparison_table(block: Comparison, fmt: str) -> pd.DataFrame:
     })
 
 
+def recipe_cards(frame: pd.DataFrame) -> dict[tuple, list[str]]:
+    """Per table group, the recipe cards (conf/cards/<preset>.yaml, every value and its source) of the presets its
+    runs were launched with."""
+    return {key: [f"conf/cards/{p}.yaml" for p in sorted({p for p in map(record_preset, group["path"]) if p})]
+            for key, group in frame.groupby(GROUP_KEYS, sort=True)}
+
+
 def render(tables: dict[tuple, pd.DataFrame], fmt: str = "md",
-           comparisons: dict[tuple, list[Comparison] | str] | None = None) -> str:
-    """The tables (and under each, its comparison blocks or the note why there is none) as md, csv or tex."""
+           comparisons: dict[tuple, list[Comparison] | str] | None = None,
+           cards: dict[tuple, list[str]] | None = None) -> str:
+    """The tables (and under each, the recipe card its preset runs, then its comparison blocks or the note why
+    there is none) as md, csv or tex."""
     if fmt not in ("md", "csv", "tex"):
         raise ValueError(f"--format {fmt!r} is not supported; allowed: md, csv, tex")
     comparisons = comparisons or {}
@@ -437,6 +446,9 @@ def render(tables: dict[tuple, pd.DataFrame], fmt: str = "md",
             parts.append(table.assign(**group_columns).to_csv(index=False))
         else:
             parts.append(f"% {title}\n" + table.to_latex(index=False, escape=True))
+        if (cards or {}).get(key):
+            note = "Recipe card: " + ", ".join(cards[key]) + " (every hyper-parameter and its source)"
+            parts.append(f"_{note}_" if fmt == "md" else ("# " if fmt == "csv" else "% ") + note)
         found = comparisons.get(key, [])
         if isinstance(found, str):
             parts.append(f"_{found}_" if fmt == "md" else ("# " if fmt == "csv" else "% ") + found)
@@ -530,7 +542,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     tables = summarize(frame, columns)
     comparisons = compare(frame, choice)
-    text = render(tables, args.format, comparisons)
+    text = render(tables, args.format, comparisons, recipe_cards(frame))
     if args.epoch != "final":
         text = f"Methods at the {EPOCH_LABELS[args.epoch]}.\n\n" + text
     if len(no_epochs):
