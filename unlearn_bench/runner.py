@@ -313,6 +313,17 @@ def reference_eval_cfg(cfg: DictConfig) -> dict:
             if k not in ("ulira", "challenge", "every_epoch")}
 
 
+def config_options() -> dict[str, str]:
+    """The group options the run was composed from (``method: digits/salun``, ``train: digits``, ``experiment``), so
+    a record says which preset file its values came from; empty outside a Hydra job (tests, scripts)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return {}
+    return {group: str(option) for group, option in HydraConfig.get().runtime.choices.items()
+            if option is not None and not group.startswith("hydra")}
+
+
 def _finished(record_path: Path) -> bool:
     """A stored record that counts as done: readable and not ``failed`` (a failed run is tried again)."""
     try:
@@ -460,7 +471,8 @@ def run(cfg: DictConfig, output_dir: str | Path | None = None) -> RunRecord:
         forget_idx_sha256=payloads["forget_sha"], device=str(device), memory=peak_memory_mb(device),
         versions=_versions(), git_rev=_git_rev(), config=OmegaConf.to_container(cfg, resolve=True),
         created=time.strftime("%Y-%m-%dT%H:%M:%S"), error=error,
-        extra={"original_cached": original_meta["cached"], "retrain_cached": retrain_meta["cached"]},
+        extra={"original_cached": original_meta["cached"], "retrain_cached": retrain_meta["cached"],
+               "options": config_options()},
         eval_s=eval_s, epoch_metrics=epoch_metrics,
     )
     arrays = arrays if cfg.eval.save_arrays else None
