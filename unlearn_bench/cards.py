@@ -224,10 +224,11 @@ def _add(entries: dict[str, Any], option: str, setting: dict[str, str], values: 
 
 def missing_sources(card: dict[str, Any]) -> list[str]:
     """``section.option.key`` of every entry without a source."""
-    return [f"{section}.{option}.{key}" for section in ("train", "method", "swept")
-            for option, entries in card.get(section, {}).items()
-            for key, entry in (entries.items() if section != "swept" else [("", entries)])
-            if entry["source"] in (NO_SOURCE, "")]
+    found = [f"{section}.{option}.{key}" for section in ("train", "method")
+             for option, entries in card.get(section, {}).items() for key, entry in entries.items()
+             if entry["source"] in (NO_SOURCE, "")]
+    return found + [f"swept.{key}" for key, entry in card.get("swept", {}).items()
+                    if entry["source"] in (NO_SOURCE, "")]
 
 
 def card_path(preset: str) -> Path:
