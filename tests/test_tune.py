@@ -105,8 +105,8 @@ def test_every_epoch_records_each_epoch_and_the_last_is_the_final_model(tmp_path
 @pytest.mark.slow
 def test_a_search_trains_original_and_retrain_once_and_its_preset_reproduces_the_best_trial(tmp_path):
     cache, sweep = tmp_path / "cache", tmp_path / "sweep"
-    args = ["tune=ga", "tune.n_trials=6", "tune.seed=3", *TINY[:-2], "train.epochs=4", "method.epochs=3",
-            "progress=false", f"hydra.sweep.dir={sweep}"]
+    args = ["tune=ga", "method=digits/ga", "tune.n_trials=6", "tune.seed=3", *TINY[:-2], "train.epochs=4",
+            "method.epochs=3", "progress=false", f"hydra.sweep.dir={sweep}"]
     done = run_cli(args, cache)
     assert done.returncode == 0, done.stderr[-3000:]
     records = sweep_records(sweep)

@@ -118,6 +118,13 @@ def preset_path(record: Mapping) -> Path:
     return CONF_DIR / "method" / "tuned" / f"{name}.yaml"
 
 
+def _portable(path: str | Path) -> str:
+    """``path`` relative to the working directory where it lies below it: a preset written here and committed names
+    no folder of the machine that made it."""
+    resolved = Path(path).resolve()
+    return str(resolved.relative_to(Path.cwd())) if resolved.is_relative_to(Path.cwd()) else str(path)
+
+
 def write_preset(trials: pd.DataFrame, sweep_dir: str | Path, out: str | Path | None = None) -> Path:
     """Write the best trial's whole method config as a preset (``method=tuned/<file stem>`` when it lies in
     conf/method/tuned/): every value of the method, not only the swept ones, so later changes to the method's
@@ -129,7 +136,7 @@ def write_preset(trials: pd.DataFrame, sweep_dir: str | Path, out: str | Path | 
     method["tuned"] = {"objective": tune["objective"], **({"weights": tune["weights"]} if tune["weights"] else {}),
                        "value": float(best["objective"]), "seed": record["seed"], "tune_seed": tune["seed"],
                        "mode": tune["mode"], "trials": len(trials), "best_trial": str(best["trial"]),
-                       "sweep_dir": str(Path(sweep_dir).resolve())}
+                       "sweep_dir": _portable(sweep_dir)}
     path = Path(out) if out is not None else preset_path(record)
     overrides = [f"data={config['data']['name']}", f"scenario={config['scenario']['name']}"]
     if config["data"].get("train_subset") is not None:
