@@ -1,6 +1,9 @@
-"""Transcribe the papers' result tables from the seed specs into tidy CSVs under ``results/reference/``.
+"""Transcribe the papers' result tables from the specs (the implementers' notes on each paper, one markdown file per
+paper named ``*_<paper>.md``, kept outside this repository) into tidy CSVs under ``results/reference/``.
 
-    python scripts/transcribe_reference.py [--spec-dir /work/shared/spec] [--out results/reference]
+    python scripts/transcribe_reference.py --spec-dir <folder of the specs> [--out results/reference]
+
+``--spec-dir`` defaults to the environment variable ``UNLEARN_BENCH_SPEC_DIR``.
 
 One row per printed number: ``paper,table,data,model,scenario,method,metric,mean,std`` (std empty where the
 paper prints no ``±``). A cell ``a±b (g)`` gives the row ``metric`` (mean a, std b) and the row ``gap_<metric>``
@@ -17,18 +20,12 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
 
 COLUMNS = ["paper", "table", "data", "model", "scenario", "method", "metric", "mean", "std"]
-SPECS = {
-    "forget_vector": "seed_000_forget_vector.md",
-    "unlink": "seed_001_unlink.md",
-    "jit": "seed_002_jit.md",
-    "sure": "seed_003_sure.md",
-    "salun": "seed_004_salun.md",
-}
 
 NUM = r"(?:\d+(?:\.\d*)?|\.\d+)"
 CELL = re.compile(rf"^(?P<mean>{NUM})(?:\s*±\s*(?P<std>{NUM}))?(?:\s*\((?P<gap>{NUM})\))?\s*(?P<rest>.*)$")
@@ -531,10 +528,18 @@ def sure(text: str) -> list[dict[str, str]]:
 PARSERS = {"salun": salun, "forget_vector": forget_vector, "unlink": unlink, "jit": jit, "sure": sure}
 
 
+def spec_file(spec_dir: Path, paper: str) -> Path:
+    """The one spec in ``spec_dir`` whose name ends with ``_<paper>.md``."""
+    found = sorted(spec_dir.glob(f"*_{paper}.md"))
+    if len(found) != 1:
+        raise SpecError(f"{spec_dir}: expected one *_{paper}.md, found {[p.name for p in found]}")
+    return found[0]
+
+
 def transcribe(spec_dir: Path) -> dict[str, list[dict[str, str]]]:
     out = {}
     for paper, parser in PARSERS.items():
-        rows = parser((spec_dir / SPECS[paper]).read_text(encoding="utf-8"))
+        rows = parser(spec_file(spec_dir, paper).read_text(encoding="utf-8"))
         keys = [tuple(row[c] for c in COLUMNS[:7]) for row in rows]
         dupes = {k for k in keys if keys.count(k) > 1}
         if dupes:
@@ -552,7 +557,9 @@ def write(rows: Iterable[dict[str, str]], path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--spec-dir", type=Path, default=Path("/work/shared/spec"))
+    env = os.environ.get("UNLEARN_BENCH_SPEC_DIR")
+    parser.add_argument("--spec-dir", type=Path, default=Path(env) if env else None, required=not env,
+                        help="folder of the specs (default: $UNLEARN_BENCH_SPEC_DIR)")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "results" / "reference")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -1,9 +1,10 @@
 """The papers' published numbers in results/reference/*.csv (written by scripts/transcribe_reference.py from the
-seed specs; conventions in results/reference/README.md): schema, keys, names, and values read by hand."""
+papers' specs; conventions in results/reference/README.md): schema, keys, names, and values read by hand."""
 
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -13,7 +14,8 @@ from unlearn_bench.methods import METHODS
 
 ROOT = Path(__file__).resolve().parents[1]
 REF = ROOT / "results" / "reference"
-SPEC_DIR = Path("/work/shared/spec")
+# The specs (implementers' notes on each paper, outside this repository): the script's input.
+SPEC_DIR = Path(os.environ.get("UNLEARN_BENCH_SPEC_DIR", "") or "/nonexistent")
 PAPERS = ["salun", "forget_vector", "unlink", "jit", "sure"]
 COLUMNS = ["paper", "table", "data", "model", "scenario", "method", "metric", "mean", "std"]
 KEY = COLUMNS[:7]
@@ -87,7 +89,7 @@ def test_percentages_stay_in_range(ref):
 
 
 def test_salun_printed_gaps_match_values(ref):
-    """Spec seed_004 §8.2: 'every printed gap equals |method - Retrain| to within 0.01' in every SalUn table."""
+    """The SalUn spec §8.2: 'every printed gap equals |method - Retrain| to within 0.01' in every SalUn table."""
     df = ref["salun"]
     where = ["table", "data", "model", "scenario"]
     gaps = df[df["metric"].str.startswith("gap_")].assign(base=lambda d: d["metric"].str[4:])
@@ -101,7 +103,7 @@ def test_salun_printed_gaps_match_values(ref):
 def test_salun_values(ref):
     df = ref["salun"]
     t1 = dict(paper="salun", table="1", data="cifar10", model="resnet18")
-    # seed_004 Table 1, 10%: "| SalUn | 2.85±0.43 (2.39) | 99.62±0.12 (0.38) | 93.93±0.29 (0.33) | 14.39±0.82 (1.51) |
+    # SalUn Table 1, 10%: "| SalUn | 2.85±0.43 (2.39) | 99.62±0.12 (0.38) | 93.93±0.29 (0.33) | 14.39±0.82 (1.51) |
     # 1.15 | 2.66 |"
     row = value(df, **t1, scenario="random10", method="salun", metric="UA")
     assert (row["mean"], row["std"]) == (2.85, 0.43)
@@ -131,7 +133,7 @@ def test_salun_values(ref):
 def test_forget_vector_values(ref):
     df = ref["forget_vector"]
     c10 = dict(table="1", data="cifar10", model="resnet18", scenario="random10", method="forget_vector")
-    # seed_000 Table 1c: "| Ours | 2.61 ± 0.49 (2.89) | 8.26 ± 1.17 (3.00)† | 97.33 ± 0.47 (2.55) |
+    # Forget Vector Table 1c: "| Ours | 2.61 ± 0.49 (2.89) | 8.26 ± 1.17 (3.00)† | 97.33 ± 0.47 (2.55) |
     # 90.97 ± 0.38 (3.27) | 2.92 |"
     row = value(df, **c10, metric="UA")
     assert (row["mean"], row["std"]) == (2.61, 0.49)
@@ -153,7 +155,7 @@ def test_forget_vector_values(ref):
 def test_unlink_values(ref):
     df = ref["unlink"]
     t2 = dict(table="2", data="cifar100", model="resnet18", scenario="classwise", method="unlink")
-    # seed_001 Table 2: "| Unlink | 99.24±0.02 | 97.42±0.71 | 75.20±0.14 | 100.00±0.00 | 0.91 | 0.004 | ✓ | ✓ |"
+    # Unlink Table 2: "| Unlink | 99.24±0.02 | 97.42±0.71 | 75.20±0.14 | 100.00±0.00 | 0.91 | 0.004 | ✓ | ✓ |"
     row = value(df, **t2, metric="UA")
     assert (row["mean"], row["std"]) == (99.24, 0.02)
     assert value(df, **t2, metric="rte_min")["mean"] == 0.004
@@ -175,7 +177,7 @@ def test_unlink_values(ref):
 
 def test_jit_values(ref):
     df = ref["jit"]
-    # seed_002 Table 2(b): "| OURS | 66.2 ± 0.3 | 14.2 ± 0.6 | 2.9 ± 0.3 | ✓ |"
+    # JiT Table 2(b): "| OURS | 66.2 ± 0.3 | 14.2 ± 0.6 | 2.9 ± 0.3 | ✓ |"
     t2b = dict(table="2b", data="cifar100", model="vgg11_bn", scenario="classwise_69", method="jit")
     row = value(df, **t2b, metric="JiT_Df")
     assert (row["mean"], row["std"]) == (14.2, 0.6)
@@ -198,7 +200,7 @@ def test_jit_values(ref):
 
 def test_sure_values(ref):
     df = ref["sure"]
-    # seed_003 Table 1: "| ΔRA | .46±.10 | .03±.02 | 1.50±.64 | 7.82±2.09 | .42±.07 | 2.15±.50 | 1.33±.51 | 6.37±2.24 |"
+    # SURE Table 1: "| ΔRA | .46±.10 | .03±.02 | 1.50±.64 | 7.82±2.09 | .42±.07 | 2.15±.50 | 1.33±.51 | 6.37±2.24 |"
     row = value(df, table="1", method="sure", metric="gap_RA_top1")
     assert (row["mean"], row["std"]) == (0.46, 0.10)
     assert value(df, table="1", method="rl", metric="gap_RA_top5")["mean"] == 6.37
@@ -217,7 +219,7 @@ def test_sure_values(ref):
     assert df[(df["table"] == "4") & (df["method"] == "ft") & (df["metric"] == "hp_alpha")].empty
 
 
-@pytest.mark.skipif(not SPEC_DIR.is_dir(), reason="the seed specs are not on this machine")
+@pytest.mark.skipif(not SPEC_DIR.is_dir(), reason="UNLEARN_BENCH_SPEC_DIR does not name the folder of the specs")
 def test_csvs_are_what_the_script_writes(tmp_path):
     spec = importlib.util.spec_from_file_location("transcribe_reference", ROOT / "scripts" / "transcribe_reference.py")
     module = importlib.util.module_from_spec(spec)

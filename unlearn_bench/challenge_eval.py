@@ -1,6 +1,6 @@
 """The NeurIPS 2023 Machine Unlearning Challenge score of a run (Triantafillou et al., "Are we making progress in
 unlearning? Findings from the first NeurIPS unlearning competition", arXiv 2406.09073, §3; reference code
-google-deepmind/unlearning_evaluation ``main.py``; notes in ../shared/spec/ecosystem.md §6). Enabled by
+google-deepmind/unlearning_evaluation ``main.py``). Enabled by
 ``eval=challenge`` (or ``eval.challenge.enabled=true``); ``eval.challenge.num_models`` = N.
 
 Protocol, for a run (method M, original theta_o, forget set D_f, retain set D_r, recipe R, seed s):

@@ -1,7 +1,7 @@
 """U-LiRA: the per-example unlearning membership-inference attack of Hayes, Shumailov, Triantafillou, Khalifa,
 Papernot, "Inexact Unlearning Needs More Careful Evaluations to Avoid a False Sense of Privacy" (arXiv 2403.01218,
-§3), LiRA (Carlini et al. 2022) adapted to unlearning; notes in ../shared/spec/ecosystem.md §6. Enabled by
-``eval=ulira`` (or ``eval.ulira.enabled=true``); ``eval.ulira.num_shadows`` = K.
+§3), LiRA (Carlini et al., "Membership Inference Attacks From First Principles", IEEE S&P 2022) adapted to
+unlearning. Enabled by ``eval=ulira`` (or ``eval.ulira.enabled=true``); ``eval.ulira.num_shadows`` = K.
 
 Protocol, for a run (method M, train split D of N examples, forget set D_f, original recipe R, seed s):
 

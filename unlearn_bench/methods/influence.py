@@ -6,7 +6,7 @@
    (k <- v; o <- g_0; then t = o.g_j, k <- k - (k.g_j / (N + t)) o, o <- o N / (N + t), with N = ``n_samples``);
 3. theta <- theta + alpha * k.
 The recursion only ever rescales o, so k = v - c g_0: a rank-1 correction rather than a real inverse-
-Hessian product (see ``../shared/spec``); it is reproduced for parity with the SalUn tables.
+Hessian product; it is reproduced for parity with the SalUn tables.
 SalUn App. C.1 searches alpha in [1, 20]; the repo default is 0.2 (users report alpha < 1 working).
 Gradients are taken without augmentation (the repo keeps its training transform on). ``iu_ms`` applies
 the SalUn saliency mask to the one-shot step: theta <- theta + alpha * (m_S * k) (SalUn Table A1).

@@ -1,5 +1,5 @@
 """The NeurIPS 2023 Machine Unlearning Challenge score (Triantafillou et al., "Are we making progress in unlearning?",
-arXiv 2406.09073; notes in ../shared/spec/ecosystem.md §6), ported to numpy from the official evaluation code
+arXiv 2406.09073), ported to numpy from the official evaluation code
 google-deepmind/unlearning_evaluation (`metric.py`, `main.py`; the reference runs its threshold search in torch on
 CUDA). Inputs are logit-scaled confidences phi (see `lira.logit_scaled_confidence`) of every forget example under N
 unlearned and N retrained models. Scores are in [0, 1] as in the challenge, not percent."""

@@ -1,6 +1,7 @@
-"""Output-distribution distances to Retrain and per-class accuracy (../shared/spec/ecosystem.md §6, "Other evaluation
-options": "KL/JS divergence of unlearned vs retrained output distributions on forget/test; per-class accuracy for
-class-wise scenarios"). Divergences are in nats, per example then averaged; accuracies in percent."""
+"""Output-distribution distances to Retrain and per-class accuracy: KL/JS divergence of the unlearned vs the retrained
+model's output distributions on forget/test, and per-class accuracy for class-wise scenarios. Harness additions (none
+of the five implemented papers reports them); divergences are in nats, per example then averaged; accuracies in
+percent."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
-"""JiT's evaluation (Foster et al., "An Information Theoretic Approach to Machine Unlearning"; notes in
-../shared/spec/seed_002_jit.md §5): the logistic-regression MIA on output entropy (§5.1, "the same logistic regression
-MIA evaluation as Chundawat et al. (2023a) and Foster et al. (2023)") and the §4.2 "Entropy Similarity" comparison of
-an unlearned model with Retrain on D_f (Wilcoxon signed-rank test)."""
+"""JiT's evaluation (Foster, Fogarty, Schoepf, Dugue, Öztireli, Brintrup, "An Information Theoretic Approach to Machine
+Unlearning", TMLR, arXiv 2402.01401, 2024): the logistic-regression MIA on output entropy (§5.1, "the same logistic
+regression MIA evaluation as Chundawat et al. (2023a) and Foster et al. (2023)") and the §4.2 "Entropy Similarity"
+comparison of an unlearned model with Retrain on D_f (Wilcoxon signed-rank test)."""
 
 from __future__ import annotations
 

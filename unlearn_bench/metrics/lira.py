@@ -1,6 +1,6 @@
 """U-LiRA's per-example statistics (Hayes et al., "Inexact Unlearning Needs More Careful Evaluations to Avoid a False
 Sense of Privacy", arXiv 2403.01218, adapting LiRA, Carlini et al. 2022, "Membership Inference Attacks From First
-Principles"; notes in ../shared/spec/ecosystem.md §6) and generic attack summaries. No model training here: the
+Principles", IEEE S&P 2022) and generic attack summaries. No model training here: the
 inputs are phi values of shadow and target models. Summaries are in percent (50 = chance for AUC and balanced
 accuracy)."""
 

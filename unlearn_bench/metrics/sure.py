@@ -1,8 +1,8 @@
-"""SURE's evaluation ("Selective Unlearning via Representation Erasure using Domain Adversarial Training"; notes in
-../shared/spec/seed_003_sure.md §5): output-space MIA-I/MIA-II (§3.2), representation-space MIARS-I/II with a KNN
-(§3.2), the L2 weight distance to the oracle (§3.2, Fig. 5a), the Average Error Gap (§5.2) and the "Top-1"/"Top-5"
-epoch summaries of Table 1 (§5.2). SURE names no code; where it is silent the cited attack's official code decides,
-as each docstring says. Attack outputs are in percent."""
+"""SURE's evaluation (anonymous authors, "Selective Unlearning via Representation Erasure using Domain Adversarial
+Training", double-blind submission on OpenReview, 2024): output-space MIA-I/MIA-II (§3.2), representation-space
+MIARS-I/II with a KNN (§3.2), the L2 weight distance to the oracle (§3.2, Fig. 5a), the Average Error Gap (§5.2) and the
+"Top-1"/"Top-5" epoch summaries of Table 1 (§5.2). SURE names no code; where it is silent the cited attack's official
+code decides, as each docstring says. Attack outputs are in percent."""
 
 from __future__ import annotations
 

@@ -1,9 +1,11 @@
-"""Unlink on Stable Diffusion (seed paper 001, §3.1 Eq. 10, App. D): training-free. X_t = the text embeddings of
-the forget concept (columns = tokens); U_k = its top-k left singular vectors; every cross-attention layer's W_k and
-W_v (which read the text: K = W_k X_t, V = W_v X_t) become W - W U_k U_k^T, so the forget tokens' keys and values
-vanish (up to the energy outside span(U_k)) and directions orthogonal to U_k are untouched.
+"""Unlink on Stable Diffusion (anonymous authors, "Unlearn in a Blink", double-blind submission on OpenReview, 2024,
+§3.1 Eq. 10, App. D): training-free. X_t = the text embeddings of the forget concept (columns = tokens); U_k = its
+top-k left singular vectors; every cross-attention layer's W_k and W_v (which read the text: K = W_k X_t,
+V = W_v X_t) become W - W U_k U_k^T, so the forget tokens' keys and values vanish (up to the energy outside
+span(U_k)) and directions orthogonal to U_k are untouched.
 
-Choices where the paper is silent (``shared/spec/seed_001_unlink.md`` §2.8):
+Choices where the paper is silent (App. D only says "we modify the weights for the key and value using the method
+described in Equation (10)"):
 * layers: every attn2 (cross-attention) layer of the UNet, W_k and W_v only (W_q reads image tokens);
 * X_t: the embeddings (text encoder's last hidden state, what the UNet reads) of the concept words' token
   positions in every forget prompt and keyword prompt (``task.keyword_prompts``: the paper's nudity list 'nude',
