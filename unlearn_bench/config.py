@@ -72,24 +72,24 @@ class TrainConfig:
     """Recipe for training the original model and Retrain from scratch."""
 
     name: str = MISSING
-    epochs: int = MISSING
-    batch_size: int = 256
-    lr: float = 0.1
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    nesterov: bool = False
-    schedule: str = "multistep"  # multistep | cosine | constant
-    milestones: list[int] = field(default_factory=list)  # epochs, for multistep
-    gamma: float = 0.1
-    warmup_epochs: int = 0
-    crop_padding: int = 0  # random crop with zero padding of this many pixels; 0 = off
-    hflip: bool = False
-    label_smoothing: float = 0.0
+    epochs: int = MISSING  # set by every conf/train option
+    batch_size: int = 256  # SalUn repo Classification/arg_parser.py: --batch_size 256
+    lr: float = 0.1  # SalUn repo Classification/arg_parser.py: --lr 0.1
+    momentum: float = 0.9  # SalUn repo Classification/arg_parser.py: --momentum 0.9
+    weight_decay: float = 5e-4  # SalUn repo Classification/arg_parser.py: --weight_decay 5e-4
+    nesterov: bool = False  # off: none of the papers' recipes uses Nesterov (train=fast turns it on)
+    schedule: str = "multistep"  # multistep | cosine | constant; SalUn repo Classification/main_train.py: MultiStepLR
+    milestones: list[int] = field(default_factory=list)  # epochs, for multistep; none by default (train=salun: 91, 136)
+    gamma: float = 0.1  # SalUn repo Classification/main_train.py: MultiStepLR x0.1
+    warmup_epochs: int = 0  # SalUn repo Classification/arg_parser.py: --warmup 0
+    crop_padding: int = 0  # random crop with zero padding of this many pixels; 0 = off (harness choice: opt-in)
+    hflip: bool = False  # harness choice: opt-in per recipe (digits are not flip-invariant)
+    label_smoothing: float = 0.0  # off: none of the papers' recipes smooths labels (train=fast: 0.2)
     # bf16 autocast. null = auto: on for CUDA, off on CPU (fp32); true on CPU is refused.
-    amp: bool | None = None
+    amp: bool | None = None  # harness choice: speed on CUDA, exact fp32 on CPU
     # channels_last memory format. null = auto: on (CUDA and CPU: faster convolutions). Not in the cache key.
-    channels_last: bool | None = None
-    compile: bool = False  # torch.compile the model (in place; any device). Not in the cache key.
+    channels_last: bool | None = None  # harness choice: faster convolutions
+    compile: bool = False  # torch.compile the model (in place; any device). Not in the cache key. Harness choice: off
 
 
 @dataclass
