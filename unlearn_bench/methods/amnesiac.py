@@ -1,7 +1,10 @@
-"""Amnesiac unlearning (Graves et al., AAAI 2021) as benchmarked by SSD and JiT: relabel every forget
-example with a random class other than its own, mix it with all of D_r and train (JiT/SSD benchmark
-code: 3 epochs, Adam lr 1e-4, batch 128). The original's stored-update variant needs training-time
-bookkeeping that a post-hoc benchmark does not have."""
+"""Amnesiac unlearning (Graves, Nagisetty, Ganesh, "Amnesiac Machine Learning", AAAI 2021), a baseline of
+JiT (Foster, Fogarty, Schoepf, Dugue, Öztireli, Brintrup, "An Information Theoretic Approach to Machine
+Unlearning", TMLR, arXiv 2402.01401, 2024), §5, which implements "the same benchmarks from Foster et al. (2023)" (SSD).
+
+Relabel every forget example with a random class other than its own, mix it with all of D_r and train with Adam
+(the JiT repo jwf40/Information-Theoretic-Unlearning, src/forget_*_strategies.py: 3 epochs, lr 1e-4, batch 128).
+The original's stored-update variant needs training-time bookkeeping that a post-hoc benchmark does not have."""
 
 from __future__ import annotations
 

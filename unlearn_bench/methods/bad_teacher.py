@@ -1,9 +1,13 @@
-"""Bad Teacher (Chundawat et al., "Can Bad Teaching Induce Forgetting?", AAAI 2023), a JiT/SURE baseline.
+"""Bad Teacher (Chundawat, Tarun, Mandal, Kankanhalli, "Can Bad Teaching Induce Forgetting? Unlearning in Deep
+Networks Using an Incompetent Teacher", AAAI 2023), a baseline of JiT (Foster et al., "An Information Theoretic
+Approach to Machine Unlearning", TMLR, arXiv 2402.01401, 2024, §5) and of SURE (anonymous authors, "Selective
+Unlearning via Representation Erasure using Domain Adversarial Training", OpenReview submission, 2024, App. A).
 
 The student (a copy of the original) distils from the competent teacher (the frozen original) on a random
 ``retain_fraction`` of D_r and from an incompetent teacher (a randomly initialised model of the same
 architecture) on D_f: minimise KL(softmax(T_x / tau) || softmax(S(x) / tau)) with T_x the teacher chosen
-per example. Defaults: the JiT/SSD benchmark code (30% of D_r, 1 epoch, Adam lr 1e-4, tau 1, batch 256).
+per example. Defaults: the JiT repo jwf40/Information-Theoretic-Unlearning, src/forget_*_strategies.py (30% of
+D_r, 1 epoch, Adam lr 1e-4, tau 1, batch 256).
 """
 
 from __future__ import annotations

@@ -65,7 +65,7 @@ class DataView:
 
 @dataclass
 class MethodConfig:
-    name: str = MISSING
+    name: str = MISSING  # the registered method name (bookkeeping)
     # Set by a tuned preset (conf/method/tuned/, written by `python -m unlearn_bench.tune`): how its values were
     # chosen (objective, its value, the tuning seed). Metadata only: not part of the run's cache key.
     tuned: dict[str, Any] | None = None
@@ -73,14 +73,15 @@ class MethodConfig:
 
 @dataclass
 class SGDConfig(MethodConfig):
-    """Optimiser settings shared by the fine-tuning style methods (SalUn repo: SGD, momentum 0.9,
-    weight decay 5e-4, constant learning rate over the few unlearning epochs)."""
+    """Optimiser settings shared by the fine-tuning style methods (SalUn repo OPTML-Group/Unlearn-Saliency,
+    Classification/arg_parser.py: SGD, momentum 0.9, weight decay 5e-4; its MultiStepLR milestones 91, 136 never
+    fall inside the few unlearning epochs, so the learning rate is constant)."""
 
-    epochs: int = 10
-    lr: float = 0.01
-    batch_size: int = 256
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
+    epochs: int = 10  # SalUn repo Classification/arg_parser.py: --unlearn_epochs 10
+    lr: float = 0.01  # SalUn repo Classification/arg_parser.py: --unlearn_lr 0.01
+    batch_size: int = 256  # SalUn repo Classification/arg_parser.py: --batch_size 256
+    momentum: float = 0.9  # SalUn repo Classification/arg_parser.py: --momentum 0.9
+    weight_decay: float = 5e-4  # SalUn repo Classification/arg_parser.py: --weight_decay 5e-4
 
 
 class Method:

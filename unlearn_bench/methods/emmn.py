@@ -1,13 +1,14 @@
-"""EMMN (Chundawat et al., "Zero-Shot Machine Unlearning", IEEE TIFS 2023), a zero-shot JiT baseline.
+"""EMMN (Chundawat, Tarun, Mandal, Kankanhalli, "Zero-Shot Machine Unlearning", IEEE TIFS 2023), a zero-shot
+baseline of JiT (Foster, Fogarty, Schoepf, Dugue, Öztireli, Brintrup, "An Information Theoretic Approach to Machine
+Unlearning", TMLR, arXiv 2402.01401, 2024).
 
-UNSIR's impair step without any real data (JiT §5: "replaces the repair step with an error-minimising
-noise"): for each forgotten class an error-maximising noise batch (UNSIR's U1, with its L2 penalty), for
-every other class an error-minimising noise batch (min_n CE(f(n), c), no penalty); then ``epochs`` epochs
-of CE on all noise batches repeated ``noise_repeats`` times, labelled with their class.
-Defaults: the JiT benchmark code (noise batch 4, 25 maximising / 30 minimising steps with Adam lr 0.1,
-penalty 0.1, 80 repeats, batch 4, 2 epochs of Adam lr 1e-4). The code's copy loop uses only 3 of the 4
-noise images of each batch (the same bug as its UNSIR); all 4 are used here. D_f is read only for its
-labels (which classes to forget); D_r is never read. Defined for full-class forgetting.
+UNSIR's impair step without any real data (JiT §2: "replaces the repair step with an error-minimising noise"): for each
+forgotten class an error-maximising noise batch (UNSIR's U1, with its L2 penalty), for every other class an
+error-minimising noise batch (min_n CE(f(n), c), no penalty); then ``epochs`` epochs of CE on all noise batches repeated
+``noise_repeats`` times, labelled with their class. Defaults: the JiT repo, src/forget_full_class_strategies.py (noise
+batch 4, 25 maximising / 30 minimising steps with Adam lr 0.1, penalty 0.1, 80 repeats, batch 4, 2 epochs of Adam lr
+1e-4). The code's copy loop uses only 3 of the 4 noise images of each batch (the same bug as its UNSIR); all 4 are used
+here. D_f is read only for its labels (which classes to forget); D_r is never read. Defined for full-class forgetting.
 """
 
 from __future__ import annotations

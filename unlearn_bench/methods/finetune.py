@@ -1,5 +1,7 @@
-"""FT: fine-tune the original model on D_r only (Warnecke et al. 2021; SalUn §4, App. C.1: 10 epochs,
-lr searched in [1e-3, 1e-1]). Forgetting comes only from catastrophic forgetting of D_f."""
+"""FT: fine-tune the original model on D_r only (Warnecke, Pirch, Wressnegger, Rieck, "Machine Unlearning of Features
+and Labels", arXiv 2108.11577, 2021), a baseline of SalUn (Fan, Liu, Zhang, Wong, Wei, Liu, "SalUn: Empowering Machine
+Unlearning via Gradient-based Weight Saliency in Both Image Classification and Generation", ICLR 2024), §4, App. C.1: 10
+epochs, lr searched in [1e-3, 1e-1]. Forgetting comes only from catastrophic forgetting of D_f."""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-"""GA: gradient ascent on D_f, i.e. minimise -CE(theta; D_f) (Thudi et al. 2022; SalUn §4, App. C.1:
-5 epochs, lr searched in [1e-5, 1e-3]). Reads D_f only."""
+"""GA: gradient ascent on D_f, i.e. minimise -CE(theta; D_f) (Thudi, Deza, Chandrasekaran, Papernot, "Unrolling SGD:
+Understanding Factors Influencing Machine Unlearning", IEEE EuroS&P 2022), a baseline of SalUn (Fan, Liu, Zhang, Wong,
+Wei, Liu, "SalUn: Empowering Machine Unlearning via Gradient-based Weight Saliency in Both Image Classification and
+Generation", ICLR 2024), §4, App. C.1: 5 epochs, lr searched in [1e-5, 1e-3]. Reads D_f only."""
 
 from __future__ import annotations
 

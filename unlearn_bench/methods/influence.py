@@ -1,5 +1,8 @@
-"""IU: influence unlearning (Izzo et al. 2021; Jia et al. 2023), a SalUn baseline, as the SalUn repo's
-``Wfisher.py`` computes it. One shot, no optimiser, model in eval mode, mean CE with true labels:
+"""IU: influence unlearning (Izzo, Smart, Chaudhuri, Zou, "Approximate Data Deletion from Machine Learning Models",
+AISTATS 2021; Jia et al., "Model Sparsity Can Simplify Machine Unlearning", NeurIPS 2023), a baseline of SalUn (Fan,
+Liu, Zhang, Wong, Wei, Liu, "SalUn: Empowering Machine Unlearning via Gradient-based Weight Saliency in Both Image
+Classification and Generation", ICLR 2024), §4, as the SalUn repo's ``Classification/unlearn/Wfisher.py`` computes it.
+One shot, no optimiser, model in eval mode, mean CE with true labels:
 
 1. v = (n_f / n) (mean forget gradient - mean retain gradient) over all of D_f and D_r;
 2. the repo's "WoodFisher" recursion over the first ``n_samples`` + 2 retain examples one at a time

@@ -1,7 +1,8 @@
-"""l1-sparse unlearning (Jia et al., "Model Sparsity Can Simplify Machine Unlearning", NeurIPS 2023), a
-SalUn baseline: fine-tune on D_r with CE + gamma_e * ||theta||_1, where gamma_e decays linearly from
-``gamma`` to 0 over the epochs (gamma_e = gamma * (1 - e / E), the official code's schedule).
-SalUn App. C.1: lr in [1e-3, 1e-1], gamma in [1e-6, 1e-4]."""
+"""l1-sparse unlearning (Jia, Liu, Ram, Yao, Liu, Liu, Sharma, Liu, "Model Sparsity Can Simplify Machine Unlearning",
+NeurIPS 2023), a baseline of SalUn (Fan, Liu, Zhang, Wong, Wei, Liu, "SalUn: Empowering Machine Unlearning via
+Gradient-based Weight Saliency in Both Image Classification and Generation", ICLR 2024): fine-tune on D_r with CE +
+gamma_e * ||theta||_1, where gamma_e decays linearly from ``gamma`` to 0 over the epochs (gamma_e = gamma * (1 - e / E),
+the official code's schedule). SalUn App. C.1: lr in [1e-3, 1e-1], gamma in [1e-6, 1e-4]."""
 
 from __future__ import annotations
 

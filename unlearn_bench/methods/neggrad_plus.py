@@ -1,6 +1,8 @@
-"""NegGrad+ (Kurmanji et al., "Towards Unbounded Machine Unlearning", NeurIPS 2023), a baseline of the
-Forget Vector paper: fine-tune on beta * CE(D_r) - (1 - beta) * CE(D_f), every D_r batch paired with a
-D_f batch (D_f cycled). Unlike GA, the retain term keeps utility."""
+"""NegGrad+ (Kurmanji, Triantafillou, Hayes, Triantafillou, "Towards Unbounded Machine Unlearning", NeurIPS 2023), a
+baseline of Forget Vector (Sun et al., "Forget Vectors at Play: Universal Input Perturbations Driving Machine Unlearning
+in Image Classification", arXiv 2412.16780, 2024, §6.1) and of SURE (anonymous authors, "Selective Unlearning via
+Representation Erasure using Domain Adversarial Training", OpenReview submission, 2024): fine-tune on beta * CE(D_r) -
+(1 - beta) * CE(D_f), every D_r batch paired with a D_f batch (D_f cycled). Unlike GA, the retain term keeps utility."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""Retrain: train the same architecture from scratch on D_r with the original's recipe (the gold standard
-every metric is compared against; Thudi et al. 2022, as used by SalUn §3). Its model is cached per
+"""Retrain: train the same architecture from scratch on D_r with the original's recipe (the gold standard every metric
+is compared against: Thudi et al., EuroS&P 2022, as used by Fan et al., "SalUn: Empowering Machine Unlearning via
+Gradient-based Weight Saliency in Both Image Classification and Generation", ICLR 2024, §1, §3). Its model is cached per
 (data, model, recipe, scenario, seed) by the runner and shared by every method of a sweep."""
 
 from __future__ import annotations

@@ -1,14 +1,16 @@
-"""UNSIR (Tarun et al., "Fast Yet Effective Machine Unlearning", TNNLS 2023), a JiT baseline.
+"""UNSIR (Tarun, Chundawat, Mandal, Kankanhalli, "Fast Yet Effective Machine Unlearning", IEEE TNNLS 2023), a
+baseline of JiT (Foster, Fogarty, Schoepf, Dugue, Öztireli, Brintrup, "An Information Theoretic Approach to Machine
+Unlearning", TMLR, arXiv 2402.01401, 2024), §5.
 
-1. Error-maximising noise: for each class present in D_f, a batch of noise images N is optimised with the
-   model frozen to maximise the CE of that class, minimise -CE(f(N), c) + noise_weight * mean ||N||^2.
-2. Impair: one epoch on (the noise batches repeated ``noise_repeats`` times, labelled c) plus a subset of
-   D_r (the first ``retain_per_class`` examples of each class), Adam, batch ``impair_batch_size``.
-3. Repair: one epoch on the same D_r subset, Adam, batch ``batch_size``.
-Defaults: the JiT/SSD benchmark code (noise batch 32, 25 noise steps with Adam lr 0.1, weight 0.1, 80
-repeats, 500 retain examples per class, impair batch 32, repair batch 128, Adam lr 1e-4). The code's copy
-loop uses only 3 of the 32 noise images (a bug); all 32 are used here. D_f is only used for its classes;
-UNSIR is defined for full-class forgetting.
+1. Error-maximising noise: for each class present in D_f, a batch of noise images N is optimised with the model frozen
+   to maximise the CE of that class, minimise -CE(f(N), c) + noise_weight * mean ||N||^2.
+2. Impair: one epoch on (the noise batches repeated ``noise_repeats`` times, labelled c) plus a subset of D_r (the first
+   ``retain_per_class`` examples of each class), Adam, batch ``impair_batch_size``.
+3. Repair: one epoch on the same D_r subset, Adam, batch ``batch_size``. Defaults: the JiT repo,
+   src/forget_full_class_strategies.py (noise batch 32, 25 noise steps with Adam lr 0.1, weight 0.1, 80 repeats, 500
+   retain examples per class, impair batch 32, repair batch 128, Adam lr 1e-4). The code's copy loop uses only 3 of the
+   32 noise images (a bug); all 32 are used here. D_f is only used for its classes; UNSIR is defined for full-class
+   forgetting.
 """
 
 from __future__ import annotations
