@@ -1,4 +1,7 @@
-"""ESD, Erased Stable Diffusion (Gandikota et al., ICCV 2023; a SalUn baseline for DDPM, Table A5, and SD, Table 2).
+"""ESD, Erased Stable Diffusion (Gandikota, Materzynska, Fiotto-Kaufman, Bau, "Erasing Concepts from Diffusion Models",
+ICCV 2023), a baseline of SalUn (Fan, Liu, Zhang, Wong, Wei, Liu, "SalUn: Empowering Machine Unlearning via
+Gradient-based Weight Saliency in Both Image Classification and Generation", ICLR 2024) for DDPM (Table A5) and SD
+(Table 2).
 
 Fine-tune so that the model's noise for the erased concept c follows negatively guided noise of the frozen original
 theta*: min ||eps_theta(x_t | c) - [eps*(x_t | null) - eta (eps*(x_t | c) - eps*(x_t | null))]||^2. x_t comes from

@@ -1,5 +1,6 @@
-"""FT for generation: fine-tune on D_r with the diffusion loss (SalUn Eq. 2; a SalUn baseline, shown for DDPM in
-Fig. 3, where it under-forgets)."""
+"""FT for generation: fine-tune on D_r with the diffusion loss (SalUn Eq. 2; a baseline of SalUn (Fan, Liu, Zhang, Wong,
+Wei, Liu, "SalUn: Empowering Machine Unlearning via Gradient-based Weight Saliency in Both Image Classification and
+Generation", ICLR 2024), shown for DDPM in Fig. 3, where it under-forgets)."""
 
 from __future__ import annotations
 

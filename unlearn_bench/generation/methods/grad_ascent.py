@@ -1,6 +1,7 @@
 """GA for generation: gradient ascent on the diffusion loss of D_f, i.e. minimise -l_MSE(theta; D_f) with the true
-condition (SalUn Eq. 5 as a loss to ascend; SalUn Fig. 3 shows it over-forgets). No label dropout on D_f: ascending
-the unconditional loss would erase every class."""
+condition (SalUn (Fan, Liu, Zhang, Wong, Wei, Liu, "SalUn: Empowering Machine Unlearning via Gradient-based Weight
+Saliency in Both Image Classification and Generation", ICLR 2024), Eq. 5 as a loss to ascend; SalUn Fig. 3 shows it
+over-forgets). No label dropout on D_f: ascending the unconditional loss would erase every class."""
 
 from __future__ import annotations
 

@@ -1,6 +1,8 @@
-"""l1-sparse for generation (Jia et al. 2023, a SalUn baseline shown for DDPM in Fig. 3): fine-tune on D_r with
-l_MSE + gamma_i * ||theta||_1, gamma_i decaying linearly from ``gamma`` to 0 over the iterations (the
-classification method's schedule, per iteration instead of per epoch)."""
+"""l1-sparse for generation (Jia et al., "Model Sparsity Can Simplify Machine Unlearning", NeurIPS 2023; a baseline of
+SalUn (Fan, Liu, Zhang, Wong, Wei, Liu, "SalUn: Empowering Machine Unlearning via Gradient-based Weight Saliency in Both
+Image Classification and Generation", ICLR 2024), shown for DDPM in Fig. 3): fine-tune on D_r with l_MSE + gamma_i *
+||theta||_1, gamma_i decaying linearly from ``gamma`` to 0 over the iterations (the classification method's schedule,
+per iteration instead of per epoch)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
-"""RL for generation: SalUn Eq. 7 on all weights (SalUn Table A1 names SalUn "RL + m_S"): on D_f, pull
-eps(x_t | c) towards eps(x_t | c') for a misaligned concept c' != c, plus beta * l_MSE on D_r. SalUn App. C.1
-(DDPM SalUn): 1,000 iterations, lr 1e-4, beta 1e-3, batch 128.
+"""RL for generation: SalUn (Fan, Liu, Zhang, Wong, Wei, Liu, "SalUn: Empowering Machine Unlearning via Gradient-based
+Weight Saliency in Both Image Classification and Generation", ICLR 2024) Eq. 7 on all weights (SalUn Table A1 names
+SalUn "RL + m_S"): on D_f, pull eps(x_t | c) towards eps(x_t | c') for a misaligned concept c' != c, plus beta * l_MSE
+on D_r. SalUn App. C.1 (DDPM SalUn): 1,000 iterations, lr 1e-4, beta 1e-3, batch 128.
 
 Scale of beta: both terms here are per-pixel means. SalUn's DDPM code, where beta = 1e-3 comes from, averages the
 D_f term but sums the D_r loss over the C x H x W pixels, so its 1e-3 is beta = 1e-3 * C * H * W here (3.072 on

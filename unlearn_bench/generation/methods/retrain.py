@@ -1,6 +1,7 @@
-"""Retrain for generation: the same DDPM trained from scratch on D_r with the original's recipe (SalUn App. C.1:
-80,000 Adam iterations, lr 1e-4, batch 128 on CIFAR-10). Cached per (data, UNet, recipe, forget set, seed) by the
-generation runner and shared by every method of a sweep."""
+"""Retrain for generation: the same DDPM trained from scratch on D_r with the original's recipe (SalUn (Fan, Liu, Zhang,
+Wong, Wei, Liu, "SalUn: Empowering Machine Unlearning via Gradient-based Weight Saliency in Both Image Classification
+and Generation", ICLR 2024), App. C.1: 80,000 Adam iterations, lr 1e-4, batch 128 on CIFAR-10). Cached per (data, UNet,
+recipe, forget set, seed) by the generation runner and shared by every method of a sweep."""
 
 from __future__ import annotations
 

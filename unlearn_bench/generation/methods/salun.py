@@ -1,4 +1,5 @@
-"""SalUn for generation (Fan et al., ICLR 2024, §5, Alg. 2).
+"""SalUn for generation (Fan, Liu, Zhang, Wong, Wei, Liu, "SalUn: Empowering Machine Unlearning via Gradient-based
+Weight Saliency in Both Image Classification and Generation", ICLR 2024, §5, Alg. 2).
 
 1. Weight saliency (Eq. 3 with the generation forgetting loss of Eq. 5): m_S = 1(|grad l_MSE(theta; D_f)| at
    theta_o >= gamma), gamma set so that ``sparsity`` of the weights are frozen (50% = the median, App. C.1). The

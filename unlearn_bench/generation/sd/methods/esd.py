@@ -1,11 +1,13 @@
-"""ESD-x, Erased Stable Diffusion with cross-attention fine-tuning (Gandikota et al., ICCV 2023; SalUn Table 2
-baseline). Minimise ||eps_theta(z_t | c) - [eps*(z_t | null) - eta (eps*(z_t | c) - eps*(z_t | null))]||^2 over
-the cross-attention (attn2) weights only; eps* is the frozen original UNet. z_t comes from the model being trained:
-guided DDIM (scale ``start_guidance``) from pure noise for a random number of the ``ddim_steps`` steps, t = the DDIM
-timestep reached (ESD samples a DDPM timestep inside that interval; the DDIM timestep is the harness's choice, as in
-the DDPM version). ESD reads only the concept prompt(s) c (no image of D_f or D_r), cycled over ``batch_size``.
-ESD repo defaults (ESD-x): eta 1, start guidance 3, 50 DDIM steps, 1,000 iterations, lr 1e-5, batch 1, no gradient
-clipping; SalUn does not state its settings."""
+"""ESD-x, Erased Stable Diffusion with cross-attention fine-tuning (Gandikota, Materzynska, Fiotto-Kaufman, Bau,
+"Erasing Concepts from Diffusion Models", ICCV 2023), a baseline of SalUn (Fan, Liu, Zhang, Wong, Wei, Liu, "SalUn:
+Empowering Machine Unlearning via Gradient-based Weight Saliency in Both Image Classification and Generation", ICLR
+2024, Table 2). Minimise ||eps_theta(z_t | c) - [eps*(z_t | null) - eta (eps*(z_t | c) - eps*(z_t | null))]||^2 over the
+cross-attention (attn2) weights only; eps* is the frozen original UNet. z_t comes from the model being trained: guided
+DDIM (scale ``start_guidance``) from pure noise for a random number of the ``ddim_steps`` steps, t = the DDIM timestep
+reached (ESD samples a DDPM timestep inside that interval; the DDIM timestep is the harness's choice, as in the DDPM
+version). ESD reads only the concept prompt(s) c (no image of D_f or D_r), cycled over ``batch_size``. ESD repo defaults
+(ESD-x): eta 1, start guidance 3, 50 DDIM steps, 1,000 iterations, lr 1e-5, batch 1, no gradient clipping; SalUn does
+not state its settings."""
 
 from __future__ import annotations
 

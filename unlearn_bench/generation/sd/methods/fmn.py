@@ -1,4 +1,7 @@
-"""FMN, Forget-Me-Not "attention re-steering" (Zhang et al. 2023, arXiv 2211.08332; SalUn Table 2 baseline).
+"""FMN, Forget-Me-Not "attention re-steering" (Zhang, Wang, Xu, Wang, Shi, "Forget-Me-Not: Learning to Forget in
+Text-to-Image Diffusion Models", arXiv 2303.17591, 2023), a baseline of SalUn (Fan, Liu, Zhang, Wong, Wei, Liu, "SalUn:
+Empowering Machine Unlearning via Gradient-based Weight Saliency in Both Image Classification and Generation", ICLR
+2024, Table 2).
 
 On images of the concept (D_f, noised latents z_t at random t, conditioned on their prompt), minimise the norm of
 the cross-attention maps onto the concept's token positions, over every attn2 layer: loss = ||cat_l A_l[..., concept

@@ -1,4 +1,5 @@
-"""SalUn for Stable Diffusion (Fan et al., ICLR 2024, §5, Alg. 2, App. C.1).
+"""SalUn for Stable Diffusion (Fan, Liu, Zhang, Wong, Wei, Liu, "SalUn: Empowering Machine Unlearning via Gradient-based
+Weight Saliency in Both Image Classification and Generation", ICLR 2024, §5, Alg. 2, App. C.1).
 
 1. Weight saliency (Eq. 3 with Eq. 5): m_S = 1(|grad l_MSE(theta; D_f)| at theta_o >= gamma) over the UNet's
    weights, l_MSE of the D_f latents conditioned on their prompt, one (t, eps) draw per image, in eval mode; gamma
