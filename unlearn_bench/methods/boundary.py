@@ -1,13 +1,20 @@
-"""Boundary unlearning (Chen et al., "Boundary Unlearning", CVPR 2023), SalUn baselines BS and BE.
-Both read D_f only.
+"""Boundary unlearning (Chen et al., "Boundary Unlearning: Rapid Forgetting of Deep Networks via Shifting the
+Decision Space", CVPR 2023), baselines BS and BE of Fan et al., "SalUn: Empowering Machine Unlearning via
+Gradient-based Weight Saliency in Both Image Classification and Generation", ICLR 2024. Both read D_f only.
 
 - ``bs`` (boundary shrink): each forget image is attacked with one FGSM step of size ``bound`` against a
   frozen copy of the original (x' = x + bound * sign(grad_x CE(f_o(x), y)), pixels clamped to [0, 1]); the
   frozen model's prediction on x' is the nearest wrong label, and the model is fine-tuned to predict it
   on the clean x. SalUn App. C.1: 10 epochs, lr in [1e-6, 1e-4], FGSM step 0.1.
 - ``be`` (boundary expanding): the head gains one shadow class; forget images are trained towards it; the
-  shadow unit is then removed, leaving D_f spread over the remaining classes. SalUn App. C.1: 10 epochs,
-  lr in [1e-6, 1e-4].
+  shadow unit is then removed (harness default: the model keeps the task's K outputs), leaving D_f
+  spread over the remaining classes. SalUn App. C.1: 10 epochs, lr in [1e-6, 1e-4]. ``keep_shadow_unit=true``
+  is the SalUn repo's behaviour as the harness's notes on it describe (OPTML-Group/Unlearn-Saliency,
+  Classification/unlearn/boundary_ex.py: the widened model is the one evaluated; not re-checked here): the
+  returned model keeps K+1 outputs. The evaluation then takes accuracy as the argmax
+  over K+1 logits (a D_f image predicted as the shadow class counts as forgotten) and MIA's confidence feature
+  as the softmax over K+1 of the true label; metrics that compare logits or head weights with Retrain's K
+  outputs (eval groups ``distances``, ``sure``'s W_dist) do not apply to that model.
 Both use SGD with momentum 0.9 and weight decay 5e-4 (SalUn repo's unlearning optimiser).
 """
 
@@ -41,8 +48,8 @@ class BoundaryShrink(SGDMethod):
     @dataclass
     class Config(SGDConfig):
         name: str = "bs"
-        lr: float = 1e-5
-        bound: float = 0.1  # FGSM step size, in [0, 1] pixel units
+        lr: float = 1e-5  # SalUn App. C.1: lr in [1e-6, 1e-4]
+        bound: float = 0.1  # FGSM step size, in [0, 1] pixel units (SalUn App. C.1: FGSM step size 0.1)
 
     def passes(self, model: nn.Module, data: DataView) -> list[Pass]:
         frozen = copy.deepcopy(model).eval().requires_grad_(False)
@@ -73,7 +80,8 @@ class BoundaryExpand(SGDMethod):
     @dataclass
     class Config(SGDConfig):
         name: str = "be"
-        lr: float = 1e-5
+        lr: float = 1e-5  # SalUn App. C.1: lr in [1e-6, 1e-4]
+        keep_shadow_unit: bool = False  # harness choice: drop it (K outputs); True = SalUn repo boundary_ex.py
 
     def unlearn(self, model: nn.Module, data: DataView) -> nn.Module:
         owner, attr = _linear_head(model)
@@ -89,6 +97,8 @@ class BoundaryExpand(SGDMethod):
         optimizer = sgd(model, self.cfg.lr, self.cfg.momentum, self.cfg.weight_decay)
         fit(model, [Pass(data.batches(forget_x, shadow, self.cfg.batch_size), supervised(cross_entropy))],
             self.cfg.epochs, optimizer, amp=data.amp, desc="be", progress=data.progress)
+        if self.cfg.keep_shadow_unit:
+            return model.eval()
         pruned = nn.Linear(head.in_features, k).to(head.weight.device)
         with torch.no_grad():
             pruned.weight.copy_(widened.weight[:k])

@@ -8,14 +8,18 @@ attention map att(a) = normalize(mean_c a^2) of each stage's activations (attent
 probability above ``threshold`` are dropped before both steps, so no knowledge of that class flows.
 Per pseudo-batch (fresh z): ``generator_steps`` generator steps, then ``student_steps`` student steps.
 
-Defaults: the JiT benchmark code (non-ViT): z_dim 128, pseudo-batch 128, 2 + 15 steps, 1000 pseudo-batches,
-threshold 0.01, KL at T = 1, beta 5, SGD lr 0.01 momentum 0.9 for both, student OneCycle max lr 0.1,
-gradient norms clipped at 5; student = the original with every conv weight Xavier-re-initialised.
-Generator (that code's): Linear -> (128, H/4, W/4) -> [BN, ConvTranspose 4/2, BN, LeakyReLU 0.2] x 2 ->
-Conv 3x3 -> BN, read as images in the model's normalised input units. A pseudo-batch the gate empties is
-redrawn; after ``max_empty`` consecutive empty ones (the generator drifted onto the forgotten class, whose
-images maximise the divergence from a student that never learns them) the generator is rolled back to its
-snapshot, taken every ``snapshot_every`` pseudo-batches (the zero-shot repo's recovery, same values).
+Defaults and what is verified. Taken from notes on the JiT benchmark code (Foster et al., "An Information
+Theoretic Approach to Machine Unlearning", repository jwf40/Information-Theoretic-Unlearning,
+src/forget_full_class_strategies.py, GKT, non-ViT):
+z_dim 128, pseudo-batch 128, 2 generator + 15 student steps per pseudo-batch, 1000 pseudo-batches, forget-class
+probability threshold 0.01, KL at T = 1, attention weight beta 5, SGD lr 0.01 momentum 0.9 for both, student
+OneCycle max lr 0.1, gradient norms clipped at 5. Not checked against any code here: the student's
+Xavier re-initialisation of every conv weight, the generator's layers (Linear -> (128, H/4, W/4) -> [BN,
+ConvTranspose 4/2, BN, LeakyReLU 0.2] x 2 -> Conv 3x3 -> BN, read as images in the model's normalised input
+units), and the recovery: a pseudo-batch the gate empties is redrawn; after ``max_empty`` consecutive empty ones
+(the generator drifted onto the forgotten class, whose images maximise the divergence from a student that never
+learns them) the generator is rolled back to its snapshot, taken every ``snapshot_every`` pseudo-batches
+(``max_empty`` 100 and ``snapshot_every`` 50 are harness choices).
 D_f is read only for its labels (which classes to forget); D_r is never read. Full-class forgetting only.
 """
 
@@ -79,18 +83,18 @@ class Gkt(Method):
     @dataclass
     class Config(MethodConfig):
         name: str = "gkt"
-        z_dim: int = 128
-        batch_size: int = 128
-        pseudo_batches: int = 1000
-        generator_steps: int = 2
-        student_steps: int = 15
-        threshold: float = 0.01
-        beta: float = 5.0
-        lr: float = 0.01  # SGD, generator and student
-        max_lr: float = 0.1  # student OneCycle peak
-        clip: float = 5.0
-        max_empty: int = 100  # consecutive pseudo-batches the gate empties before the generator is rolled back
-        snapshot_every: int = 50
+        z_dim: int = 128  # JiT repo forget_full_class_strategies.py (GKT): z_dim 128
+        batch_size: int = 128  # JiT repo (GKT): pseudo-batch 128
+        pseudo_batches: int = 1000  # JiT repo (GKT): 1000 pseudo-batches
+        generator_steps: int = 2  # JiT repo (GKT): 2 generator iterations per pseudo-batch
+        student_steps: int = 15  # JiT repo (GKT): 15 student iterations per pseudo-batch
+        threshold: float = 0.01  # JiT repo (GKT): forget-class probability filter 0.01
+        beta: float = 5.0  # JiT repo (GKT): attention loss weight 5
+        lr: float = 0.01  # SGD, generator and student (JiT repo (GKT): lr 0.01, momentum 0.9)
+        max_lr: float = 0.1  # student OneCycle peak (JiT repo (GKT): max_lr 0.1)
+        clip: float = 5.0  # JiT repo (GKT): gradient clipping 5
+        max_empty: int = 100  # harness choice: empty pseudo-batches in a row before the generator is rolled back
+        snapshot_every: int = 50  # harness choice: pseudo-batches between generator snapshots
 
     def unlearn(self, model: Classifier, data: DataView) -> Classifier:
         cfg = self.cfg

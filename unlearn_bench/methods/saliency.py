@@ -1,5 +1,7 @@
-"""Gradient-based weight saliency (SalUn Eq. 3) and the masked update of Eq. 4, shared by SalUn and the
-"Method + m_S" variants."""
+"""Gradient-based weight saliency and the masked update of Fan et al., "SalUn: Empowering Machine Unlearning via
+Gradient-based Weight Saliency in Both Image Classification and Generation", ICLR 2024 (Eq. 3 and Eq. 4), shared
+by SalUn and the "Method + m_S" variants (Table A1). Repo behaviour cited: OPTML-Group/Unlearn-Saliency,
+Classification/generate_mask.py and Classification/unlearn/RL.py."""
 
 from __future__ import annotations
 

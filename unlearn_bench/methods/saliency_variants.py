@@ -1,6 +1,8 @@
-""""Method + m_S" variants of SalUn Table A1: FT, RL and GA updating only the salient weights of the SalUn
-mask (Eq. 3-4, 50% sparsity by default). One mask helper (``SaliencyMasked``) serves all of them; IU's
-one-shot variant is ``iu_ms`` in ``influence.py``. Each variant also reads D_f (for the mask)."""
+""""Method + m_S" variants of Table A1 of Fan et al., "SalUn: Empowering Machine Unlearning via Gradient-based
+Weight Saliency in Both Image Classification and Generation", ICLR 2024: FT, RL and GA updating only the
+salient weights of the SalUn mask (Eq. 3-4, 50% sparsity by default). One mask helper (``SaliencyMasked``)
+serves all of them; IU's one-shot variant is ``iu_ms`` in ``influence.py``. Each variant also reads D_f
+(for the mask)."""
 
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ class FineTuneMasked(SaliencyMasked, FineTune):
     @dataclass
     class Config(FineTune.Config):
         name: str = "ft_ms"
-        sparsity: float = 0.5
+        sparsity: float = 0.5  # SalUn Table A1: the SalUn mask, 50% sparsity (SalUn §4)
 
 
 @register_method
@@ -32,7 +34,7 @@ class RandomLabelMasked(SaliencyMasked, RandomLabel):
     @dataclass
     class Config(RandomLabel.Config):
         name: str = "rl_ms"
-        sparsity: float = 0.5
+        sparsity: float = 0.5  # SalUn Table A1: the SalUn mask, 50% sparsity (SalUn §4)
 
 
 @register_method
@@ -43,4 +45,4 @@ class GradientAscentMasked(SaliencyMasked, GradientAscent):
     @dataclass
     class Config(GradientAscent.Config):
         name: str = "ga_ms"
-        sparsity: float = 0.5
+        sparsity: float = 0.5  # SalUn Table A1: the SalUn mask, 50% sparsity (SalUn §4)

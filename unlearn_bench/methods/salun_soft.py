@@ -1,8 +1,10 @@
-"""SalUn-soft (Fan et al., ICLR 2024, App. B): no mask; the RL objective of Eq. 6 plus beta * ||theta -
+"""SalUn-soft (Fan et al., "SalUn: Empowering Machine Unlearning via Gradient-based Weight Saliency in Both
+Image Classification and Generation", ICLR 2024, App. B): no mask; the RL objective of Eq. 6 plus beta * ||theta -
 theta_o||_1 (Eq. 8), solved by proximal gradient (Eq. 17-18): after every SGD step,
 theta <- theta_o + sign(theta - theta_o) * max(|theta - theta_o| - lr * beta_t, 0).
 beta_t decays linearly to 0 over the run (App. B: a linearly decaying scheduler worked best; its end
-points are not stated: beta_0 = ``beta``, beta_T = 0 is this harness's choice)."""
+points are not stated: beta_0 = ``beta``, beta_T = 0 is this harness's choice). The RL part takes ``rl``'s
+``layout`` and ``relabel`` options (``common.relabel_passes``)."""
 
 from __future__ import annotations
 
@@ -42,8 +44,8 @@ class SalUnSoft(RandomLabel):
     @dataclass
     class Config(RandomLabel.Config):
         name: str = "salun_soft"
-        lr: float = 0.013
-        beta: float = 0.1  # initial l1 weight of Eq. 8 (not stated in the paper)
+        lr: float = 0.013  # as salun (SalUn repo README, CIFAR-10 10% random); App. C.1 range [5e-4, 5e-2]
+        beta: float = 0.1  # initial l1 weight of Eq. 8 (harness choice: not stated in the paper)
 
     def step_hook(self, model: nn.Module, data: DataView) -> ProximalL1:
         batches = sum(math.ceil(len(data.split(s)[1]) / self.cfg.batch_size) for s in ("forget", "retain"))

@@ -1,21 +1,33 @@
-"""Unlink and Unlink-dagger (seed paper 001): training-free weight editing from forget-set features.
+"""Unlink and Unlink-dagger (anonymous authors, "Unlearn in a Blink", paper under double-blind review; the text
+names no venue or year): training-free weight editing from forget-set features.
 
-Unlink (Eq. 9-10, Algorithm 1): for each selected layer, the inputs X_f of that layer on D_f (one column
-per sample for a linear layer; unfolded k x k patches, one column per position, for a convolution, App. H
-Eq. 19-20) give left singular vectors U; W <- W - W U_k U_k^T removes the forget subspace from W. Class-wise
-forgetting edits the last layer with the top-k vectors; random forgetting (App. F.6) keeps the vectors whose
-singular value is below ``beta`` (thin SVD, non-zero values only). D_f labels are never read.
+Unlink (Eq. 9-10, Algorithm 1): for each selected layer, the inputs X_f of that layer on D_f (one column per
+sample for a linear layer; unfolded k x k patches, one column per position, for a convolution, App. H Eq. 19-20)
+give left singular vectors U; W <- W - W U_k U_k^T removes the forget subspace from W. Class-wise forgetting edits
+the last layer with the top-k vectors (§4.1, App. I); with ``beta`` set, the vectors whose singular value is below
+``beta`` are used instead (App. F.6; thin SVD, non-zero values only). D_f labels are never read.
 
-Unlink-dagger (Eq. 12-15): U_s maximises the generalised Rayleigh quotient u^T C_ff u / u^T C_rr u with
-C = uncentred second moments of D_f and D_r features: Cholesky C_rr = L L^T, A = L^-1 C_ff L^-T = Q Lambda Q^T,
-U_s = L^-T Q_k, eta_i = min(1, lambda_i), W <- W - W U_s diag(eta) U_s^T.
+Unlink-dagger (§3.2, Eq. 12-15), C = uncentred second moments of D_f and D_r layer inputs:
+- ``beta`` unset (sub-class forgetting, Table 3): U_s maximises the generalised Rayleigh quotient
+  R(u) = u^T C_ff u / u^T C_rr u: Cholesky C_rr = L L^T, A = L^-1 C_ff L^-T = Q Lambda Q^T, U_s = L^-T Q_k
+  (Eq. 14), eta_i = min(1, lambda_i) = min(1, R(u_i)), W <- W - W U_s diag(eta) U_s^T (Eq. 15).
+- ``beta`` set (random forgetting, Table 10, App. F.6 with F.2): the paper edits "the middle layers", uses "the
+  left-singular vectors corresponding to smaller singular values" (those below a threshold beta) and applies
+  "only our Rayleigh-quotient extension in this setting"; how the two combine is not stated. The harness's
+  reading: the left singular vectors u_i of X_f with 0 < sigma_i < beta (orthonormal), each removed with the
+  Rayleigh weight eta_i = min(1, R(u_i)) of Eq. 15, i.e. W <- W - W U diag(eta) U^T.
+``layers: [middle]`` names the weight layer (Linear / Conv2d) at index n // 2 of the model's n weight layers in
+registration order (harness choice: the paper does not say which middle layers).
 
-Choices where the paper is silent (``../shared/spec/seed_001_unlink.md``): features in eval mode without
-augmentation; layers edited in forward order with features re-collected after each edit; biases untouched;
-conv unfolding uses the layer's own padding/stride; C_rr regularised by 1e-3 * tr(C_rr)/d * I; Unlink-dagger's
-u_i are used as Eq. 14 gives them (C_rr-orthonormal; ``unit_vectors=true`` normalises them, which on digits
-removed too little to forget anything: the discriminative directions carry little energy); k = 2 and all of D_f
-(the paper's Table 2 is closest to its Table 6 450-shot, k = 2 row); 1,024 D_r samples for Unlink-dagger.
+Choices where the paper is silent: features in eval mode without augmentation; the listed layers are edited in
+the order of ``model.named_modules()`` (registration order), features re-collected after each edit (Algorithm 1
+recomputes X_i inside its loop); biases untouched; conv unfolding uses the layer's own padding/stride; only the
+d x d Gram matrix X X^T is accumulated (never X itself); C_rr regularised by ``ridge`` * tr(C_rr)/d * I;
+``beta_relative`` reads beta as a fraction of the layer's largest singular value (the paper's beta is an
+absolute value it does not state; singular values grow with |D_f| and the layer); Unlink-dagger's top-k u_i are
+used as Eq. 14 gives them (C_rr-orthonormal; ``unit_vectors=true`` normalises them, which on digits removed too
+little to forget anything: the discriminative directions carry little energy); k = 2 and all of D_f (the
+paper's Table 2 is closest to its Table 6 450-shot, k = 2 row); 1,024 D_r samples for Unlink-dagger.
 """
 
 from __future__ import annotations
@@ -38,21 +50,40 @@ def last_linear(model: nn.Module) -> str:
     return names[-1]
 
 
+def weight_layers(model: nn.Module) -> list[str]:
+    """Names of the Linear / Conv2d layers in registration order."""
+    return [n for n, m in model.named_modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
+
+
+def middle_layer(model: nn.Module) -> str:
+    """The weight layer at index n // 2 of the model's n weight layers (registration order)."""
+    names = weight_layers(model)
+    if not names:
+        raise ConfigError("method=unlink needs a Linear/Conv2d layer to edit; none found in the model")
+    return names[len(names) // 2]
+
+
 def resolve_layers(model: nn.Module, layers: list[str]) -> list[str]:
-    modules = dict(model.named_modules())
-    names = [last_linear(model) if name == "last" else name for name in layers]
+    """The layers to edit, ``last`` and ``middle`` resolved, without repeats, in registration order."""
+    alias = {"last": last_linear, "middle": middle_layer}
+    names = {alias[name](model) if name in alias else name for name in layers}
+    allowed = weight_layers(model)
     for name in names:
-        if not isinstance(modules.get(name), (nn.Linear, nn.Conv2d)):
-            allowed = [n for n, m in modules.items() if isinstance(m, (nn.Linear, nn.Conv2d))]
-            raise ConfigError(f"method.layers entry {name!r} is not a Linear/Conv2d layer; allowed: last, {allowed}")
-    return names
+        if name not in allowed:
+            raise ConfigError(f"method.layers entry {name!r} is not a Linear/Conv2d layer; allowed: last, middle, "
+                              f"{allowed}")
+    return [n for n in allowed if n in names]
 
 
 @torch.no_grad()
-def layer_inputs(model: nn.Module, layer_name: str, batches: Batches) -> torch.Tensor:
-    """Columns of the layer's input features over all batches (d x m), in float64."""
+def layer_gram(model: nn.Module, layer_name: str, batches: Batches) -> tuple[torch.Tensor, int]:
+    """X X^T (d x d, float64) of the layer's input columns X over all batches, and the number of columns."""
     layer = dict(model.named_modules())[layer_name]
-    columns = []
+    state: dict[str, torch.Tensor | int] = {"gram": 0, "n": 0}
+
+    def add(cols: torch.Tensor) -> None:
+        state["gram"] = state["gram"] + cols @ cols.t()
+        state["n"] += cols.shape[1]
 
     def hook(module, inputs, output):
         x = inputs[0].float()
@@ -60,9 +91,9 @@ def layer_inputs(model: nn.Module, layer_name: str, batches: Batches) -> torch.T
             if module.groups != 1:
                 raise ConfigError(f"method=unlink cannot edit grouped convolution {layer_name!r}")
             patches = F.unfold(x, module.kernel_size, module.dilation, module.padding, module.stride)
-            columns.append(patches.transpose(0, 1).reshape(patches.shape[1], -1).double())
+            add(patches.transpose(0, 1).reshape(patches.shape[1], -1).double())
         else:
-            columns.append(x.reshape(-1, x.shape[-1]).t().double())
+            add(x.reshape(-1, x.shape[-1]).t().double())
 
     handle = layer.register_forward_hook(hook)
     try:
@@ -70,7 +101,9 @@ def layer_inputs(model: nn.Module, layer_name: str, batches: Batches) -> torch.T
             model(x)
     finally:
         handle.remove()
-    return torch.cat(columns, dim=1)
+    if not state["n"]:
+        raise ConfigError(f"method=unlink: no features reached layer {layer_name!r}")
+    return state["gram"], int(state["n"])
 
 
 @torch.no_grad()
@@ -81,15 +114,24 @@ def remove_subspace(layer: nn.Module, basis: torch.Tensor, weights: torch.Tensor
     layer.weight.copy_((w - w @ scaled @ basis.t()).reshape(layer.weight.shape).to(layer.weight.dtype))
 
 
-def forget_basis(x: torch.Tensor, k: int, beta: float | None) -> torch.Tensor:
-    """Left singular vectors of X: the top k, or (beta set) those with 0 < sigma < beta."""
-    eigvals, eigvecs = torch.linalg.eigh(x @ x.t())  # X X^T = U S^2 U^T: cheap when X has many columns
-    sigma = eigvals.clamp_min(0).sqrt().flip(0)
-    u = eigvecs.flip(1)
+def singular_vectors(gram: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Left singular vectors U and singular values sigma (descending) of X from its Gram X X^T = U S^2 U^T."""
+    eigvals, eigvecs = torch.linalg.eigh(gram)
+    return eigvecs.flip(1), eigvals.clamp_min(0).sqrt().flip(0)
+
+
+def below_beta(sigma: torch.Tensor, beta: float, relative: bool) -> torch.Tensor:
+    """Mask of the non-zero singular values below beta (``relative``: beta * the largest one)."""
+    nonzero = sigma > sigma.max() * len(sigma) * torch.finfo(torch.float64).eps
+    return nonzero & (sigma < (beta * sigma.max() if relative else beta))
+
+
+def forget_basis(gram: torch.Tensor, k: int, beta: float | None, relative: bool = False) -> torch.Tensor:
+    """Left singular vectors of X (given X X^T): the top k, or (beta set) those with 0 < sigma < beta."""
+    u, sigma = singular_vectors(gram)
     if beta is None:
         return u[:, :k]
-    nonzero = sigma > sigma.max() * x.shape[0] * torch.finfo(torch.float64).eps
-    return u[:, nonzero & (sigma < beta)]
+    return u[:, below_beta(sigma, beta, relative)]
 
 
 @register_method
@@ -104,6 +146,7 @@ class Unlink(Method):
         layers: list[str] = field(default_factory=lambda: ["last"])  # "last" = the final linear layer
         k: int = 2  # number of singular vectors (top-k selection)
         beta: float | None = None  # random forgetting: use the vectors with singular value < beta instead
+        beta_relative: bool = False  # False: beta absolute (App. F.6); True: a fraction of the largest sigma
         n_shot: int | None = None  # forget samples used; None = all of D_f
         batch_size: int = 256
 
@@ -116,7 +159,8 @@ class Unlink(Method):
 
     def basis(self, model: nn.Module, layer: str, data: DataView, forget: Batches
               ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        return forget_basis(layer_inputs(model, layer, forget), self.cfg.k, self.cfg.beta), None
+        gram, _ = layer_gram(model, layer, forget)
+        return forget_basis(gram, self.cfg.k, self.cfg.beta, self.cfg.beta_relative), None
 
     def unlearn(self, model: nn.Module, data: DataView) -> nn.Module:
         model.eval()
@@ -136,21 +180,26 @@ class UnlinkDagger(Unlink):
     @dataclass
     class Config(Unlink.Config):
         name: str = "unlink_dagger"
-        n_retain: int = 1024  # D_r samples for C_rr
-        ridge: float = 1e-3  # C_rr += ridge * tr(C_rr) / d * I
+        n_retain: int = 1024  # D_r samples for C_rr (harness choice: the paper does not state n_r)
+        ridge: float = 1e-3  # C_rr += ridge * tr(C_rr) / d * I (§3.2: "if needed with regularization"; size ours)
         unit_vectors: bool = False  # False: Eq. 14-15 literally (C_rr-orthonormal u_i); True: unit-length u_i
 
     def basis(self, model: nn.Module, layer: str, data: DataView, forget: Batches
               ) -> tuple[torch.Tensor, torch.Tensor]:
-        x_f = layer_inputs(model, layer, forget)
+        gram_f, n_f = layer_gram(model, layer, forget)
         rx, ry = data.split("retain")
         keep = torch.randperm(len(rx), generator=data.generator)[:self.cfg.n_retain].to(rx.device)
-        x_r = layer_inputs(model, layer, data.batches(rx[keep], ry[keep], self.cfg.batch_size, shuffle=False,
-                                                      augment=False))
-        d = x_f.shape[0]
-        c_ff = x_f @ x_f.t() / x_f.shape[1]
-        c_rr = x_r @ x_r.t() / x_r.shape[1]
+        gram_r, n_r = layer_gram(model, layer, data.batches(rx[keep], ry[keep], self.cfg.batch_size, shuffle=False,
+                                                             augment=False))
+        d = gram_f.shape[0]
+        c_ff = gram_f / n_f
+        c_rr = gram_r / n_r
         c_rr = c_rr + self.cfg.ridge * torch.trace(c_rr) / d * torch.eye(d, dtype=c_rr.dtype, device=c_rr.device)
+        if self.cfg.beta is not None:  # App. F.6 + F.2: small-sigma singular vectors, Rayleigh-weighted (Eq. 15)
+            u, sigma = singular_vectors(gram_f)
+            u = u[:, below_beta(sigma, self.cfg.beta, self.cfg.beta_relative)]
+            rayleigh = ((c_ff @ u) * u).sum(0) / ((c_rr @ u) * u).sum(0)
+            return u, rayleigh.clamp(max=1.0)
         chol = torch.linalg.cholesky(c_rr)
         a = torch.linalg.solve_triangular(chol, c_ff, upper=False)
         a = torch.linalg.solve_triangular(chol, a.t(), upper=False).t()  # L^-1 C_ff L^-T
