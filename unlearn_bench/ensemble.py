@@ -77,7 +77,9 @@ def fit_ensemble(models: Sequence[nn.Module], sources: Sequence[Batches], recipe
         model.train()
     device = next(models[0].parameters()).device
     params, buffers = stack_module_state(list(models))  # detached copies, K x ...; params require grad
-    params = {n: p.detach().requires_grad_() for n, p in params.items()}
+    # Plain (contiguous) layout: vmap has no batching rule for the as_strided_ a channels_last pooling calls.
+    params = {n: p.detach().contiguous().requires_grad_() for n, p in params.items()}
+    buffers = {n: b.contiguous() for n, b in buffers.items()}
     momentum_bufs = {n: torch.zeros_like(p) for n, p in params.items()}
     base = copy.deepcopy(models[0]).to("meta")
     criterion_ls = float(recipe.label_smoothing)
@@ -104,7 +106,7 @@ def fit_ensemble(models: Sequence[nn.Module], sources: Sequence[Batches], recipe
             for k in active:
                 groups.setdefault(tuple(batches[k][0].shape), []).append(k)
             for members in groups.values():
-                x = torch.stack([batches[k][0] for k in members])
+                x = torch.stack([batches[k][0] for k in members]).contiguous()
                 y = torch.stack([batches[k][1] for k in members])
                 if len(members) == num:
                     rows, p_g, b_g = None, params, buffers

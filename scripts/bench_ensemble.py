@@ -1,0 +1,98 @@
+"""Wall time of training K small reference models one after the other vs in one vectorised pass
+(unlearn_bench/ensemble.py), on the harness's data and recipe (digits, Fashion-MNIST), printed as a ratio.
+
+    OMP_NUM_THREADS=1 .venv/bin/python scripts/bench_ensemble.py --data digits fashion_mnist --k 1 4 8 16
+
+Each of the K models gets its own seed (initial weights, data order) and a random 90% subset of the train split (the
+sizes differ, as U-LiRA's halves do). ``--epochs`` shortens the recipe (the ratio is per step, so a few epochs
+measure it) and ``--subset`` caps the train split (Fashion-MNIST's 54,000 images); ``--device cuda`` on a GPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+
+from unlearn_bench.config import compose_config
+from unlearn_bench.data.task import make_task
+from unlearn_bench.ensemble import fit_ensemble
+from unlearn_bench.models import create_model
+from unlearn_bench.runtime import prepare_model, resolve_amp, seed_everything, select_device
+from unlearn_bench.training import train_from_scratch
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def bench(data: str, ks: list[int], epochs: int, subset: int | None, device_name: str, model: str | None,
+          extra: list[str]) -> list[dict]:
+    overrides = [f"data={data}", "progress=false", f"device={device_name}", *extra]
+    if model:
+        overrides.append(f"model={model}")
+    cfg = compose_config(overrides)
+    device = select_device(cfg.device)
+    cfg.train.amp = resolve_amp(cfg.train.amp, device)
+    if epochs:
+        cfg.train.epochs = epochs
+    task = make_task(cfg.data, cfg.scenario, cfg.train, cfg.seed, device)
+    x_all, y_all = task.split("train")
+    if subset:
+        x_all, y_all = x_all[:subset], y_all[:subset]
+    name = cfg.model.name if cfg.model.name != "auto" else cfg.data.default_model
+    rows = []
+    for k in ks:
+        rng = np.random.default_rng(k)
+        subsets = [torch.from_numpy(np.sort(rng.permutation(len(y_all))[: int(0.9 * len(y_all)) - j])).to(device)
+                   for j in range(k)]
+
+        def prepare(j: int, subsets=subsets):
+            generator = seed_everything(1000 + j)
+            net = prepare_model(create_model(name, task.num_classes, cfg.data.in_chans, cfg.data.img_size, task.mean,
+                                             task.std, width=cfg.model.width), device, cfg.train.channels_last)
+            xs, ys = x_all[subsets[j]], y_all[subsets[j]]
+            return net, lambda: task.batches(xs, ys, cfg.train.batch_size, generator=generator)
+
+        _sync(device)
+        start = time.perf_counter()
+        for j in range(k):
+            net, source = prepare(j)
+            train_from_scratch(net, source, cfg.train, desc="sequential", progress=False)
+        _sync(device)
+        sequential = time.perf_counter() - start
+        start = time.perf_counter()
+        prepared = [prepare(j) for j in range(k)]
+        fit_ensemble([m for m, _ in prepared], [s for _, s in prepared], cfg.train)
+        _sync(device)
+        vectorised = time.perf_counter() - start
+        row = {"data": data, "model": name, "K": k, "epochs": int(cfg.train.epochs), "n": int(len(subsets[0])),
+               "sequential_s": sequential, "vectorised_s": vectorised, "ratio": sequential / vectorised}
+        print(f"{data:14s} {name:10s} K={k:3d} epochs={row['epochs']:3d} n={row['n']:6d}  "
+              f"sequential {sequential:8.2f} s  vectorised {vectorised:8.2f} s  ratio {row['ratio']:5.2f}x", flush=True)
+        rows.append(row)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", nargs="+", default=["digits", "fashion_mnist"])
+    parser.add_argument("--k", type=int, nargs="+", default=[1, 4, 8, 16])
+    parser.add_argument("--epochs", type=int, default=2, help="recipe epochs (0 = the recipe's own)")
+    parser.add_argument("--subset", type=int, default=None, help="first n train examples only")
+    parser.add_argument("--fashion-subset", type=int, default=6000, help="--subset for Fashion-MNIST")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--model", default=None)
+    parser.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. train.batch_size=128")
+    args = parser.parse_args()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    for data in args.data:
+        subset = args.fashion_subset if data.startswith("fashion") and args.subset is None else args.subset
+        bench(data, args.k, args.epochs, subset, args.device, args.model, args.overrides)
+
+
+if __name__ == "__main__":
+    main()
