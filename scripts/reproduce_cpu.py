@@ -212,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--presets", default=",".join(DEFAULT_PRESETS),
                         help="comma-separated *_cpu presets (default: the main-text tables, then salun_tablea6_cpu)")
-    parser.add_argument("--outputs", default=str(ROOT / "outputs" / "reproduce_cpu"),
+    parser.add_argument("--outputs", default="outputs/reproduce_cpu",
                         help="sweep folders (records, arrays; not committed)")
     parser.add_argument("--results", default=str(RESULTS), help="where tables, figures and README.md go")
     parser.add_argument("--override", action="append", default=[], dest="overrides",
