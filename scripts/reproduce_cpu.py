@@ -95,7 +95,7 @@ def reproduce(preset: str, outputs: Path, results: Path, overrides: list[str], r
     reference = stand_in_reference(preset) or "none"
     report = ["python", "-m", "unlearn_bench.report", str(sweep_dir), "--reference", reference]
     if report_only:
-        if not (folder / "meta.json").is_file() or not sweep_dir.is_dir():
+        if not (folder / "meta.json").is_file() or not (ROOT / sweep_dir).is_dir():
             raise SystemExit(f"--report-only: {preset} has no earlier sweep ({sweep_dir}) or meta.json; run it first")
         earlier = json.loads((folder / "meta.json").read_text())
         wall_s, sweep_rev = earlier["wall_s"], earlier.get("sweep_git_rev", earlier["git_rev"])
@@ -108,12 +108,12 @@ def reproduce(preset: str, outputs: Path, results: Path, overrides: list[str], r
     run([sys.executable, *report[1:], "--format", "md", "--output", str(folder / "table.md"),
          "--figures", str(folder / "figures")])
     run([sys.executable, *report[1:], "--format", "csv", "--output", str(folder / "table.csv")])
-    pooled = per_class_sweeps(sweep_dir) > 1
+    pooled = per_class_sweeps(ROOT / sweep_dir) > 1
     if pooled:  # one class / sub-class per folder: also their mean, as the papers' averaged rows
         for fmt in ("md", "csv"):
             run([sys.executable, *report[1:], "--pool-classes", "--format", fmt,
                  "--output", str(folder / f"table_pooled.{fmt}")])
-    copy_sample_grids(sweep_dir, folder / "figures")
+    copy_sample_grids(ROOT / sweep_dir, folder / "figures")
     paper, table = preset_table(preset) or ("", "")
     meta = {"preset": preset, "paper": paper, "table": reference.split(":")[1] if reference != "none" else table,
             "reference": reference, "sweep": shlex.join(sweep), "report": shlex.join(report), "pooled": pooled,
@@ -213,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--presets", default=",".join(DEFAULT_PRESETS),
                         help="comma-separated *_cpu presets (default: the main-text tables, then salun_tablea6_cpu)")
     parser.add_argument("--outputs", default="outputs/reproduce_cpu",
-                        help="sweep folders (records, arrays; not committed)")
+                        help="sweep folders (records, arrays; not committed); a relative path is below the repo root")
     parser.add_argument("--results", default=str(RESULTS), help="where tables, figures and README.md go")
     parser.add_argument("--override", action="append", default=[], dest="overrides",
                         help="extra Hydra override for every sweep, e.g. hydra.sweeper.params.seed=0 (repeatable)")
@@ -227,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     results = Path(args.results)
     for preset in presets:
-        reproduce(preset, Path(args.outputs).absolute(), results, args.overrides, args.report_only)
+        reproduce(preset, Path(args.outputs), results, args.overrides, args.report_only)  # relative: to the repo root
         write_readme(results)
     return 0
 
