@@ -1,4 +1,6 @@
-"""Forget Vector (seed paper 000): unlearning by a universal input perturbation, model weights intact.
+"""Forget Vector (Sun, Wang, Zhang, Jia, Liu, Liu, Liu and Yan, Forget Vectors at Play: Universal Input Perturbations
+Driving Machine Unlearning in Image Classification, arXiv 2412.16780, 2024): unlearning by a universal input
+perturbation, model weights intact.
 
 ``forget_vector`` learns delta (the shape of one image, init 0) with theta_o frozen (eval mode), minimising
 (Eq. 4) l_f(delta) + lambda1 * CE(theta_o; x + delta, D_r) + lambda2 * ||delta||_2^2, where the forget loss
@@ -11,16 +13,19 @@ that class), then only the coefficients w of delta(w) = sum_k w_k delta_k on the
 lambda2 * ||w||^2 instead of the delta penalty. Learning the class vectors is part of its RTE here (the
 paper leaves that cost out of its reported times). With ``weights`` given (class index -> w_k, e.g.
 ``{"1": 0.4, "2": 0.6}``) nothing is optimised over w: delta(w) = sum of the given w_k delta_k, the other
-coefficients 0, and only the named classes' vectors are learned. That is Fig. 3's grid (w_1, w_2 in
+coefficients 0, and only the named classes' vectors are learned. lambda1 per setting (§6.1, App. C.1): 3 for
+CIFAR-10 class-wise (conf/method/forget_vector.yaml), 5 for ImageNet-10 class-wise (forget_vector_imagenet10.yaml),
+1 for random forgetting (forget_vector_random.yaml). That is Fig. 3's grid (w_1, w_2 in
 {0, 0.2, ..., 1}, heat maps of UA on each class and TA; conf/experiment/forget_vector_fig3*.yaml).
 
-Choices where the paper is silent (``../shared/spec/seed_000_forget_vector.md``): "40 iterations" read as
-40 epochs with the lr decayed x0.9 after each (official code); lr 0.2 (the only value in the code's
-checkpoint names); delta added in [0, 1] pixel space before the model's normalisation, no clamp (code);
-one shuffled loader over D_f and D_r with per-set means in each batch; training augmentation on (code);
-w initialised at 0, unconstrained. The code's differing values (||delta||_2 / |B| not squared, weight
-decay on delta, a per-class forget weight) are not used.
-"""
+Choices where the paper is silent (official code: the Forget-Vector repo, Changchangsun/Forget-Vector): "40
+iterations" (§6.1) read as 40 epochs with the lr decayed x0.9 after each (official code); lr 0.2 (the only value in
+the code's checkpoint names); delta added in [0, 1] pixel space before the model's normalisation, no clamp (code);
+one shuffled loader over D_f and D_r with per-set means in each batch; training augmentation on (code); w
+initialised at 0, unconstrained. The code's differing values (||delta||_2 / |B| not squared, weight decay on delta,
+a per-class forget weight) are not used. Precision: the margin (Eq. 3) and CE are computed in fp32 from the logits;
+under bf16 autocast the logits themselves are bf16, but the margin is a difference of two logits of order tau = 1 or
+more, well above bf16's rounding (about 0.03), so it is left under the recipe's autocast."""
 
 from __future__ import annotations
 
@@ -64,14 +69,14 @@ def margin_loss(logits: torch.Tensor, y: torch.Tensor, tau: float) -> torch.Tens
 
 @dataclass
 class ForgetVectorConfig(MethodConfig):
-    epochs: int = 40
-    lr: float = 0.2
-    lr_decay: float = 0.9  # exponential, per epoch
-    momentum: float = 0.9
-    batch_size: int = 256
-    tau: float = 1.0
-    lambda1: float = 3.0  # retain CE weight (paper: 3 class-wise on CIFAR-10, 1 random)
-    lambda2: float = 1.0  # penalty weight
+    epochs: int = 40  # Forget Vector §6.1: "40 iterations", read as epochs
+    lr: float = 0.2  # Forget-Vector repo checkpoint names (_lr_0.2); not stated in the paper
+    lr_decay: float = 0.9  # Forget Vector §6.1: exponential, per epoch
+    momentum: float = 0.9  # Forget Vector §6.1
+    batch_size: int = 256  # Forget Vector §6.1
+    tau: float = 1.0  # Forget Vector §5, App. B (Eq. 3)
+    lambda1: float = 3.0  # retain CE weight, Eq. 4; §6.1: 3 class-wise CIFAR-10, 5 ImageNet-10, 1 random
+    lambda2: float = 1.0  # penalty weight, Eq. 4; §6.1: 1
 
 
 def optimise_perturbation(model: nn.Module, data: DataView, cfg: ForgetVectorConfig, forget: torch.Tensor,
@@ -115,7 +120,7 @@ class ForgetVector(Method):
 
     @dataclass
     class Config(ForgetVectorConfig):
-        name: str = "forget_vector"
+        name: str = "forget_vector"  # registry name
 
     def unlearn(self, model: nn.Module, data: DataView) -> nn.Module:
         delta = _image_zeros(data)
@@ -134,15 +139,15 @@ class ForgetVectorCompositional(Method):
 
     @dataclass
     class Config(ForgetVectorConfig):
-        name: str = "forget_vector_compositional"
-        lambda1: float = 1.0  # the paper's composition weights: lambda1 = lambda2 = 1
-        class_lambda1: float = 3.0  # lambda1 of the class-wise vectors (Eq. 4 with D_f = one class)
-        class_epochs: int = 40
+        name: str = "forget_vector_compositional"  # registry name
+        lambda1: float = 1.0  # Forget Vector §6.1, Eq. 5: lambda1 = lambda2 = 1
+        class_lambda1: float = 3.0  # lambda1 of the class-wise vectors (Eq. 4 with D_f = one class); §6.1 CIFAR-10
+        class_epochs: int = 40  # Forget Vector §6.1: Eq. 4's 40 iterations
         # Fixed w_k per class index, a dict (Fig. 3); None: optimise w (Eq. 5). Set it whole (method.weights={1:0.4});
         # dotted overrides (method.weights.1=0.4) only change keys a preset already has (forget_vector_fig3). Typed
         # Any, not an Optional dict: OmegaConf cannot merge an override's dict into a None dict node. Keys: a YAML
         # key or dotted override gives "1", a dict override gives 1.
-        weights: Any = None
+        weights: Any = None  # Forget Vector Fig. 3 grid when set; None: Eq. 5
 
     @classmethod
     def check_config(cls, cfg: ForgetVectorCompositional.Config, num_classes: int) -> None:

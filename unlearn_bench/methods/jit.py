@@ -62,11 +62,11 @@ class JiT(Method):
 
     @dataclass
     class Config(MethodConfig):
-        name: str = "jit"
+        name: str = "jit"  # registry name
         lr: float = 3e-4  # eta; JiT §5: VGG11 full-class
         sigma: float = 0.5  # JiT §5: VGG11 full-class
-        n_draws: int = 25  # N; JiT repo forget_*_strategies.py
-        batch_size: int = 128  # JiT repo forget_*_strategies.py
+        n_draws: int = 25  # N; JiT repo src/lipschitz.py
+        batch_size: int = 128  # JiT repo src/forget_full_class_strategies.py (64 sub-class)
         epochs: int = 1  # JiT §5: "only a single epoch is used during the unlearning step"
         loss_fp32: bool = True  # harness choice: Eq. 1's small difference in fp32 under bf16 autocast (see docstring)
 

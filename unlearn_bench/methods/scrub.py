@@ -1,8 +1,12 @@
-"""SCRUB (Kurmanji et al., "Towards Unbounded Machine Unlearning", NeurIPS 2023), a baseline of the Forget
-Vector paper. Student = the original model, teacher = a frozen copy of it. Each epoch: in the first
-``max_epochs`` epochs a max-step pass over D_f moving the student away from the teacher
-(minimise -KL(teacher || student)), then a min-step pass over D_r: gamma * CE + alpha * KL(teacher || student).
-KL on temperature-T softmaxes scaled by T^2 (Hinton distillation), as in the SCRUB code."""
+"""SCRUB (Kurmanji, Triantafillou, Hayes and Triantafillou, Towards Unbounded Machine Unlearning, NeurIPS 2023; its
+max-step / min-step objective), a baseline of the Forget Vector and JiT papers. Student = the original model,
+teacher = a frozen copy of it. Each epoch: in the first ``max_epochs`` epochs a max-step pass over D_f moving the
+student away from the teacher (minimise -KL(teacher || student)), then a min-step pass over D_r: gamma * CE + alpha
+* KL(teacher || student). KL on temperature-T softmaxes scaled by T^2 (Hinton distillation), as in the SCRUB code
+(repo meghdadk/SCRUB, distiller_zoo DistillKL). Precision: the KL is computed in fp32 from the logits; the forward
+passes stay under the recipe's autocast. Unlike JiT's loss, the KL compares two different models (student in
+training mode, teacher a frozen copy in eval mode) whose outputs differ by more than bf16's rounding once the first
+steps are taken, and the min step is dominated by gamma * CE; so the forward passes are not forced to fp32."""
 
 from __future__ import annotations
 
@@ -32,13 +36,13 @@ class Scrub(SGDMethod):
 
     @dataclass
     class Config(SGDConfig):
-        name: str = "scrub"
+        name: str = "scrub"  # registry name
         epochs: int = 3  # SCRUB's sgda_epochs
         max_epochs: int = 2  # SCRUB's msteps: epochs that include the max-step pass over D_f
-        lr: float = 5e-4
+        lr: float = 5e-4  # SCRUB repo: sgda_learning_rate
         batch_size: int = 128  # D_r batches (min steps)
         forget_batch_size: int = 32  # D_f batches (max steps)
-        temperature: float = 4.0
+        temperature: float = 4.0  # SCRUB repo: kd_T
         alpha: float = 0.001  # KL weight in the min step
         gamma: float = 0.99  # CE weight in the min step
 

@@ -1,7 +1,13 @@
-"""SSD: Selective Synaptic Dampening (Foster et al., AAAI 2024), a baseline of the Unlink and JiT papers.
-Training-free: diagonal Fisher importances I_D on the full training data and I_Df on the forget set
-(mean over batches of squared gradients of the CE loss); every parameter with I_Df > alpha * I_D is
-multiplied by beta = min(lambda * I_D / I_Df, 1). No optimiser step is taken."""
+"""SSD: Selective Synaptic Dampening (Foster, Schoepf and Brintrup, Fast Machine Unlearning Without Retraining
+Through Selective Synaptic Dampening, AAAI 2024; the selection rule and the dampening factor beta of its method
+section), a baseline of the Unlink and JiT papers. Training-free: diagonal Fisher importances I_D over D_r and D_f
+together (the splits this run's DataView gives: the whole train split in a one-shot scenario, without the examples
+earlier rounds forgot in an iterative one) and I_Df over D_f, each the mean over batches of the squared gradient of
+the batch-mean CE loss (SSD repo src/ssd.py calc_importance); every parameter with I_Df > alpha * I_D is multiplied
+by beta = min(lambda * I_D / I_Df, 1). No optimiser step is taken. Batches of ``batch_size`` unshuffled examples,
+no augmentation: 64 in conf/method/ssd.yaml (the SSD repo's class and sub-class scripts), 128 in ssd_random.yaml
+(its random-forgetting script). Importances run outside autocast (fp32 forward and backward), since no ``fit``
+loop wraps them."""
 
 from __future__ import annotations
 
@@ -37,10 +43,10 @@ class SelectiveSynapticDampening(Method):
 
     @dataclass
     class Config(MethodConfig):
-        name: str = "ssd"
-        alpha: float = 10.0  # selection threshold (SSD's "selection weighting")
-        dampening: float = 1.0  # lambda (SSD's "dampening constant")
-        batch_size: int = 64  # importances over batches of 64 (SSD code)
+        name: str = "ssd"  # registry name
+        alpha: float = 10.0  # selection threshold (SSD's "selection weighting"); SSD paper: 10 for ResNet-18
+        dampening: float = 1.0  # lambda (SSD's "dampening constant"); SSD paper: 1 for ResNet-18
+        batch_size: int = 64  # SSD repo src/forget_full_class_main.py: 64 (random forgetting: 128, ssd_random)
 
     def unlearn(self, model: nn.Module, data: DataView) -> nn.Module:
         model.eval()  # importances with fixed BN statistics, as the SSD code
