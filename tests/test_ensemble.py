@@ -98,3 +98,105 @@ def test_build_cached_uses_the_sequential_keys(tmp_path):
     reference = train_from_scratch(model, source, recipe, "seq", progress=False)
     for pa, pb in zip(reference.state_dict().values(), loaded.state_dict().values()):
         torch.testing.assert_close(pb, pa, rtol=1e-4, atol=1e-5)
+
+
+def _digits(tmp_path, extra):
+    from tests.conftest import compose_config
+    from unlearn_bench.data.task import make_task
+    from unlearn_bench.runtime import prepare_model
+
+    cfg = compose_config(["data=digits", "train.epochs=1", "train.batch_size=256", "progress=false", "device=cpu",
+                          "train.amp=false",
+                          f"cache_dir={tmp_path}", *extra])
+    task = make_task(cfg.data, cfg.scenario, cfg.train, cfg.seed, "cpu")
+
+    def new_model():
+        return prepare_model(create_model("small_cnn", task.num_classes, 1, 8, task.mean, task.std,
+                                          width=cfg.model.width), torch.device("cpu"), None)
+    return cfg, task, new_model
+
+
+def _cached_states(root, kind):
+    return {p.stem: torch.load(p, weights_only=True) for p in sorted((root / kind).glob("*.pt"))}
+
+
+def _assert_same_states(a, b):
+    """Equal up to float summation order, which drifts over the ~20 steps of a digits epoch (width 32: single
+    elements of a BatchNorm running mean seen 0.03 apart), so each tensor is compared as a whole: relative L2 distance
+    under 2%. Two different models (another seed, subset or order) are ~100% apart, which the last assertion checks so
+    that the tolerance cannot hide a wrong seed."""
+    assert a.keys() == b.keys() and a
+    for key in a:
+        for name in a[key]:
+            if a[key][name].is_floating_point():
+                distance = (b[key][name] - a[key][name]).norm() / a[key][name].norm().clamp_min(1e-6)
+                assert distance < 0.02, f"{key} {name}: relative distance {distance:.4f}"
+    first, second = list(a)[:2]
+    for name in ("net.features.0.0.weight", "net.fc.weight"):
+        assert (a[first][name] - b[second][name]).norm() / a[first][name].norm() > 0.2
+
+
+def test_ulira_shadows_vectorised_match_the_sequential_ones(tmp_path):
+    """eval.ulira.ensemble=true stores the shadow originals and retrained models under the sequential keys with the
+    weights the sequential loop trains (different half sizes: ragged steps)."""
+    import numpy as np
+
+    import unlearn_bench.ulira as ulira
+
+    states = {}
+    for flag in (False, True):
+        cfg, task, new_model = _digits(tmp_path / str(flag), ["eval=ulira", "eval.ulira.num_shadows=4",
+                                                             f"eval.ulira.ensemble={str(flag).lower()}"])
+        cache = ModelCache(cfg.cache_dir)
+        keep = ulira.keep_matrix(4, len(task.train_y), ulira.derive_seed(cfg.seed, 0, ulira._KEEP))
+        assert len(set(keep.sum(1))) > 1  # halves of different sizes
+        if flag:
+            ulira._build_shadows_vectorised(cfg, task, {"run": 0}, new_model, keep, keep[:, task.forget_idx], cache)
+        else:  # the sequential loop's training of shadow 0..3, through the real attack
+            model = new_model()
+            ulira.ulira_attack(cfg, task, {"run": 0}, new_model, model.eval(), model)
+        states[flag] = {kind: _cached_states(tmp_path / str(flag), kind) for kind in ("ulira_original",
+                                                                                     "ulira_retrain")}
+        assert all(len(v) == int(np.any(keep[:, task.forget_idx], 1).sum()) for v in states[flag].values())
+    for kind in states[False]:
+        _assert_same_states(states[False][kind], states[True][kind])
+
+
+def test_challenge_population_vectorised_matches_the_sequential_one(tmp_path):
+    import unlearn_bench.challenge_eval as challenge
+
+    states = {}
+    for flag in (False, True):
+        cfg, task, new_model = _digits(tmp_path / str(flag), ["eval=challenge", "eval.challenge.num_models=3",
+                                                             "method=retrain",
+                                                             f"eval.challenge.ensemble={str(flag).lower()}"])
+        original = new_model()
+        seed_everything(0)
+        if flag:
+            challenge._build_population_vectorised(cfg, task, {"run": 0}, new_model, original,
+                                                   ModelCache(cfg.cache_dir))
+        else:
+            challenge.challenge_evaluation(cfg, task, {"run": 0}, new_model, original.eval(), original)
+        states[flag] = _cached_states(tmp_path / str(flag), "challenge_retrain")
+        assert len(states[flag]) == 2
+    _assert_same_states(states[False], states[True])
+
+
+@pytest.mark.parametrize("vectorised", [False, True])
+def test_one_host_sync_per_epoch(monkeypatch, vectorised):
+    """The training loops read a tensor back to the host once per epoch (the divergence check), never per step:
+    on CUDA a per-step ``.item()`` stalls the queue."""
+    x, y = _data()
+    recipe = _recipe(epochs=3)
+    prepared = _jobs(x, y, [70, 64])
+    calls = []
+    for name in ("item", "tolist", "__bool__", "__float__"):
+        original = getattr(torch.Tensor, name)
+        monkeypatch.setattr(torch.Tensor, name, lambda self, *a, _o=original, _n=name, **k: (calls.append(_n),
+                                                                                             _o(self, *a, **k))[1])
+    if vectorised:
+        fit_ensemble([m for m, _ in prepared], [s for _, s in prepared], recipe)
+    else:
+        train_from_scratch(*prepared[0], recipe, "seq", progress=False)
+    steps_per_epoch = 5
+    assert 0 < len(calls) <= recipe.epochs < recipe.epochs * steps_per_epoch, calls

@@ -32,11 +32,14 @@ N: the challenge used 512 per side. With N models the epsilon of an example can 
 (the bucket range), so N = 2 scores every method 0 and is refused; N >= 3 is required. The default 8 keeps a run
 to 7 extra trainings (shared by all methods of a seed) + 8 unlearnings, a CPU budget on digits; with 8 models the
 score has 4 buckets (epsilon < 2), coarse but, as the paper reports for cheaper variants (§5), ranks methods
-alike. Models are trained one after the other (same reasons as U-LiRA's shadows, see unlearn_bench/ulira.py).
+alike. The Retrain population is trained one model after the other unless ``eval.challenge.ensemble=true``
+(vectorised passes, unlearn_bench/ensemble.py: same seeds and cache keys); the unlearned population stays
+sequential (each method has its own loop).
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from collections.abc import Callable
@@ -88,6 +91,29 @@ def _nan_result(start: float, arrays: dict[str, np.ndarray]) -> tuple[dict[str, 
     return {**dict.fromkeys(METRIC_KEYS, float("nan")), "Challenge_s": time.perf_counter() - start}, arrays
 
 
+def _build_population_vectorised(cfg: DictConfig, task: Task, retrain_payload: dict,
+                                 new_model: Callable[[], nn.Module], original: nn.Module, cache: ModelCache) -> None:
+    """``eval.challenge.ensemble``: train the missing Retrain population (indices >= 1) in vectorised passes
+    (unlearn_bench/ensemble.py), seeded as ``unlearn_seeded`` seeds the ``retrain`` method (global seed, then
+    ``reset_parameters`` of a copy of the original, then the D_r order from the generator) and cached under the same
+    keys, so the loop below loads them."""
+    from unlearn_bench.ensemble import EnsembleJob, build_cached
+    from unlearn_bench.models import reset_parameters
+    from unlearn_bench.runtime import seed_everything
+
+    challenge_cfg, recipe = cfg.eval.challenge, cfg.train
+    population_seed = int(challenge_cfg.seed)
+    jobs = []
+    for i in range(1, int(challenge_cfg.num_models)):
+        def prepare(i=i):
+            generator = seed_everything(derive_seed(cfg.seed, population_seed, _RETRAIN, i))
+            model = reset_parameters(copy.deepcopy(original))
+            return model, lambda: task.loader("retain", recipe.batch_size, generator=generator)
+        jobs.append(EnsembleJob("challenge_retrain",
+                                {**retrain_payload, "challenge": {"index": i, "seed": population_seed}}, prepare))
+    build_cached(cache, jobs, new_model, recipe, desc="challenge Retrains")
+
+
 def challenge_evaluation(cfg: DictConfig, task: Task, retrain_payload: dict, new_model: Callable[[], nn.Module],
                          original: nn.Module, retrain: nn.Module, progress: bool = False
                          ) -> tuple[dict[str, float], dict[str, np.ndarray]]:
@@ -108,6 +134,9 @@ def challenge_evaluation(cfg: DictConfig, task: Task, retrain_payload: dict, new
     retain_acc = {side: np.full(num_models, np.nan) for side in _POPULATIONS}
     test_acc = {side: np.full(num_models, np.nan) for side in _POPULATIONS}
     log.info("challenge: %d retrained and %d unlearned models (method %s)", num_models, num_models, cfg.method.name)
+
+    if challenge_cfg.get("ensemble", False):
+        _build_population_vectorised(cfg, task, retrain_payload, new_model, original, cache)
 
     for i in range(num_models):
         model_start = time.perf_counter()

@@ -107,6 +107,8 @@ class ULiRAConfig:
     num_shadows: int = 8
     fix_variance: bool | None = None
     seed: int = 0
+    # Shadow originals/retrained models in vectorised passes (unlearn_bench/ensemble.py); same model cache keys.
+    ensemble: bool = False  # harness choice: off (sequential), on CPU the small CNN is compute-bound (bench_ensemble)
 
 
 @dataclass
@@ -118,6 +120,8 @@ class ChallengeConfig:
     enabled: bool = False
     num_models: int = 8
     seed: int = 0
+    # The Retrain population in vectorised passes (unlearn_bench/ensemble.py); same model cache keys.
+    ensemble: bool = False  # harness choice: off (sequential), on CPU the small CNN is compute-bound (bench_ensemble)
 
 
 @dataclass

@@ -30,10 +30,10 @@ Protocol, for a run (method M, train split D of N examples, forget set D_f, orig
    negatives the ROC's smallest FPR step is 1 / n, so an FPR level below it measures the TPR at zero false positives.
 
 Not done: the per-example vulnerability distribution and the same attack on retain examples (both need more shadows
-than a CPU run affords; the per-example arrays are returned, so they can be computed later). Shadows are trained
-sequentially: vectorising over shadows with ``torch.func`` was not done because the halves differ in size (different
-numbers of steps per epoch), BatchNorm's running statistics are buffers that ``vmap`` would need functionalised, and
-the unlearning step is an arbitrary method with its own loop, which cannot be vmapped at all.
+than a CPU run affords; the per-example arrays are returned, so they can be computed later). Shadow originals and
+retrained models are trained one after the other unless ``eval.ulira.ensemble=true``, which trains the missing ones
+in vectorised passes (unlearn_bench/ensemble.py: same seeds, subsets and cache keys; equal within float rounding).
+The unlearning step is an arbitrary method with its own loop and stays sequential.
 """
 
 from __future__ import annotations
@@ -122,6 +122,33 @@ def _nan_metrics(start: float) -> dict[str, float]:
     return {**dict.fromkeys(METRIC_KEYS, float("nan")), "ULiRA_s": time.perf_counter() - start}
 
 
+def _build_shadows_vectorised(cfg: DictConfig, task: Task, original_payload: dict, new_model: Callable[[], nn.Module],
+                              keep: np.ndarray, in_forget: np.ndarray, cache: ModelCache) -> None:
+    """``eval.ulira.ensemble``: train the missing shadow originals and retrained models in vectorised passes
+    (unlearn_bench/ensemble.py), seeded and cached exactly as the sequential loop below, which then loads them."""
+    from unlearn_bench.ensemble import EnsembleJob, build_cached
+
+    ucfg, recipe = cfg.eval.ulira, cfg.train
+    num_shadows = int(ucfg.num_shadows)
+    jobs = []
+    for k in range(num_shadows):
+        if not in_forget[k].any():
+            continue
+        half = np.flatnonzero(keep[k])
+        shadow = restrict_task(task, half)
+        tag = {"shadow": k, "num_shadows": num_shadows, "seed": int(ucfg.seed), "half_sha256": _sha(half)}
+        for kind, stream, split, payload in (
+                ("ulira_original", _ORIGINAL, "train", {**original_payload, "ulira": tag}),
+                ("ulira_retrain", _RETRAIN, "retain",
+                 {**original_payload, "ulira": {**tag, "forget_sha256": _sha(task.forget_idx[in_forget[k]])}})):
+            def prepare(shadow=shadow, k=k, stream=stream, split=split):
+                generator = seed_everything(derive_seed(cfg.seed, ucfg.seed, stream, k))
+                model = new_model()
+                return model, lambda: shadow.loader(split, recipe.batch_size, generator=generator)
+            jobs.append(EnsembleJob(kind, payload, prepare))
+    build_cached(cache, jobs, new_model, recipe, desc="U-LiRA shadows")
+
+
 def ulira_attack(cfg: DictConfig, task: Task, original_payload: dict, new_model: Callable[[], nn.Module],
                  unlearned: nn.Module, retrain: nn.Module, progress: bool = False
                  ) -> tuple[dict[str, float], dict[str, np.ndarray]]:
@@ -153,6 +180,9 @@ def ulira_attack(cfg: DictConfig, task: Task, original_payload: dict, new_model:
     is_retrain = cfg.method.name == "retrain"
     log.info("U-LiRA: %d shadows (%d per side per example), fix_variance=%s, method %s", num_shadows,
              num_shadows // 2, fix_variance, cfg.method.name)
+
+    if ucfg.get("ensemble", False):
+        _build_shadows_vectorised(cfg, task, original_payload, new_model, keep, in_forget, cache)
 
     for k in range(num_shadows):
         if not in_forget[k].any():
