@@ -27,7 +27,8 @@ def test_confusion_metrics_match_a_hand_count():
 @pytest.mark.slow  # two 30-epoch trainings (~1 min on 2 cores)
 def test_the_original_learns_the_swapped_labels_and_retrain_does_not(tmp_path):
     overrides = ["data=digits", "train.epochs=30", "progress=false", f"cache_dir={tmp_path / 'c'}",  # long enough
-                 "scenario=confusion", "scenario.classes=[1,7]", "scenario.ratio=0.1", "method=ft", "method.epochs=2"]
+                 "scenario=confusion", "scenario.classes=[1,7]", "scenario.ratio=0.1", "method=digits/ft",
+                 "method.epochs=2"]
     cfg = compose_config(overrides)
     task = make_task(cfg.data, cfg.scenario, cfg.train, cfg.seed, "cpu")
     true_y = make_task(cfg.data, compose_config(["data=digits", "scenario=random10"]).scenario, cfg.train, cfg.seed,

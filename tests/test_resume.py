@@ -88,7 +88,8 @@ def test_run_killed_at_every_stage_resumes_to_the_clean_record(tmp_path):
     assert final.returncode == 0, final.stderr[-3000:]
     assert "cache: loaded original" in final.stdout and "cache: loaded retrain" in final.stdout
     record = json.loads((tmp_path / "final" / "record.json").read_text())
-    assert record["extra"] == {"original_cached": True, "retrain_cached": True}  # finished artifacts reused
+    assert {k: record["extra"][k] for k in ("original_cached", "retrain_cached")} == {  # finished artifacts reused
+        "original_cached": True, "retrain_cached": True}
     lost = [k for k in SAME if record[k] != reference[k]]
     print(f"\nkills survived: {survived}/{len(kills)}, record fields lost or changed: {len(lost)} {lost}")
     assert not lost
@@ -188,8 +189,22 @@ def test_nan_or_inf_weights_are_recorded_as_diverged(tmp_path, one_thread, monke
 
 
 def test_nan_loss_is_recorded_as_diverged(tmp_path, one_thread, session_cache):
-    rec = run_inprocess(tmp_path, session_cache, "method=ga", "method.lr=1e12", "seed=7")
+    # Three epochs: the loss after the first huge ascent step is computed (one epoch is one step on digits' D_f).
+    rec = run_inprocess(tmp_path, session_cache, "method=ga", "method.lr=1e12", "method.epochs=3", "seed=7")
     assert rec.status == "diverged" and "loss became" in rec.error and rec.metrics == {}
+
+
+def test_finite_weights_with_nan_outputs_are_recorded_as_diverged(tmp_path, one_thread, monkeypatch, session_cache):
+    def overflow(model):
+        with torch.no_grad():
+            for p in model.parameters():
+                p.mul_(1e30)  # finite weights whose products overflow to inf/NaN logits
+        return model
+
+    poison(monkeypatch, overflow)
+    rec = run_inprocess(tmp_path, session_cache, "method=ft", "seed=8")
+    assert rec.status == "diverged" and "outputs became NaN/inf" in rec.error and rec.metrics == {}
+    assert rec.original_metrics and rec.retrain_metrics
 
 
 def test_exception_in_a_method_is_recorded_as_failed_and_retried(tmp_path, one_thread, monkeypatch, session_cache):

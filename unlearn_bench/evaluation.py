@@ -32,6 +32,7 @@ from unlearn_bench.metrics.jit import entropy_similarity, jit_mia
 from unlearn_bench.metrics.mia import svc_mia_efficacy
 from unlearn_bench.metrics.sure import mia_i, miars_i, miars_ii, weight_distance
 from unlearn_bench.runtime import autocast
+from unlearn_bench.training import DivergedError
 
 EVAL_SPLITS = ("forget", "retain", "test", "forget_test")
 METRIC_GROUPS = ("jit", "sure", "distances")
@@ -190,6 +191,9 @@ def evaluate(model: nn.Module, task: Task, cfg: EvalConfig, amp: bool = False
         else:
             arrays[f"{split}_logits"] = out
         arrays[f"{split}_labels"] = y.cpu().numpy()
+    # Finite weights can still overflow to NaN/inf outputs (a huge step of gradient ascent): the model diverged.
+    if bad := [split for split in EVAL_SPLITS if not np.isfinite(arrays[f"{split}_logits"]).all()]:
+        raise DivergedError(f"outputs became NaN/inf on {', '.join(bad)}")
     arrays["test_in_forget_class"] = task.forget_class_in_test_split()
     a = arrays
     metrics = {

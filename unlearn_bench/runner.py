@@ -435,7 +435,12 @@ def run(cfg: DictConfig, output_dir: str | Path | None = None) -> RunRecord:
         retrain_metrics, retrain_arrays = cached_evaluation(
             cfg.cache_dir, {**reference_eval, "weights_sha256": retrain_meta["sha256"]},
             lambda: evaluate(retrain, task, cfg.eval, amp))
-        metrics, arrays = evaluate(unlearned, task, cfg.eval, amp) if unlearned is not None else ({}, {})
+        metrics, arrays = {}, {}
+        if unlearned is not None:
+            try:
+                metrics, arrays = evaluate(unlearned, task, cfg.eval, amp)
+            except DivergedError as err:
+                status, error, unlearned = "diverged", f"{cfg.method.name}: {err}", None
         groups = list(cfg.eval.metrics)
         if unlearned is not None:
             metrics.update(relative_metrics(arrays, retrain_arrays, groups, unlearned, retrain))

@@ -23,6 +23,10 @@ class GenRetrain(GenMethod):
     @dataclass
     class Config(GenMethodConfig):
         name: str = "retrain"
+        iterations: int = 1000  # not read: Retrain trains with task.train, the original's recipe (SalUn App. C.1)
+        lr: float = 1e-4  # not read: Retrain trains with task.train, the original's recipe (SalUn App. C.1)
+        batch_size: int = 128  # not read: Retrain trains with task.train, the original's recipe (SalUn App. C.1)
+        grad_clip: float | None = 1.0  # not read: Retrain trains with task.train (its grad_clip)
 
     def unlearn(self, model: ConditionalDDPM, data: GenerationView) -> nn.Module:
         fresh = reset_parameters(copy.deepcopy(model))

@@ -43,7 +43,7 @@ def text_basis(x: torch.Tensor, k: int | None) -> torch.Tensor:
     rank = int(torch.linalg.matrix_rank(x))
     if k is not None and k < 1:
         raise ConfigError(f"method.k={k} must be >= 1 (or null: the rank of X_t)")
-    return forget_basis(x, min(k if k is not None else rank, x.shape[0]), None)
+    return forget_basis(x @ x.t(), min(k if k is not None else rank, x.shape[0]), None)  # forget_basis takes X X^T
 
 
 def unlink_cross_attention(model: SDModel, basis: torch.Tensor) -> list[str]:
@@ -67,6 +67,9 @@ class SDUnlink(SDMethod):
         name: str = "unlink"
         k: int | None = None
         include_eos: bool = True
+        lr: float = 1e-5  # not read: Unlink is training-free (Unlink App. D)
+        batch_size: int = 8  # not read: Unlink is training-free (Unlink App. D)
+        grad_clip: float | None = None  # not read: Unlink is training-free (Unlink App. D)
 
     def unlearn(self, model: SDModel, data: SDView) -> SDModel:
         prompts = [*data.prompts.forget, *data.prompts.keywords]
