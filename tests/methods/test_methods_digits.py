@@ -41,7 +41,6 @@ KNOWN_FAILURES = {
     ("be", "random10"): "training random samples of every class into the shadow unit wrecks utility",
     ("gkt", "classwise"): "the student does not recover utility from generated images (JiT Table 2: D_r 1-2%)",
     ("forget_vector_compositional", "classwise"): "one input shift composed of 10 class vectors forgets ~10%",
-    ("forget_vector_compositional", "random10"): "a margin loss on D_f of every class shifts all inputs: TA ~63",
 }
 
 
