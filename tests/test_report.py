@@ -56,6 +56,17 @@ def test_report_matches_hand_computation(tmp_path):
     assert table.loc["salun", "Seeds"] == 2
 
 
+def test_report_gives_the_seed_interval_and_marks_methods_it_does_not_separate(tmp_path):
+    write_two_seeds(tmp_path)
+    table = next(iter(summarize(load_records(tmp_path)).values())).set_index("Method")
+    # SalUn's Avg. Gap per seed 1.5, 2.0: mean 1.75, sample std 0.354, t_{0.975, 1} = 12.706 -> half width 3.18
+    assert table.loc["salun", "Avg. Gap 95% CI"] == "[-1.43, 4.93]"
+    # Original's per-seed Avg. Gaps (|0-5|+0+1+|2-12|)/4 = 4 and (4+0+2+10)/4 = 4: [4, 4], inside SalUn's interval
+    assert table.loc["Original", "Avg. Gap 95% CI"] == "[4.00, 4.00]"
+    assert table.loc["salun", "Not separated from"] == "Original, Retrain"
+    assert table.loc["Original", "Not separated from"] == "salun"
+
+
 def test_report_cli_formats(tmp_path, capsys):
     write_two_seeds(tmp_path)
     for fmt, marker in (("md", "| salun"), ("csv", "salun,"), ("tex", "\\begin{tabular}")):

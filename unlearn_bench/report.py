@@ -54,7 +54,7 @@ import pandas as pd
 from omegaconf import OmegaConf
 
 from unlearn_bench.errors import ConfigError
-from unlearn_bench.metrics.gap import GAP_METRICS, avg_gap, gaps, select_epochs
+from unlearn_bench.metrics.gap import GAP_METRICS, avg_gap, gaps, not_separated, seed_interval, select_epochs
 from unlearn_bench.metrics.sure import AEG_KEYS
 from unlearn_bench.results import load_records, shift_label
 
@@ -173,7 +173,7 @@ def summarize(frame: pd.DataFrame, metrics: tuple[str, ...] = GAP_METRICS) -> di
     name in ``metrics``."""
     tables = {}
     for key, group in frame.groupby(GROUP_KEYS, sort=True):
-        out = []
+        out, intervals = [], {}
         # SalUn's Avg. Gap needs all four of its metrics; a generation record's avg_gap is its UA gap alone
         salun_gap = set(GAP_METRICS) <= {n for names in group["metric_names"] for n in names.split(",")}
         for method, g in model_rows(group).groupby("method", sort=False):
@@ -185,6 +185,10 @@ def summarize(frame: pd.DataFrame, metrics: tuple[str, ...] = GAP_METRICS) -> di
                 elif m in g:
                     row[m] = _cell(g[m], g.get("gap_" + m))
             row["Avg. Gap"] = f"{g['avg_gap'].mean():.2f}" if salun_gap else ""
+            if salun_gap:
+                _, low, high = seed_interval(g["avg_gap"].tolist())
+                intervals[method] = (low, high)
+                row["Avg. Gap 95% CI"] = f"[{low:.2f}, {high:.2f}]" if g["seed"].nunique() > 1 else ""
             row["RTE (min)"] = f"{g['rte_min'].mean():.2f}"
             # Data access, as the Unlink paper's Table 1: what the method reads, training-free, D_r-free.
             reads = g["data_access"].iloc[0]
@@ -198,6 +202,12 @@ def summarize(frame: pd.DataFrame, metrics: tuple[str, ...] = GAP_METRICS) -> di
             row["Tuned on"] = f"seed {tuned['seed']}: {tuned['objective']} {tuned['value']:.2f}" if tuned else ""
             out.append(row)
         table = pd.DataFrame(out)
+        if intervals and (table["Seeds"] > 1).any():
+            # Methods whose Avg. Gap intervals overlap are not separated by these seeds: no ranking between them.
+            overlaps = not_separated(intervals)
+            table["Not separated from"] = [", ".join(overlaps.get(m, [])) for m in table["Method"]]
+        else:
+            table = table.drop(columns="Avg. Gap 95% CI", errors="ignore")
         tables[key] = table if table["Tuned on"].any() else table.drop(columns="Tuned on")
     return tables
 

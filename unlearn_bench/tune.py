@@ -22,7 +22,7 @@ import pandas as pd
 from omegaconf import OmegaConf
 
 from unlearn_bench.cache import atomic_write_bytes
-from unlearn_bench.config import CONF_DIR, check_tune_mode
+from unlearn_bench.config import CONF_DIR, check_tune_mode, compose_config
 from unlearn_bench.errors import ConfigError
 from unlearn_bench.metrics.gap import GAP_METRICS, avg_gap
 from unlearn_bench.results import RECORD_FILE
@@ -156,6 +156,38 @@ def write_preset(trials: pd.DataFrame, sweep_dir: str | Path, out: str | Path | 
     return path
 
 
+def write_data_preset(trials: pd.DataFrame, sweep_dir: str | Path, out: str | Path) -> Path:
+    """Write the best trial as a data preset (as conf/method/digits/): it extends the method's paper option and sets
+    only the swept keys, each with its source as a trailing comment (the search, its setting and its score), so the
+    recipe cards and the citation test read where every value came from."""
+    best = best_trial(trials)
+    record = json.loads(Path(best["record"]).read_text())
+    config, tune = record["config"], record["config"]["tune"]
+    subset = config["data"].get("train_subset")
+    setting = (f"{config['data']['name']}{'' if subset is None else f' (train_subset {subset})'} / {record['model']}"
+               f" / {record['scenario']}, seed {record['seed']}")
+    source = (f"tuned: best of {len(trials)} {tune['mode']} trials on {setting}, {tune['objective']} "
+              f"{best['objective']:.2f}")
+    option = record.get("extra", {}).get("options", {}).get("method", record["method"])  # the option it extends
+    lines = [f"# {record['method']}: the values of a search against Retrain ({tune['objective']}); the rest is "
+             f"method={option}.",
+             f"# Search space: {tune['source'] or 'conf/tune/' + record['method'] + '.yaml'}.",
+             f"# Written by `python -m unlearn_bench.tune {_portable(sweep_dir)} --data-preset {_portable(out)}`.",
+             f"defaults: [/method/{option}@_here_, _self_]"]
+    for key in swept_keys(tune):
+        lines.append(f"{key.removeprefix('method.')}: {json.dumps(_lookup(config, key))}  # {source}")
+    # Values the search ran with that its option does not set (given on the search's command line) stay too.
+    option_values = OmegaConf.to_container(compose_config([f"method={option}"]).method, resolve=True)
+    swept = {k.removeprefix("method.") for k in swept_keys(tune)}
+    for key, value in config["method"].items():
+        if key not in swept and key != "tuned" and option_values.get(key) != value:
+            lines.append(f"{key}: {json.dumps(value)}  # set for the search ({setting}; its command line)")
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, lambda f: f.write(("\n".join(lines) + "\n").encode()))
+    return path
+
+
 def plot_trials(trials: pd.DataFrame, keys: list[str], path: Path) -> Path:
     """Objective vs each swept parameter, one panel per parameter (log axis for positive values spanning > 20x)."""
     import matplotlib
@@ -189,6 +221,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", help="where to write the preset (default conf/method/tuned/<data>_<model>_"
                                       "<scenario>_<method>.yaml)")
     parser.add_argument("--no-preset", action="store_true", help="print the table and plot only")
+    parser.add_argument("--data-preset", metavar="OUT", help="write the best trial as a data preset instead: the swept "
+                                                             "keys only, extending the method's option, with sources")
     args = parser.parse_args(argv)
     try:
         trials = load_trials(args.sweep_dir)
@@ -203,7 +237,9 @@ def main(argv: list[str] | None = None) -> int:
           + ", ".join(f"{k}={best[k]}" for k in keys))
     if keys:
         print("plot:", plot_trials(trials, keys, Path(args.sweep_dir) / "tune_trials.png"))
-    if not args.no_preset:
+    if args.data_preset:
+        print("data preset:", write_data_preset(trials, args.sweep_dir, args.data_preset))
+    elif not args.no_preset:
         path = write_preset(trials, args.sweep_dir, args.out)
         print("preset:", path)
     return 0

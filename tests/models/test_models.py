@@ -5,7 +5,8 @@ from unlearn_bench.errors import ConfigError
 from unlearn_bench.models import MODELS, create_model, reset_parameters
 from unlearn_bench.models.timm_models import TIMM_ARCHS
 
-SHAPES = {"small_cnn": (1, 8), "resnet18": (3, 32), "resnet50": (3, 32), "vgg11_bn": (3, 32), "vgg16_bn": (3, 32)}
+SHAPES = {"small_cnn": (1, 8), "lenet5": (1, 28), "resnet18": (3, 32), "resnet50": (3, 32), "vgg11_bn": (3, 32),
+          "vgg16_bn": (3, 32)}
 
 
 @pytest.mark.parametrize("name", sorted(set(MODELS) - set(TIMM_ARCHS)))  # timm: tests/models/test_timm.py
@@ -64,3 +65,11 @@ def test_resnets_use_the_imagenet_stem_above_64_pixels(name, features):
     model = create_model(name, 10, 3, 96, [0.5] * 3, [0.25] * 3).eval()
     assert isinstance(model.net.stem[-1], torch.nn.MaxPool2d)  # 7x7 stride 2 + max-pool
     assert model.forward_features(torch.rand(2, 3, 96, 96)).shape == (2, features)
+
+
+def test_lenet5_has_lecuns_layer_sizes_and_refuses_small_images():
+    model = create_model("lenet5", 10, 1, 28, [0.5], [0.25], width=6)
+    # C1 6x(5x5+1), C3 16x(6x5x5+1), F5 256x120+120, F6 120x84+84, output 84x10+10 (LeCun et al. 1998, 28 px input)
+    assert sum(p.numel() for p in model.net.parameters()) == 156 + 2416 + 30840 + 10164 + 850
+    with pytest.raises(ConfigError, match="lenet5 needs images of at least 16 px"):
+        create_model("lenet5", 10, 1, 8, [0.5], [0.25])

@@ -129,4 +129,4 @@ def model_options(model_cfg, name: str) -> dict:
 
 
 # Register the architecture families (one file each).
-from unlearn_bench.models import resnet, small_cnn, timm_models, vgg  # noqa: E402,F401
+from unlearn_bench.models import lenet, resnet, small_cnn, timm_models, vgg  # noqa: E402,F401
