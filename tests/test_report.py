@@ -8,7 +8,16 @@ import pytest
 
 from unlearn_bench.config import compose_config
 from unlearn_bench.errors import ConfigError
-from unlearn_bench.report import compare, main, parse_reference, pool_classes, preset_table, render, summarize
+from unlearn_bench.report import (
+    compare,
+    main,
+    parse_reference,
+    pool_classes,
+    preset_table,
+    reading,
+    render,
+    summarize,
+)
 from unlearn_bench.results import load_records
 
 
@@ -65,6 +74,15 @@ def test_report_gives_the_seed_interval_and_marks_methods_it_does_not_separate(t
     assert table.loc["Original", "Avg. Gap 95% CI"] == "[4.00, 4.00]"
     assert table.loc["salun", "Not separated from"] == "Original, Retrain"
     assert table.loc["Original", "Not separated from"] == "salun"
+
+
+def test_reading_names_the_model_closest_to_retrain_and_compares_it_with_doing_nothing(tmp_path):
+    write_two_seeds(tmp_path)
+    table = next(iter(summarize(load_records(tmp_path)).values()))
+    assert reading(table) == ("Reading: closest to Retrain is salun (Avg. Gap 1.75); the Original, no unlearning, "
+                              "is at 4.00: salun is 2.25 points closer.")
+    worse = table.assign(**{"Avg. Gap": table["Avg. Gap"].where(table["Method"] != "salun", "9.00")})
+    assert reading(worse).startswith("Reading: no method beats doing nothing here")
 
 
 def test_report_cli_formats(tmp_path, capsys):

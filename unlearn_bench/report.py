@@ -212,6 +212,21 @@ def summarize(frame: pd.DataFrame, metrics: tuple[str, ...] = GAP_METRICS) -> di
     return tables
 
 
+def reading(table: pd.DataFrame) -> str:
+    """One line under a table: the model closest to Retrain by Avg. Gap and how far doing nothing (the Original)
+    is, so a reader sees at once whether unlearning beat leaving the model as it was."""
+    gaps_ = pd.to_numeric(table.set_index("Method")["Avg. Gap"], errors="coerce").drop("Retrain", errors="ignore")
+    gaps_ = gaps_.dropna()
+    if gaps_.empty or "Original" not in gaps_:
+        return ""
+    best, original = gaps_.idxmin(), gaps_["Original"]
+    if best == "Original":
+        return (f"Reading: no method beats doing nothing here: the Original is closest to Retrain "
+                f"(Avg. Gap {original:.2f}).")
+    return (f"Reading: closest to Retrain is {best} (Avg. Gap {gaps_[best]:.2f}); the Original, no unlearning, is at "
+            f"{original:.2f}: {best} is {original - gaps_[best]:.2f} points closer.")
+
+
 # --- Beside the paper ------------------------------------------------------------------------------------
 
 

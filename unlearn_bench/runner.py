@@ -38,7 +38,7 @@ from unlearn_bench.loggers import log_run
 from unlearn_bench.methods import METHODS, DataView, Method, create_method
 from unlearn_bench.metrics.gap import avg_gap, gaps
 from unlearn_bench.models import MODELS, create_model, model_options
-from unlearn_bench.report import render, summarize
+from unlearn_bench.report import reading, render, summarize
 from unlearn_bench.results import ARRAYS_FILE, RECORD_FILE, RunRecord, load_records, read_record, write_record
 from unlearn_bench.runtime import (
     configure_backends,
@@ -495,4 +495,5 @@ def _print_table(folder: Path) -> None:
     if ok.empty:
         log.warning("run finished with status %s: %s", frame["status"].iloc[0], folder)
         return
-    log.info("\n%s", render(summarize(ok), "md"))
+    tables = summarize(ok)
+    log.info("\n%s\n%s", render(tables, "md"), "\n".join(reading(t) for t in tables.values()))

@@ -133,22 +133,35 @@ def read_idx(path: Path) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
 
 
-@register_dataset
-def fashion_mnist(cfg: DataConfig) -> ImageData:
-    """Fashion-MNIST from IDX files: in data.root, data.root/FashionMNIST/raw (torchvision) or Debian's
-    dataset-fashion-mnist package (/usr/share/datasets/fashion-mnist)."""
-    root = Path(os.path.expanduser(cfg.root))
-    candidates = [root, root / "FashionMNIST" / "raw", root / "fashion-mnist", Path(DEBIAN_FASHION_MNIST)]
+def fashion_mnist_folders(root: str) -> list[Path]:
+    """Where Fashion-MNIST's IDX files are looked for, in order."""
+    base = Path(os.path.expanduser(root))
+    return [base, base / "FashionMNIST" / "raw", base / "fashion-mnist", Path(DEBIAN_FASHION_MNIST)]
+
+
+def fashion_mnist_files(root: str) -> list[Path] | None:
+    """The four IDX files (train images, labels, test images, labels; each plain or .gz) of the first folder of
+    ``fashion_mnist_folders`` that holds all four, or None."""
 
     def find(stem: str, folder: Path) -> Path | None:
         return next((folder / (stem + s) for s in ("", ".gz") if (folder / (stem + s)).exists()), None)
 
-    for folder in candidates:
+    for folder in fashion_mnist_folders(root):
         files = [find(s, folder) for s in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
                                            "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")]
         if all(files):
-            tx, ty, vx, vy = (torch.from_numpy(read_idx(f).copy()) for f in files)
-            return ImageData(tx[:, None], ty.long(), vx[:, None], vy.long(), FASHION_CLASSES)
+            return files
+    return None
+
+
+@register_dataset
+def fashion_mnist(cfg: DataConfig) -> ImageData:
+    """Fashion-MNIST from IDX files: in data.root, data.root/FashionMNIST/raw (torchvision) or Debian's
+    dataset-fashion-mnist package (/usr/share/datasets/fashion-mnist)."""
+    if files := fashion_mnist_files(cfg.root):
+        tx, ty, vx, vy = (torch.from_numpy(read_idx(f).copy()) for f in files)
+        return ImageData(tx[:, None], ty.long(), vx[:, None], vy.long(), FASHION_CLASSES)
+    candidates = fashion_mnist_folders(cfg.root)
     raise DatasetNotFoundError(
         f"data=fashion_mnist: IDX files not found in any of {[str(c) for c in candidates]}. "
         "Install them with `apt-get install dataset-fashion-mnist` (Debian) or put the four "
