@@ -4,8 +4,9 @@
     OMP_NUM_THREADS=1 .venv/bin/python scripts/bench_table.py            # the Fashion-MNIST table (expensive)
     OMP_NUM_THREADS=1 .venv/bin/python scripts/bench_table.py --quick    # tiny subset, three methods
 
-Default table: data=fashion_mnist, scenario=random10, methods retrain, ft, ga, rl, salun (their Fashion-MNIST presets
-where they exist), seed 0, the default evaluation (MIA inside it) plus U-LiRA with 4 shadows as the attack.
+Default table: the Fashion-MNIST benchmark's (data=fmnist_bench model=lenet5, results/fmnist/), scenario=random10,
+methods retrain, ft, ga, rl, salun (their tuned presets fmnist/random/<method> where they exist), seed 0, the
+default evaluation (MIA inside it) plus U-LiRA with 4 shadows as the attack.
 Per phase, from the run records: references = original + Retrain training (only where this run built them), unlearning
 = ``rte_s`` (Retrain's own row: its training, counted under references), evaluation = ``eval_s`` (original, Retrain,
 unlearned model; MIA included), attacks = ``ULiRA_s`` + ``Challenge_s``; other = the rest of ``wall_s`` (data, cache).
@@ -25,9 +26,10 @@ from unlearn_bench.runner import run
 PHASES = ("references", "unlearning", "evaluation", "attacks", "other")
 
 
-def _method_override(data: str, method: str) -> str:
-    preset = Path(__file__).resolve().parents[1] / "conf" / "method" / data / f"{method}.yaml"
-    return f"method={data}/{method}" if preset.exists() else f"method={method}"
+def _method_override(method: str) -> str:
+    """The benchmark's tuned preset for random forgetting (conf/method/fmnist/random/) where there is one."""
+    preset = Path(__file__).resolve().parents[1] / "conf" / "method" / "fmnist" / "random" / f"{method}.yaml"
+    return f"method=fmnist/random/{method}" if preset.exists() else f"method={method}"
 
 
 def breakdown(record) -> dict[str, float]:
@@ -42,16 +44,15 @@ def breakdown(record) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="digits-sized subset of Fashion-MNIST, 3 methods, "
+    parser.add_argument("--quick", action="store_true", help="2,000-image subset, 3 methods, "
                         "3 epochs, 4 shadows")
     parser.add_argument("--methods", nargs="+", default=None)
     parser.add_argument("--cache", default=None, help="cache folder (default: a new temp folder = cold)")
     parser.add_argument("overrides", nargs="*")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    data = "fashion_mnist"
     methods = args.methods or (["retrain", "ft", "ga"] if args.quick else ["retrain", "ft", "ga", "rl", "salun"])
-    base = [f"data={data}", "scenario=random10", "seed=0", "progress=false", "eval=ulira",
+    base = ["data=fmnist_bench", "model=lenet5", "scenario=random10", "seed=0", "progress=false", "eval=ulira",
             "eval.ulira.num_shadows=4"]
     if args.quick:
         base += ["data.train_subset=2000", "train.epochs=3"]
@@ -61,7 +62,7 @@ def main() -> None:
     for phase_name in ("cold", "warm"):
         rows, start = [], time.perf_counter()
         for method in methods:
-            cfg = compose_config([*base, _method_override(data, method), f"cache_dir={cache}", "skip_existing=false",
+            cfg = compose_config([*base, _method_override(method), f"cache_dir={cache}", "skip_existing=false",
                                   *args.overrides])
             record = run(cfg, out_root / phase_name / method)
             if record.status != "ok":
