@@ -1,5 +1,5 @@
 """Model-based evaluations of a run beyond its logits: each an ``Attack`` in ``ATTACKS``, enabled by
-``eval.<name>.enabled`` (``eval=deep`` enables all of them) and run by the runner in one loop (``run_attacks``).
+``eval.<name>.enabled`` (``eval=deep`` enables all of them) and run by the runner in one loop (``run_attack`` of each).
 
 Every attack scores three models, the run's unlearned model, the original and Retrain, each against Retrain, so the
 record holds its metrics for all three (``metrics``, ``original_metrics``, ``retrain_metrics``) and the report prints
@@ -9,28 +9,27 @@ seed reuses them; for ``method=retrain`` the unlearned model's score is Retrain'
 in this run as ``<Name>_s`` (reference scores included when they were computed, not loaded).
 
 - ``relearn`` (Siddiqui et al., "From Dormant to Deleted: Tamper-Resistant Unlearning Through Weight-Space
-  Regularization", 2025; few-shot relearning as in Hu et al., "Jogging the Memory of Unlearned LLMs Through Targeted
-  Relearning Attacks", ICLR 2025): a copy of the model fine-tuned with plain SGD for ``steps`` steps (a) on D_r
-  mini-batches only and (b) on ``k_shot`` examples of D_f (one batch); the forget accuracy (100 - UA) before and
-  after every step: on D_f for (a), on the other D_f examples for (b). Metrics: ``Relearn_Dr`` / ``Relearn_Df``
-  (forget accuracy after the last step, %), ``Relearn_Dr_AUC`` / ``Relearn_Df_AUC`` (mean forget accuracy over the
-  attack, ``metrics.relearn.curve_area``), and the L2 distance of all weights to the original and to Retrain,
-  ``W_dist_original`` / ``W_dist_retrain`` (``metrics.sure.weight_distance``). Arrays: the curves
-  ``relearn_dr_curve`` / ``relearn_df_curve`` (steps + 1), also the original's and Retrain's (prefixed).
+  Regularization", 2025, and its few-shot variant): a copy of the model fine-tuned with plain SGD for ``steps``
+  steps (a) on D_r mini-batches only and (b) on ``k_shot`` examples of D_f (one batch); the forget accuracy
+  (100 - UA) before and after every step: on D_f for (a), on the other D_f examples for (b). Metrics:
+  ``Relearn_Dr`` / ``Relearn_Df`` (forget accuracy after the last step, %), ``Relearn_Dr_AUC`` / ``Relearn_Df_AUC``
+  (mean forget accuracy over the attack, ``metrics.relearn.curve_area``), and the L2 distance of all weights to the
+  original and to Retrain, ``W_dist_original`` / ``W_dist_retrain`` (``metrics.sure.weight_distance``). Arrays: the
+  curves ``relearn_dr_curve`` / ``relearn_df_curve`` (steps + 1), also the original's and Retrain's (prefixed).
 - ``representation`` (Kim, Cha, Kim, "Are We Truly Forgetting? A Critical Re-examination of Machine Unlearning
   Evaluation Protocols", Engineering Applications of Artificial Intelligence, 2026): linear CKA of the penultimate
   features with Retrain's on D_f (``CKA_f``) and on the test split (``CKA_test``); ``kNN_f``, the accuracy (%) on D_f
   of a k-NN probe fitted on the model's own features of the labelled test images (all of them: the forgotten
   classes' too, so a class-wise forget set is not unpredictable by construction). The paper probes transfer to
   downstream data; this probe asks the same of D_f.
-- ``klom`` (Georgiev et al., "Attribute-to-Delete: Machine Unlearning via Datamodel Matching", ICLR 2025, App. E.1;
-  Rinberg et al., "Data Unlearning Beyond Uniform Forgetting via Diffusing the Forget Set", 2026, EasyDUB): per
-  example the KL divergence of margins (``metrics.klom``) between N runs of the method on the original (the
+- ``klom`` (Georgiev et al., "Attribute-to-Delete: Machine Unlearning via Datamodel Matching", arXiv 2410.23232, 2024,
+  App. E.1; Rinberg et al., "Data Unlearning Beyond Uniform Forgetting via Diffusing the Forget Set", 2026, EasyDUB):
+  per example the KL divergence of margins (``metrics.klom``) between N runs of the method on the original (the
   challenge's unlearned population and seeds) and N Retrains (the challenge's cached Retrain population, shared with
   ``eval=challenge`` when the seeds agree). ``KLoM_f`` (mean over D_f), ``KLoM_f_p50``, ``KLoM_f_p95``, ``KLoM_test``
   (mean over the test split). Retrain's own score is N further retrainings against the population (the floor that N
-  models can resolve, cached per seed); the original's is the original's margins as a point mass (the method that
-  does nothing). Arrays: ``klom_f`` (per example), also the original's and Retrain's (prefixed).
+  models can resolve, cached per seed); the original's is the original's margins as a point mass (the method that does
+  nothing). Arrays: ``klom_f`` (per example), also the original's and Retrain's (prefixed).
 """
 
 from __future__ import annotations

@@ -150,7 +150,7 @@ class RepresentationConfig:
 
 @dataclass
 class KLoMConfig:
-    """KLoM (Georgiev et al., ICLR 2025; Rinberg et al. 2026, EasyDUB; unlearn_bench/attacks.py): per forget example
+    """KLoM (Georgiev et al. 2024; Rinberg et al. 2026, EasyDUB; unlearn_bench/attacks.py): per forget example
     the KL divergence of margins between ``num_models`` runs of the method and ``num_models`` Retrains (the
     challenge's cached Retrain population: the same models when ``seed`` equals ``eval.challenge.seed``)."""
 

@@ -37,6 +37,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from unlearn_bench.metrics.distances import per_class_accuracy  # noqa: E402
 from unlearn_bench.metrics.gap import GAP_METRICS  # noqa: E402
@@ -248,6 +249,7 @@ def relearn_figure(group: pd.DataFrame) -> Figure | None:
                         label=label)
         ax.set_title(title, fontsize=9)
         ax.set_xlabel("fine-tuning step")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylim(-2, 102)
         ax.grid(alpha=0.3)
     axes[0, 0].set_ylabel("forget accuracy (%)")

@@ -1,4 +1,4 @@
-"""Known answers of KLoM (Georgiev et al., ICLR 2025; EasyDUB's estimator): margins, the binned and the Gaussian KL."""
+"""Known answers of KLoM (Georgiev et al. 2024; EasyDUB's estimator): margins, the binned and the Gaussian KL."""
 
 import numpy as np
 import pytest

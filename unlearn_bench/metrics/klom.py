@@ -1,6 +1,6 @@
-"""KLoM, the KL divergence of margins (Georgiev, Rinberg, Park, Garg, Ilyas, Madry, Neel, "Attribute-to-Delete:
-Machine Unlearning via Datamodel Matching", ICLR 2025, App. E.1), as the Easy Data Unlearning Bench computes it (Rinberg
-et al., "Data Unlearning Beyond Uniform Forgetting via Diffusing the Forget Set", 2026, and its reference code
+"""KLoM, the KL divergence of margins (Georgiev, Rinberg, Park, Garg, Ilyas, Madry, Neel, "Attribute-to-Delete: Machine
+Unlearning via Datamodel Matching", arXiv 2410.23232, 2024, App. E.1), as the Easy Data Unlearning Bench computes it
+(Rinberg et al., "Data Unlearning Beyond Uniform Forgetting via Diffusing the Forget Set", 2026, and its reference code
 RoyRin/data-unlearning-bench ``klom.py``): per example, the KL divergence from the distribution of an ensemble of
 Retrains' margins to that of the unlearned models' margins, over the randomness of training and unlearning.
 
