@@ -188,8 +188,9 @@ class Relearn(Attack):
         shots = np.zeros(len(forget_y), dtype=bool)
         shots[rng.choice(len(forget_y), k_shot, replace=False)] = True
         shot_idx, rest_idx = (torch.from_numpy(np.flatnonzero(m)).to(forget_y.device) for m in (shots, ~shots))
-        seed_everything(derive_seed(ctx.cfg.seed, rcfg.seed, _DF_STREAM))
-        shot_batches = _endless(lambda: task.batches(forget_x[shot_idx], forget_y[shot_idx], k_shot))
+        shot_generator = seed_everything(derive_seed(ctx.cfg.seed, rcfg.seed, _DF_STREAM))
+        shot_batches = _endless(lambda: task.batches(forget_x[shot_idx], forget_y[shot_idx], k_shot,
+                                                     generator=shot_generator))
         df_curve = relearn_curve(model, shot_batches, steps, lr, momentum, forget_x[rest_idx],
                                  forget_y[rest_idx].cpu().numpy(), ctx.batch_size, amp)
         metrics = {"Relearn_Dr": float(dr_curve[-1]), "Relearn_Df": float(df_curve[-1]),
