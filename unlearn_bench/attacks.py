@@ -98,7 +98,9 @@ class AttackContext:
 class Attack:
     """One evaluation: ``score(ctx, role, references)`` -> (metrics, arrays) of the model of ``role`` ("retrain",
     "original" or "unlearned"), where ``references`` holds the (metrics, arrays) of the roles scored before it.
-    ``shared_arrays``: the arrays copied into the run's arrays for the original and Retrain too (prefixed)."""
+    ``shared_arrays``: the arrays that travel with the run (the unlearned model's, and the original's and Retrain's
+    prefixed ``original_`` / ``retrain_``); the others (features, the Retrain population's margins) stay in the
+    reference cache for the later roles."""
 
     name: str = ""  # the eval.<name> config key
     cost_key: str = ""  # the metric that records the attack's wall seconds
