@@ -13,6 +13,7 @@ from tests.conftest import compose_config
 from unlearn_bench.cache import ModelCache
 from unlearn_bench.errors import ConfigError, DatasetNotFoundError
 from unlearn_bench.runner import reference_eval_cfg, run, validate
+from unlearn_bench.training import DivergedError
 
 N, STEPS = 3, 5
 SETUP = ["data=digits", "scenario=classwise", "eval=deep", f"eval.klom.num_models={N}", f"eval.relearn.steps={STEPS}",
@@ -167,3 +168,17 @@ def test_relearning_curves_and_costs_are_recorded(runs):
     from unlearn_bench import report
 
     assert report.main([str(root), "--metrics", "deep", "--reference", "none"]) == 0
+
+
+def test_a_diverging_klom_population_gives_nan_not_a_failed_run(runs, monkeypatch):
+    root, _, _, _ = runs
+
+    def diverge(*args, **kwargs):
+        raise DivergedError("loss became NaN")
+
+    monkeypatch.setattr(attacks, "population_unlearned", diverge)
+    cfg = compose_config([*SETUP, "method=digits/ga", "method.epochs=1", f"cache_dir={root / 'cache'}"])
+    record = run(cfg, output_dir=root / "ga")
+    assert record.status == "ok"
+    assert np.isnan(record.metrics["KLoM_f"]) and not np.isnan(record.retrain_metrics["KLoM_f"])
+    assert np.isfinite(record.metrics["CKA_f"]) and np.isfinite(record.metrics["Relearn_Df"])

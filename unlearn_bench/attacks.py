@@ -272,27 +272,30 @@ class KLoM(Attack):
         return _stack(per_model)
 
     def score(self, ctx: AttackContext, role: str, references: dict[str, Scores]) -> Scores:
-        num_models, amp = int(ctx.cfg.eval.klom.num_models), bool(ctx.cfg.train.amp)
-        population = (self._population(ctx, None) if role == "retrain"
-                      else {s: references["retrain"][1][f"population_{s}"] for s in ("forget", "test")})
+        kcfg, amp = ctx.cfg.eval.klom, bool(ctx.cfg.train.amp)
+        splits = ("forget", "test")
+        if role == "retrain":  # the population's margins are kept (in the reference cache) for the other roles
+            population = self._population(ctx, None)
+            kept = {f"population_{s}": population[s].astype(np.float32) for s in splits}
+        else:
+            population, kept = {s: references["retrain"][1][f"population_{s}"] for s in splits}, {}
         try:
             if role == "original":  # the original as a method that does nothing: N copies of its margins
-                sample = _stack([_margins(ctx.original, ctx.task, ctx.batch_size, amp)] * num_models)
+                sample = _stack([_margins(ctx.original, ctx.task, ctx.batch_size, amp)] * int(kcfg.num_models))
             else:
                 method = OmegaConf.create({"name": "retrain"}) if role == "retrain" else ctx.cfg.method
                 sample = self._population(ctx, method)
         except DivergedError as err:
-            log.warning("KLoM: a run of %s diverged (%s); KLoM metrics are NaN", ctx.cfg.method.name, err)
-            return {k: float("nan") for k in ("KLoM_f", "KLoM_f_p50", "KLoM_f_p95", "KLoM_test")}, {}
-        kcfg = ctx.cfg.eval.klom
-        per_example = {s: klom(sample[s], population[s], kcfg.estimator, int(kcfg.bins)) for s in ("forget", "test")}
+            sample, why = None, str(err)
+        if sample is None or not all(np.isfinite(sample[s]).all() for s in splits):
+            log.warning("KLoM: a run of %s diverged (%s); KLoM metrics are NaN", ctx.cfg.method.name,
+                        why if sample is None else "non-finite margins")
+            return dict.fromkeys(("KLoM_f", "KLoM_f_p50", "KLoM_f_p95", "KLoM_test"), float("nan")), kept
+        per_example = {s: klom(sample[s], population[s], kcfg.estimator, int(kcfg.bins)) for s in splits}
         forget = summarize_klom(per_example["forget"])
         metrics = {"KLoM_f": forget["mean"], "KLoM_f_p50": forget["p50"], "KLoM_f_p95": forget["p95"],
                    "KLoM_test": summarize_klom(per_example["test"])["mean"]}
-        arrays = {"klom_f": per_example["forget"].astype(np.float32)}
-        if role == "retrain":  # the population's margins, for the other roles (kept in the reference cache)
-            arrays.update({f"population_{s}": population[s].astype(np.float32) for s in ("forget", "test")})
-        return metrics, arrays
+        return metrics, {"klom_f": per_example["forget"].astype(np.float32), **kept}
 
 
 ATTACKS: dict[str, Attack] = {attack.name: attack for attack in (Relearn(), Representation(), KLoM())}
