@@ -152,3 +152,31 @@ def test_generation_records_skip_the_classifier_figures_with_a_reason(tmp_path):
     written, skipped = save_figures(load_records(tmp_path), tmp_path / "figs")
     assert written == []
     assert any(s.startswith("per_class") and "classifier logits" in s for s in skipped)
+
+
+def test_relearn_figure_plots_each_method_mean_and_the_references(tmp_path):
+    from unlearn_bench.figures import relearn_figure
+
+    curves = {"ft": ([0.0, 50.0, 100.0], [10.0, 20.0, 30.0]), "ga": ([0.0, 0.0, 10.0], [0.0, 10.0, 50.0])}
+    for seed in (0, 1):
+        for method, (start, end) in curves.items():
+            arrays = {"relearn_dr_curve": np.array(start) + seed, "relearn_df_curve": np.array(end),
+                      "retrain_relearn_dr_curve": np.zeros(3), "retrain_relearn_df_curve": np.zeros(3),
+                      "original_relearn_dr_curve": np.full(3, 100.0), "original_relearn_df_curve": np.full(3, 90.0)}
+            write(tmp_path / f"{method}{seed}", record(method, seed), arrays)
+    frame = load_records(tmp_path)
+    fig = relearn_figure(frame)
+    lines = {line.get_label(): line.get_ydata() for line in fig.axes[0].lines}
+    np.testing.assert_allclose(lines["ft"], [0.5, 50.5, 100.5])  # mean over the two seeds
+    np.testing.assert_allclose(lines["Retrain"], 0.0)
+    np.testing.assert_allclose(lines["Original"], 100.0)
+    assert {line.get_label() for line in fig.axes[1].lines} == {"ft", "ga", "Retrain", "Original"}
+    written, _ = save_figures(frame, tmp_path / "figures")
+    assert {p.name for p in written} >= {"relearn_digits-small-cnn-random10-none.png"}
+
+
+def test_no_relearn_figure_without_the_attack(tmp_path):
+    from unlearn_bench.figures import relearn_figure
+
+    write(tmp_path / "a", record("ft", 0), CLASSWISE_ARRAYS)
+    assert relearn_figure(load_records(tmp_path)) is None

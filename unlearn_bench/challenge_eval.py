@@ -60,7 +60,8 @@ from unlearn_bench.runtime import resolve_eval_batch_size
 from unlearn_bench.training import DivergedError
 from unlearn_bench.ulira import derive_seed, scaled_confidences, unlearn_seeded
 
-__all__ = ["METRIC_KEYS", "MIN_MODELS", "ChallengeConfig", "challenge_evaluation", "check_challenge_config"]
+__all__ = ["METRIC_KEYS", "MIN_MODELS", "ChallengeConfig", "challenge_evaluation", "check_challenge_config",
+           "population_retrain", "population_unlearned"]
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +115,32 @@ def _build_population_vectorised(cfg: DictConfig, task: Task, retrain_payload: d
     build_cached(cache, jobs, new_model, recipe, desc="challenge Retrains")
 
 
+def population_retrain(cfg: DictConfig, task: Task, retrain_payload: dict, new_model: Callable[[], nn.Module],
+                       original: nn.Module, retrain: nn.Module, index: int, population_seed: int,
+                       progress: bool = False) -> tuple[nn.Module, str]:
+    """Model ``index`` of the Retrain population (protocol step 1) and where it came from: index 0 is the run's
+    Retrain, index i >= 1 the ``retrain`` method on ``original`` seeded by (seed, population_seed, i), cached (kind
+    ``challenge_retrain``). Shared by the challenge score and KLoM (unlearn_bench/attacks.py): with the same
+    population seed they train the same models once."""
+    if index == 0:
+        return retrain, "the run's Retrain"
+    seed = derive_seed(cfg.seed, population_seed, _RETRAIN, index)
+    retrain_method = METHODS["retrain"](METHODS["retrain"].Config())
+    model, meta = ModelCache(cfg.cache_dir).load_or_build(
+        "challenge_retrain", {**retrain_payload, "challenge": {"index": index, "seed": population_seed}}, new_model(),
+        lambda: unlearn_seeded(retrain_method, original, task, cfg.train, seed, progress))
+    return model, "cached" if meta["cached"] else "trained"
+
+
+def population_unlearned(cfg: DictConfig, method_cfg: DictConfig, task: Task, original: nn.Module, index: int,
+                         population_seed: int, progress: bool = False) -> nn.Module:
+    """Model ``index`` of the unlearned population (protocol step 2): the method of ``method_cfg`` on a copy of
+    ``original``, seeded by (seed, population_seed, index) from a stream apart from the Retrain population's (not
+    cached: it is the method's). Raises DivergedError when the method diverges."""
+    return unlearn_seeded(create_method(method_cfg), original, task, cfg.train,
+                          derive_seed(cfg.seed, population_seed, _UNLEARN, index), progress)
+
+
 def challenge_evaluation(cfg: DictConfig, task: Task, retrain_payload: dict, new_model: Callable[[], nn.Module],
                          original: nn.Module, retrain: nn.Module, progress: bool = False
                          ) -> tuple[dict[str, float], dict[str, np.ndarray]]:
@@ -126,10 +153,9 @@ def challenge_evaluation(cfg: DictConfig, task: Task, retrain_payload: dict, new
     challenge_cfg = cfg.eval.challenge
     check_challenge_config(challenge_cfg)
     num_models, population_seed = int(challenge_cfg.num_models), int(challenge_cfg.seed)
-    recipe, amp = cfg.train, bool(cfg.train.amp)
+    amp = bool(cfg.train.amp)
     batch_size = resolve_eval_batch_size(cfg.eval.batch_size, task.device)
     cache = ModelCache(cfg.cache_dir)
-    retrain_method = METHODS["retrain"](METHODS["retrain"].Config())
     phi = {side: np.full((num_models, len(task.forget_idx)), np.nan) for side in _POPULATIONS}
     retain_acc = {side: np.full(num_models, np.nan) for side in _POPULATIONS}
     test_acc = {side: np.full(num_models, np.nan) for side in _POPULATIONS}
@@ -140,19 +166,12 @@ def challenge_evaluation(cfg: DictConfig, task: Task, retrain_payload: dict, new
 
     for i in range(num_models):
         model_start = time.perf_counter()
-        if i == 0:
-            retrained, source = retrain, "the run's Retrain"
-        else:
-            seed = derive_seed(cfg.seed, population_seed, _RETRAIN, i)
-            retrained, meta = cache.load_or_build(
-                "challenge_retrain", {**retrain_payload, "challenge": {"index": i, "seed": population_seed}},
-                new_model(), lambda seed=seed: unlearn_seeded(retrain_method, original, task, recipe, seed, progress))
-            source = "cached" if meta["cached"] else "trained"
+        retrained, source = population_retrain(cfg, task, retrain_payload, new_model, original, retrain, i,
+                                               population_seed, progress)
         phi["retrained"][i], retain_acc["retrained"][i], test_acc["retrained"][i] = _measure(
             retrained, task, batch_size, amp)
         try:
-            unlearned = unlearn_seeded(create_method(cfg.method), original, task, recipe,
-                                       derive_seed(cfg.seed, population_seed, _UNLEARN, i), progress)
+            unlearned = population_unlearned(cfg, cfg.method, task, original, i, population_seed, progress)
         except DivergedError as err:
             log.warning("challenge model %d: %s diverged (%s); challenge metrics are NaN", i, cfg.method.name, err)
             return _nan_result(start, {})

@@ -125,6 +125,43 @@ class ChallengeConfig:
 
 
 @dataclass
+class RelearnConfig:
+    """Relearning attack (Siddiqui et al. 2025, "From Dormant to Deleted"; unlearn_bench/attacks.py): a copy of the
+    model fine-tuned with plain SGD for ``steps`` steps (a) on D_r only and (b) on ``k_shot`` examples of D_f; the
+    forget accuracy after every step, against the same attack on Retrain and the original."""
+
+    enabled: bool = False
+    steps: int = 20  # harness choice: a small fixed budget, as the relearning attacks' "few steps"
+    lr: float = 0.01  # harness choice: a fixed fine-tuning rate below the recipes' training rates
+    momentum: float = 0.0  # harness choice: plain SGD, the simplest attacker
+    batch_size: int = 64  # harness choice: D_r mini-batches (the k-shot set is one batch)
+    k_shot: int = 10  # harness choice: few-shot relearning on this many D_f examples (must be < |D_f|)
+    seed: int = 0  # harness choice: draws the D_r batches and the k-shot examples (the same for every model)
+
+
+@dataclass
+class RepresentationConfig:
+    """Representation similarity to Retrain (Kim et al. 2026, "Are We Truly Forgetting?"; unlearn_bench/attacks.py):
+    linear CKA of penultimate features with Retrain's on D_f and the test split, and a k-NN probe's accuracy on D_f."""
+
+    enabled: bool = False
+    knn_k: int = 5  # harness choice: scikit-learn's default k, as SURE's MIARS KNN here
+
+
+@dataclass
+class KLoMConfig:
+    """KLoM (Georgiev et al. 2024; Rinberg et al. 2026, EasyDUB; unlearn_bench/attacks.py): per forget example
+    the KL divergence of margins between ``num_models`` runs of the method and ``num_models`` Retrains (the
+    challenge's cached Retrain population: the same models when ``seed`` equals ``eval.challenge.seed``)."""
+
+    enabled: bool = False
+    num_models: int = 8  # harness choice: CPU budget (EasyDUB uses 100 per side); >= 2
+    estimator: str = "binned"  # binned (EasyDUB's reference code) | gaussian (normal fits; for a few models)
+    bins: int = 20  # binned: EasyDUB reference code klom.py, bin_count=20
+    seed: int = 0  # harness choice: the population seed, eval.challenge.seed's default so the Retrains are shared
+
+
+@dataclass
 class ShiftConfig:
     """A distribution shift applied to the forget, retain and test sets at evaluation (Forget Vector §4,
     Fig. 2): ``gaussian`` pixel noise (clipped to [0, 1]), ``elastic`` (ImageNet-C's elastic transform) or
@@ -149,6 +186,10 @@ class EvalConfig:
     shift: ShiftConfig = field(default_factory=ShiftConfig)
     ulira: ULiRAConfig = field(default_factory=ULiRAConfig)
     challenge: ChallengeConfig = field(default_factory=ChallengeConfig)
+    # Model-based attacks of unlearn_bench/attacks.py (eval=deep enables all three).
+    relearn: RelearnConfig = field(default_factory=RelearnConfig)
+    representation: RepresentationConfig = field(default_factory=RepresentationConfig)
+    klom: KLoMConfig = field(default_factory=KLoMConfig)
     # Metric groups beyond UA/RA/TA/MIA(/CTA): jit, sure, distances (unlearn_bench/evaluation.py).
     metrics: list[str] = field(default_factory=list)
     save_arrays: bool = True  # per-example logits of every split, next to the record

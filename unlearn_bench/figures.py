@@ -15,6 +15,10 @@ Each figure is saved as PNG and PDF; one file per (data, model, scenario, shift)
   class vectors, conf/experiment/forget_vector_fig3*.yaml): UA on class a, UA on class b (from ``arrays.npz``),
   TA and their average. Any other pair (e.g. ``method.lambda1`` x ``method.lambda2``, Fig. A3): UA, RA, TA,
   MIA-Efficacy and their average.
+- ``relearn_<group>``: relearning curves (``eval.relearn``, unlearn_bench/attacks.py; Siddiqui et al. 2025): the
+  forget accuracy before and after each fine-tuning step, on D_r (left) and on k examples of D_f (right), one line
+  per method (mean over seeds), Retrain dashed and the Original dotted (their curves travel with every record).
+  Drawn only for groups whose records ran the attack.
 - ``per_class_<group>``: per-class accuracy bars on D_f and on the whole test set (the forgotten classes' test
   images included), one bar per method and class, mean over seeds, computed from the logits in ``arrays.npz``
   beside each record (``unlearn_bench.results.ARRAYS_FILE``). Retrain's bars come from its own runs
@@ -33,6 +37,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from unlearn_bench.metrics.distances import per_class_accuracy  # noqa: E402
 from unlearn_bench.metrics.gap import GAP_METRICS  # noqa: E402
@@ -206,6 +211,54 @@ def per_class_figure(group: pd.DataFrame) -> Figure | None:
     return fig
 
 
+RELEARN_PANELS = {"relearn_dr_curve": "fine-tuned on D_r", "relearn_df_curve": "fine-tuned on k examples of D_f"}
+
+
+def _relearn_curves(paths: list[str], key: str) -> np.ndarray | None:
+    """Mean over the records of the curve ``key`` in their arrays.npz (cut to the shortest), None if none has it."""
+    curves = []
+    for path in paths:
+        file = Path(path) / ARRAYS_FILE
+        if file.is_file():
+            with np.load(file) as arrays:
+                if key in arrays.files:
+                    curves.append(arrays[key])
+    if not curves:
+        return None
+    steps = min(len(c) for c in curves)
+    return np.mean([c[:steps] for c in curves], axis=0)
+
+
+def relearn_figure(group: pd.DataFrame) -> Figure | None:
+    """Relearning curves of one group (None if no record has them)."""
+    runs = group[group["method"] != "retrain"]
+    runs = runs.assign(label=method_labels(runs))
+    per_seed = group.drop_duplicates("seed")["path"].tolist()  # every record carries its seed's reference curves
+    if _relearn_curves(group["path"].tolist(), "retrain_relearn_dr_curve") is None:
+        return None
+    fig, axes = plt.subplots(1, len(RELEARN_PANELS), figsize=(10, 4), sharey=True, squeeze=False)
+    for ax, (key, title) in zip(axes[0], RELEARN_PANELS.items()):
+        for label, by_label in runs.groupby("label", sort=True):
+            curve = _relearn_curves(by_label["path"].tolist(), key)
+            if curve is not None:
+                ax.plot(np.arange(len(curve)), curve, marker=".", label=label)
+        for prefix, label, style in (("retrain_", "Retrain", "--"), ("original_", "Original", ":")):
+            curve = _relearn_curves(per_seed, prefix + key)
+            if curve is not None:
+                ax.plot(np.arange(len(curve)), curve, style, color="black" if prefix == "retrain_" else "grey",
+                        label=label)
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("fine-tuning step")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_ylim(-2, 102)
+        ax.grid(alpha=0.3)
+    axes[0, 0].set_ylabel("forget accuracy (%)")
+    axes[0, -1].legend(fontsize=7)
+    fig.suptitle(", ".join(f"{k}={v}" for k, v in zip(GROUP_KEYS, group[GROUP_KEYS].iloc[0])), fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
 def _save(fig: Figure, folder: Path, name: str) -> list[Path]:
     paths = [folder / f"{name}.{fmt}" for fmt in FORMATS]
     for path in paths:  # no creation date in the PDF: regenerating an unchanged figure gives the same file
@@ -234,6 +287,9 @@ def save_figures(frame: pd.DataFrame, outdir: str | Path) -> tuple[list[Path], l
                            "(a generation sweep, or eval.save_arrays=false)")
         else:
             written += _save(fig, folder, f"per_class_{name}")
+        fig = relearn_figure(group)
+        if fig is not None:
+            written += _save(fig, folder, f"relearn_{name}")
         fig, why = coefficient_heatmap_figure(group)
         if fig is not None:
             written += _save(fig, folder, f"forget_vector_fig3_{name}")

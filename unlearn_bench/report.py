@@ -8,8 +8,9 @@ can differ from the mean per-seed gap when seeds disagree in sign.
 
 ``--metrics`` picks the metric columns (default ``auto``: UA,RA,TA,MIA; UA, FID, Acc_gen for generation
 records): any metric the records hold (CTA, JiT_MIA, MIA-I, MIARS-I, KL_f, ... see unlearn_bench/evaluation.py)
-and AEG, SURE's Average Error Gap (mean of the UA, TA, RA, CTA and MIARS-I gaps that the records hold). A cell is
-empty where a model has no such value.
+and AEG, SURE's Average Error Gap (mean of the UA, TA, RA, CTA and MIARS-I gaps that the records hold); ``deep``:
+UA,RA,TA,MIA and the ``eval=deep`` metrics the records hold (``DEEP_METRICS``). A cell is empty where a model has no
+such value.
 
 Beside the paper (``--reference``): under each table, one block per published table that has rows for it, one
 row per (model, metric) that both hold: ours mean±std over seeds, the paper's mean±std, ours − paper. The block's
@@ -489,6 +490,11 @@ def render(tables: dict[tuple, pd.DataFrame], fmt: str = "md",
     return "\n\n".join(parts)
 
 
+# --metrics deep: SalUn's four, then the eval=deep metrics and costs (unlearn_bench/attacks.py) the records hold.
+DEEP_METRICS = ("Relearn_Dr", "Relearn_Df", "Relearn_Df_AUC", "W_dist_original", "W_dist_retrain", "CKA_f",
+                "CKA_test", "kNN_f", "KLoM_f", "KLoM_f_p95", "KLoM_test", "Relearn_s", "Representation_s", "KLoM_s")
+
+
 # The generation runners' table columns (generation/runner.py, generation/sd/runner.py), in this order.
 GENERATION_METRICS = ("UA", "FID_inception", "FID_classifier", "Acc_gen", "NudeNet_total")
 
@@ -525,7 +531,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="comma-separated metric columns, e.g. UA,RA,TA,MIA,CTA,JiT_MIA,MIARS-I,KL_f,AEG; auto: "
                              "UA,RA,TA,MIA for classifiers (and acc_<sub> of the forgotten sub-class and its "
                              "siblings when every record forgets the same one), UA, FID, Acc_gen (and "
-                             "NudeNet_total) for generation")
+                             "NudeNet_total) for generation; deep: UA,RA,TA,MIA and the eval=deep metrics "
+                             "(relearning, CKA, k-NN, KLoM, weight distances) and their costs in seconds")
     parser.add_argument("--reference", default="auto",
                         help="paper numbers beside ours: auto (default), none, a CSV file, or <paper>:<table>"
                              "[:<data>:<model>] (e.g. salun:1; a stand-in comparison for *_cpu runs)")
@@ -550,6 +557,7 @@ def main(argv: list[str] | None = None) -> int:
     frame = frame[frame["status"] == "ok"]
     known = {name for names in frame["metric_names"] for name in names.split(",") if name} | {"AEG"}
     columns = (default_metrics(known, set(frame["scenario"])) if args.metrics == "auto"
+               else (*GAP_METRICS, *(m for m in DEEP_METRICS if m in known)) if args.metrics == "deep"
                else tuple(args.metrics.split(",")))
     unknown = [m for m in columns if m not in known]
     if unknown:

@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,7 @@ from filelock import FileLock
 from omegaconf import DictConfig, OmegaConf
 
 import unlearn_bench
+from unlearn_bench.attacks import ATTACKS, AttackContext, check_attacks, enabled_attacks, run_attack
 from unlearn_bench.cache import ModelCache, atomic_write_bytes, atomic_write_json, config_hash
 from unlearn_bench.challenge_eval import challenge_evaluation, check_challenge_config
 from unlearn_bench.data.scenarios import (
@@ -86,6 +88,7 @@ def validate(cfg: DictConfig) -> None:
     select_device(cfg.device)
     check_metric_groups(cfg.eval.metrics)
     check_challenge_config(cfg.eval.challenge)
+    check_attacks(cfg)
     check_tune(cfg.tune)
     for key in ("train.epochs", "train.batch_size", "eval.batch_size", "model.width",
                 *(f"method.{k}" for k in cfg.method if k.endswith("batch_size"))):
@@ -307,10 +310,10 @@ def cached_evaluation(cache_dir: str, payload: dict, compute: Callable[[], tuple
 
 
 def reference_eval_cfg(cfg: DictConfig) -> dict:
-    """The eval config that determines the original's and Retrain's evaluation (U-LiRA and the challenge score are
-    the method's, and so is evaluating every unlearning epoch)."""
+    """The eval config that determines the original's and Retrain's evaluation (U-LiRA, the challenge score and the
+    attacks of unlearn_bench/attacks.py are the method's, and so is evaluating every unlearning epoch)."""
     return {k: v for k, v in OmegaConf.to_container(cfg.eval, resolve=True).items()
-            if k not in ("ulira", "challenge", "every_epoch")}
+            if k not in ("ulira", "challenge", "every_epoch", *ATTACKS)}
 
 
 def config_options() -> dict[str, str]:
@@ -460,6 +463,16 @@ def run(cfg: DictConfig, output_dir: str | Path | None = None) -> RunRecord:
                                                                        original, retrain, progress)
             metrics.update(challenge_metrics)
             arrays.update(challenge_arrays)
+        if unlearned is not None:  # eval.relearn / representation / klom (unlearn_bench/attacks.py)
+            context = AttackContext(cfg, task, original, retrain, unlearned, fresh_model, reference_eval,
+                                    {"original": original_meta["sha256"], "retrain": retrain_meta["sha256"]},
+                                    partial(cached_evaluation, cfg.cache_dir), payloads["retrain"], progress)
+            for attack in enabled_attacks(cfg):
+                result = run_attack(attack, context)
+                metrics.update(result.metrics)
+                arrays.update(result.arrays)
+                original_metrics.update(result.original_metrics)
+                retrain_metrics.update(result.retrain_metrics)
     except UserInputError:
         raise
     except Exception as err:

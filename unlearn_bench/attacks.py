@@ -1,0 +1,348 @@
+"""Model-based evaluations of a run beyond its logits: each an ``Attack`` in ``ATTACKS``, enabled by
+``eval.<name>.enabled`` (``eval=deep`` enables all of them) and run by the runner in one loop (``run_attack`` of each).
+
+Every attack scores three models, the run's unlearned model, the original and Retrain, each against Retrain, so the
+record holds its metrics for all three (``metrics``, ``original_metrics``, ``retrain_metrics``) and the report prints
+the gap to Retrain as for UA. The original's and Retrain's scores do not depend on the method: they are cached
+(``cached_evaluation``, keyed by both models' weights, the forget set and the attack's config) and every method of a
+seed reuses them; for ``method=retrain`` the unlearned model's score is Retrain's. Each attack records its wall seconds
+in this run as ``<Name>_s`` (reference scores included when they were computed, not loaded).
+
+- ``relearn`` (Siddiqui et al., "From Dormant to Deleted: Tamper-Resistant Unlearning Through Weight-Space
+  Regularization", 2025, and its few-shot variant): a copy of the model fine-tuned with plain SGD for ``steps``
+  steps (a) on D_r mini-batches only and (b) on ``k_shot`` examples of D_f (one batch); the forget accuracy
+  (100 - UA) before and after every step: on D_f for (a), on the other D_f examples for (b). Metrics:
+  ``Relearn_Dr`` / ``Relearn_Df`` (forget accuracy after the last step, %), ``Relearn_Dr_AUC`` / ``Relearn_Df_AUC``
+  (mean forget accuracy over the attack, ``metrics.relearn.curve_area``), and the L2 distance of all weights to the
+  original and to Retrain, ``W_dist_original`` / ``W_dist_retrain`` (``metrics.sure.weight_distance``). Arrays: the
+  curves ``relearn_dr_curve`` / ``relearn_df_curve`` (steps + 1), also the original's and Retrain's (prefixed).
+- ``representation`` (Kim, Cha, Kim, "Are We Truly Forgetting? A Critical Re-examination of Machine Unlearning
+  Evaluation Protocols", Engineering Applications of Artificial Intelligence, 2026): linear CKA of the penultimate
+  features with Retrain's on D_f (``CKA_f``) and on the test split (``CKA_test``); ``kNN_f``, the accuracy (%) on D_f
+  of a k-NN probe fitted on the model's own features of the labelled test images (all of them: the forgotten
+  classes' too, so a class-wise forget set is not unpredictable by construction). The paper probes transfer to
+  downstream data; this probe asks the same of D_f.
+- ``klom`` (Georgiev et al., "Attribute-to-Delete: Machine Unlearning via Datamodel Matching", arXiv 2410.23232, 2024,
+  App. E.1; Rinberg et al., "Data Unlearning Beyond Uniform Forgetting via Diffusing the Forget Set", 2026, EasyDUB):
+  per example the KL divergence of margins (``metrics.klom``) between N runs of the method on the original (the
+  challenge's unlearned population and seeds) and N Retrains (the challenge's cached Retrain population, shared with
+  ``eval=challenge`` when the seeds agree). ``KLoM_f`` (mean over D_f), ``KLoM_f_p50``, ``KLoM_f_p95``, ``KLoM_test``
+  (mean over the test split). Retrain's own score is N further retrainings against the population (the floor that N
+  models can resolve, cached per seed); the original's is the original's margins as a point mass (the method that does
+  nothing). Arrays: ``klom_f`` (per example), also the original's and Retrain's (prefixed).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from omegaconf import DictConfig, OmegaConf
+from torch import nn
+
+from unlearn_bench.challenge_eval import population_retrain, population_unlearned
+from unlearn_bench.data.task import Task
+from unlearn_bench.errors import ConfigError
+from unlearn_bench.evaluation import predict
+from unlearn_bench.metrics.accuracy import accuracy
+from unlearn_bench.metrics.klom import ESTIMATORS, klom, margins
+from unlearn_bench.metrics.klom import summarize as summarize_klom
+from unlearn_bench.metrics.relearn import curve_area
+from unlearn_bench.metrics.representation import knn_probe_accuracy, linear_cka
+from unlearn_bench.metrics.sure import weight_distance
+from unlearn_bench.runtime import autocast, resolve_eval_batch_size, seed_everything
+from unlearn_bench.training import DivergedError
+from unlearn_bench.ulira import derive_seed
+
+log = logging.getLogger(__name__)
+
+ROLES = ("retrain", "original", "unlearned")  # scoring order: later roles read the earlier roles' arrays
+_DR_STREAM, _DF_STREAM = 20, 21  # seed streams, apart from U-LiRA's (0-3) and the challenge's (10-11)
+Scores = tuple[dict[str, float], dict[str, np.ndarray]]
+
+
+@dataclass
+class AttackContext:
+    """What an attack may use: the run's config and task, its three models, a fresh model of the architecture,
+    ``reference_key`` (what determines a reference model's evaluation besides the weights: forget set, scenario,
+    eval config, amp), the original's and Retrain's weight SHA-256 (``weights``), ``cached(payload, compute)`` (the
+    runner's ``cached_evaluation``) and the payload of the run's Retrain (for the challenge's Retrain population)."""
+
+    cfg: DictConfig
+    task: Task
+    original: nn.Module
+    retrain: nn.Module
+    unlearned: nn.Module
+    fresh_model: Callable[[], nn.Module]
+    reference_key: dict
+    weights: dict[str, str]
+    cached: Callable[[dict, Callable[[], Scores]], Scores]
+    retrain_payload: dict
+    progress: bool = False
+
+    def model(self, role: str) -> nn.Module:
+        return {"original": self.original, "retrain": self.retrain, "unlearned": self.unlearned}[role]
+
+    @property
+    def batch_size(self) -> int:
+        return resolve_eval_batch_size(self.cfg.eval.batch_size, self.task.device)
+
+
+class Attack:
+    """One evaluation: ``score(ctx, role, references)`` -> (metrics, arrays) of the model of ``role`` ("retrain",
+    "original" or "unlearned"), where ``references`` holds the (metrics, arrays) of the roles scored before it.
+    ``shared_arrays``: the arrays that travel with the run (the unlearned model's, and the original's and Retrain's
+    prefixed ``original_`` / ``retrain_``); the others (features, the Retrain population's margins) stay in the
+    reference cache for the later roles."""
+
+    name: str = ""  # the eval.<name> config key
+    cost_key: str = ""  # the metric that records the attack's wall seconds
+    shared_arrays: tuple[str, ...] = ()
+
+    def check(self, cfg: DictConfig) -> None:
+        """Raise ConfigError for a bad ``eval.<name>`` value (before anything is trained)."""
+
+    def score(self, ctx: AttackContext, role: str, references: dict[str, Scores]) -> Scores:
+        raise NotImplementedError
+
+
+def _at_least(cfg: DictConfig, key: str, low: float) -> None:
+    value = OmegaConf.select(cfg, key)
+    if not value >= low:
+        raise ConfigError(f"{key}={value} must be >= {low}")
+
+
+# --- relearning ----------------------------------------------------------------------------------------------------
+
+
+def _endless(batches: Callable[[], Iterator[tuple[torch.Tensor, torch.Tensor]]]
+             ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    while True:
+        yield from batches()
+
+
+def relearn_curve(model: nn.Module, batches: Iterator[tuple[torch.Tensor, torch.Tensor]], steps: int, lr: float,
+                  momentum: float, eval_x: torch.Tensor, eval_y: np.ndarray, batch_size: int, amp: bool
+                  ) -> np.ndarray:
+    """Accuracy (%) on ``eval_x`` of a copy of ``model`` before and after each of ``steps`` SGD steps (cross-entropy,
+    no weight decay) on the next batch of ``batches``; ``model`` itself is left unchanged."""
+    model = copy.deepcopy(model).train()
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
+    curve = [accuracy(predict(model, eval_x, batch_size, amp), eval_y)]
+    for _, (xb, yb) in zip(range(steps), batches):
+        with autocast(xb.device, amp):
+            loss = F.cross_entropy(model(xb).float(), yb)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        curve.append(accuracy(predict(model, eval_x, batch_size, amp), eval_y))
+    return np.array(curve)
+
+
+def _parameters(model: nn.Module) -> dict[str, np.ndarray]:
+    """Trainable parameters by name, without a wrapper's prefix (``...net.``, as evaluation._head_weights)."""
+    return {k.rsplit("net.", 1)[-1]: v.detach().float().cpu().numpy() for k, v in model.named_parameters()}
+
+
+def weight_distances(model: nn.Module, original: nn.Module, retrain: nn.Module) -> dict[str, float]:
+    """L2 distance of all the architecture's weights to the original's and to Retrain's. A wrapper's own parameters
+    (Forget Vector's input perturbation) are not weights of the architecture and are left out."""
+    mine = _parameters(model)
+    out = {}
+    for name, reference in (("original", original), ("retrain", retrain)):
+        theirs = _parameters(reference)
+        out[f"W_dist_{name}"] = weight_distance({k: mine[k] for k in theirs}, theirs)
+    return out
+
+
+class Relearn(Attack):
+    name, cost_key = "relearn", "Relearn_s"
+    shared_arrays = ("relearn_dr_curve", "relearn_df_curve")
+
+    def check(self, cfg: DictConfig) -> None:
+        for key in ("steps", "batch_size", "k_shot"):
+            _at_least(cfg, f"eval.relearn.{key}", 1)
+        if not cfg.eval.relearn.lr > 0:
+            raise ConfigError(f"eval.relearn.lr={cfg.eval.relearn.lr} must be > 0")
+        _at_least(cfg, "eval.relearn.momentum", 0)
+
+    def score(self, ctx: AttackContext, role: str, references: dict[str, Scores]) -> Scores:
+        rcfg, task, amp = ctx.cfg.eval.relearn, ctx.task, bool(ctx.cfg.train.amp)
+        forget_x, forget_y = task.split("forget")
+        k_shot = int(rcfg.k_shot)
+        if k_shot >= len(forget_y):
+            raise ConfigError(f"eval.relearn.k_shot={k_shot} must be smaller than the forget set ({len(forget_y)} "
+                              "examples): the few-shot attack is scored on the D_f examples it does not see")
+        model, steps, lr, momentum = ctx.model(role), int(rcfg.steps), float(rcfg.lr), float(rcfg.momentum)
+        # The same batches and shots for every model (seeded by the run's seed, not by the role): a paired comparison.
+        generator = seed_everything(derive_seed(ctx.cfg.seed, rcfg.seed, _DR_STREAM))
+        retain_batches = _endless(lambda: task.loader("retain", int(rcfg.batch_size), generator=generator))
+        dr_curve = relearn_curve(model, retain_batches, steps, lr, momentum, forget_x, forget_y.cpu().numpy(),
+                                 ctx.batch_size, amp)
+        rng = np.random.default_rng(derive_seed(ctx.cfg.seed, rcfg.seed, _DF_STREAM))
+        shots = np.zeros(len(forget_y), dtype=bool)
+        shots[rng.choice(len(forget_y), k_shot, replace=False)] = True
+        shot_idx, rest_idx = (torch.from_numpy(np.flatnonzero(m)).to(forget_y.device) for m in (shots, ~shots))
+        shot_generator = seed_everything(derive_seed(ctx.cfg.seed, rcfg.seed, _DF_STREAM))
+        shot_batches = _endless(lambda: task.batches(forget_x[shot_idx], forget_y[shot_idx], k_shot,
+                                                     generator=shot_generator))
+        df_curve = relearn_curve(model, shot_batches, steps, lr, momentum, forget_x[rest_idx],
+                                 forget_y[rest_idx].cpu().numpy(), ctx.batch_size, amp)
+        metrics = {"Relearn_Dr": float(dr_curve[-1]), "Relearn_Df": float(df_curve[-1]),
+                   "Relearn_Dr_AUC": curve_area(dr_curve), "Relearn_Df_AUC": curve_area(df_curve),
+                   **weight_distances(model, ctx.original, ctx.retrain)}
+        curves = {"relearn_dr_curve": dr_curve, "relearn_df_curve": df_curve}
+        return metrics, {k: v.astype(np.float32) for k, v in curves.items()}
+
+
+# --- representations -----------------------------------------------------------------------------------------------
+
+
+class Representation(Attack):
+    name, cost_key = "representation", "Representation_s"
+
+    def check(self, cfg: DictConfig) -> None:
+        _at_least(cfg, "eval.representation.knn_k", 1)
+
+    def score(self, ctx: AttackContext, role: str, references: dict[str, Scores]) -> Scores:
+        task, amp = ctx.task, bool(ctx.cfg.train.amp)
+        # The probe's labelled data: every test image, the forgotten classes' too where `test` holds them out.
+        held_out = len(task.split("forget_test")[1]) > 0 and not task.forget_class_in_test_split().any()
+        probe_splits = ["test", "forget_test"] if held_out else ["test"]
+        feats = {split: predict(ctx.model(role), task.split(split)[0], ctx.batch_size, amp, features=True)[1]
+                 for split in ("forget", *probe_splits)}
+        retrain_feats = feats if role == "retrain" else {s: references["retrain"][1][f"features_{s}"]
+                                                         for s in ("forget", "test")}
+        metrics = {"CKA_f": linear_cka(feats["forget"], retrain_feats["forget"]),
+                   "CKA_test": linear_cka(feats["test"], retrain_feats["test"]),
+                   "kNN_f": knn_probe_accuracy(np.concatenate([feats[s] for s in probe_splits]),
+                                               np.concatenate([task.split(s)[1].cpu().numpy() for s in probe_splits]),
+                                               feats["forget"], task.split("forget")[1].cpu().numpy(),
+                                               int(ctx.cfg.eval.representation.knn_k))}
+        # Retrain's features are kept (in the reference cache only) for the other models' CKA.
+        return metrics, ({f"features_{s}": feats[s] for s in ("forget", "test")} if role == "retrain" else {})
+
+
+# --- KLoM ----------------------------------------------------------------------------------------------------------
+
+
+def _margins(model: nn.Module, task: Task, batch_size: int, amp: bool) -> dict[str, np.ndarray]:
+    """The model's margins on D_f and on the test split (no augmentation, no eval shift)."""
+    out = {}
+    for split in ("forget", "test"):
+        x, y = task.split(split)
+        out[split] = margins(predict(model, x, batch_size, amp), y.cpu().numpy())
+    return out
+
+
+def _stack(per_model: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    return {split: np.stack([m[split] for m in per_model]) for split in ("forget", "test")}
+
+
+class KLoM(Attack):
+    name, cost_key = "klom", "KLoM_s"
+    shared_arrays = ("klom_f",)
+
+    def check(self, cfg: DictConfig) -> None:
+        _at_least(cfg, "eval.klom.num_models", 2)
+        _at_least(cfg, "eval.klom.bins", 1)
+        if cfg.eval.klom.estimator not in ESTIMATORS:
+            raise ConfigError(f"eval.klom.estimator={cfg.eval.klom.estimator!r} is not supported; allowed: "
+                              f"{', '.join(ESTIMATORS)}")
+
+    def _population(self, ctx: AttackContext, method_cfg: DictConfig | None) -> dict[str, np.ndarray]:
+        """Margins (models x examples) of the Retrain population (``method_cfg`` None) or of N runs of a method."""
+        kcfg, amp = ctx.cfg.eval.klom, bool(ctx.cfg.train.amp)
+        per_model = []
+        for i in range(int(kcfg.num_models)):
+            if method_cfg is None:
+                model, _ = population_retrain(ctx.cfg, ctx.task, ctx.retrain_payload, ctx.fresh_model, ctx.original,
+                                              ctx.retrain, i, int(kcfg.seed), ctx.progress)
+            else:
+                model = population_unlearned(ctx.cfg, method_cfg, ctx.task, ctx.original, i, int(kcfg.seed),
+                                             ctx.progress)
+            per_model.append(_margins(model, ctx.task, ctx.batch_size, amp))
+        return _stack(per_model)
+
+    def score(self, ctx: AttackContext, role: str, references: dict[str, Scores]) -> Scores:
+        kcfg, amp = ctx.cfg.eval.klom, bool(ctx.cfg.train.amp)
+        splits = ("forget", "test")
+        if role == "retrain":  # the population's margins are kept (in the reference cache) for the other roles
+            population = self._population(ctx, None)
+            kept = {f"population_{s}": population[s].astype(np.float32) for s in splits}
+        else:
+            population, kept = {s: references["retrain"][1][f"population_{s}"] for s in splits}, {}
+        try:
+            if role == "original":  # the original as a method that does nothing: N copies of its margins
+                sample = _stack([_margins(ctx.original, ctx.task, ctx.batch_size, amp)] * int(kcfg.num_models))
+            else:
+                method = OmegaConf.create({"name": "retrain"}) if role == "retrain" else ctx.cfg.method
+                sample = self._population(ctx, method)
+        except DivergedError as err:
+            sample, why = None, str(err)
+        if sample is None or not all(np.isfinite(sample[s]).all() for s in splits):
+            log.warning("KLoM: a run of %s diverged (%s); KLoM metrics are NaN", ctx.cfg.method.name,
+                        why if sample is None else "non-finite margins")
+            return dict.fromkeys(("KLoM_f", "KLoM_f_p50", "KLoM_f_p95", "KLoM_test"), float("nan")), kept
+        per_example = {s: klom(sample[s], population[s], kcfg.estimator, int(kcfg.bins)) for s in splits}
+        forget = summarize_klom(per_example["forget"])
+        metrics = {"KLoM_f": forget["mean"], "KLoM_f_p50": forget["p50"], "KLoM_f_p95": forget["p95"],
+                   "KLoM_test": summarize_klom(per_example["test"])["mean"]}
+        return metrics, {"klom_f": per_example["forget"].astype(np.float32), **kept}
+
+
+ATTACKS: dict[str, Attack] = {attack.name: attack for attack in (Relearn(), Representation(), KLoM())}
+
+
+# --- running them --------------------------------------------------------------------------------------------------
+
+
+class AttackResult(NamedTuple):
+    metrics: dict[str, float]  # the unlearned model's, with the attack's wall seconds
+    arrays: dict[str, np.ndarray]
+    original_metrics: dict[str, float]
+    retrain_metrics: dict[str, float]
+
+
+def check_attacks(cfg: DictConfig) -> None:
+    """Every enabled attack's config; KLoM re-runs the method from the original, which iterative rounds do not."""
+    for attack in enabled_attacks(cfg):
+        attack.check(cfg)
+    if cfg.eval.klom.enabled and cfg.scenario.kind == "iterative":
+        raise ConfigError("eval.klom re-runs the method from the original; it is not defined for scenario kind "
+                          "'iterative'")
+
+
+def enabled_attacks(cfg: DictConfig) -> list[Attack]:
+    return [attack for name, attack in ATTACKS.items() if cfg.eval[name].enabled]
+
+
+def run_attack(attack: Attack, ctx: AttackContext) -> AttackResult:
+    """The attack's scores of Retrain and the original (cached), then of the unlearned model (Retrain's when the
+    method is Retrain); the shared arrays of the references travel with the run, prefixed ``original_`` /
+    ``retrain_``."""
+    start = time.perf_counter()
+    config = OmegaConf.to_container(ctx.cfg.eval[attack.name], resolve=True)
+    scores: dict[str, Scores] = {}
+    for role in ROLES:
+        if role == "unlearned":
+            scores[role] = scores["retrain"] if ctx.cfg.method.name == "retrain" else attack.score(ctx, role, scores)
+            continue
+        payload = {**ctx.reference_key, "attack": attack.name, "config": config, "seed": ctx.cfg.seed, "role": role,
+                   "original_sha256": ctx.weights["original"], "retrain_sha256": ctx.weights["retrain"]}
+        scores[role] = ctx.cached(payload, lambda role=role: attack.score(ctx, role, dict(scores)))
+    metrics, arrays = scores["unlearned"]
+    arrays = {k: v for k, v in arrays.items() if k in attack.shared_arrays}
+    for role in ("original", "retrain"):
+        arrays.update({f"{role}_{k}": v for k, v in scores[role][1].items() if k in attack.shared_arrays})
+    seconds = time.perf_counter() - start
+    log.info("%s: %s (%.1f s)", attack.name, ", ".join(f"{k} {v:.3g}" for k, v in metrics.items()), seconds)
+    return AttackResult({**metrics, attack.cost_key: seconds}, arrays, dict(scores["original"][0]),
+                        dict(scores["retrain"][0]))
