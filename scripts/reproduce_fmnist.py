@@ -60,23 +60,24 @@ def python_m(*args: str) -> list[str]:
     return [sys.executable, "-m", *args]
 
 
-def run_logged(cmd: list[str], log: Path) -> float:
+def run_logged(cmd: list[str], log: Path) -> str | None:
     """Run ``cmd`` from the repo root (one intra-op thread: the benchmark runs jobs side by side), its output into
-    ``log``; the wall seconds, or SystemExit naming the log when it fails."""
+    ``log``; None, or what failed and where its log is."""
     log.parent.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
     with log.open("w") as out:
         done = subprocess.run(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
                               env={**os.environ, "OMP_NUM_THREADS": "1"})
-    if done.returncode:
-        raise SystemExit(f"failed ({done.returncode}): {shlex.join(cmd)}; see {log}")
-    return time.perf_counter() - start
+    return f"failed ({done.returncode}): {shlex.join(cmd)}; see {log}" if done.returncode else None
 
 
 def parallel(jobs: list[tuple[list[str], Path]], workers: int) -> float:
+    """Run every job (a failed one does not stop the others: a rerun skips what finished); the wall seconds, or
+    SystemExit listing the failures once all have ended."""
     start = time.perf_counter()
     with ThreadPoolExecutor(workers) as pool:
-        list(pool.map(lambda job: run_logged(*job), jobs))
+        failures = [f for f in pool.map(lambda job: run_logged(*job), jobs) if f]
+    if failures:
+        raise SystemExit("\n".join(failures))
     return time.perf_counter() - start
 
 
@@ -96,11 +97,10 @@ def tune_jobs(outputs: Path, seed: int) -> list[tuple[list[str], Path]]:
 
 
 def write_presets(outputs: Path) -> None:
-    for kind in TUNE_SCENARIO:
-        for method in TUNED:
-            out = Path("conf/method/fmnist") / kind / f"{method}.yaml"
-            run_logged(python_m("unlearn_bench.tune", str(outputs / "tune" / kind / method), "--data-preset",
-                                str(out)), outputs / "tune" / kind / f"{method}_preset.log")
+    jobs = [(python_m("unlearn_bench.tune", str(outputs / "tune" / kind / method), "--data-preset",
+                      str(Path("conf/method/fmnist") / kind / f"{method}.yaml")),
+             outputs / "tune" / kind / f"{method}_preset.log") for kind in TUNE_SCENARIO for method in TUNED]
+    parallel(jobs, 1)
 
 
 def method_list(kind: str, methods: tuple[str, ...] | None = None) -> str:
