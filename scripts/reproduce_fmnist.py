@@ -31,6 +31,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pandas as pd
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path("results/fmnist")
 REGIME = {data: [f"data={data}", "model=lenet5"] for data in ("fmnist_bench", "fmnist5_bench")}
@@ -141,9 +143,25 @@ def tuning_table(outputs: Path) -> str:
                          "mode": tune["mode"], "trials": len(trials), "ok": int((trials["status"] == "ok").sum()),
                          "best": values, "Avg. Gap": f"{best['objective']:.2f}",
                          "preset": f"fmnist/{kind}/{method}"})
-    import pandas as pd
-
     return pd.DataFrame(rows).to_markdown(index=False)
+
+
+def overview(tables: dict[str, pd.DataFrame], not_ok: dict[str, pd.Series]) -> pd.DataFrame:
+    """Methods x scenarios: each cell the mean Avg. Gap [95% interval] over the held-out seeds, with the seeds whose
+    run diverged or failed (``not_ok``: per scenario, method -> count) named."""
+    from unlearn_bench.claims import fmt, interval
+
+    names = [n for n in SCENARIOS if n in tables]
+    methods = ["original", *sorted(set().union(*(set(tables[n]["method"]) for n in names), *(set(not_ok[n].index)
+                                                                                              for n in names))
+                                   - {"original", "retrain"})]
+
+    def cell(name: str, method: str) -> str:
+        ok = fmt(interval(tables[name], method)) if (tables[name]["method"] == method).any() else ""
+        bad = int(not_ok[name].get(method, 0))
+        return " ".join(filter(None, [ok, f"({bad} seed{'s' * (bad > 1)} diverged or failed)" if bad else ""]))
+
+    return pd.DataFrame({n: {m: cell(n, m) for m in methods} for n in names})
 
 
 def report(outputs: Path) -> None:
@@ -154,15 +172,20 @@ def report(outputs: Path) -> None:
 
     results = ROOT / RESULTS
     results.mkdir(parents=True, exist_ok=True)
-    tables = {}
+    tables, not_ok = {}, {}
     for name in [*SCENARIOS, *(f"classwise_{s}" for s in SHIFTS)]:
         frame = load_records(ROOT / outputs / name)
+        if frame.empty:
+            print(f"no records under {outputs / name}: no table (run --stages eval)")
+            continue
         ok = frame[frame["status"] == "ok"]
-        tables[name] = per_seed(ok)
+        tables[name], not_ok[name] = per_seed(ok), frame.loc[frame["status"] != "ok", "method"].value_counts()
         summary = summarize(ok)
         (results / f"{name}.md").write_text(f"# {name}: Retrain and every method on seeds {SEEDS_NOTE}\n\n"
                                             + render(summary, "md") + "\n")
         (results / f"{name}.csv").write_text(render(summary, "csv"))
+    (results / "overview.md").write_text("# Avg. Gap to Retrain, mean [95% interval] over seeds 1, 2, 3\n\n"
+                                         + overview(tables, not_ok).to_markdown() + "\n")
     (results / "tuning.md").write_text("# Tuning against Retrain (seed 0)\n\n" + tuning_table(outputs) + "\n")
     claims = claims_table(tables)
     (results / "claims.md").write_text("# The papers' headline claims on the Fashion-MNIST benchmark\n\n"
