@@ -35,4 +35,11 @@ def test_shift_resilience_compares_the_moves_of_ua_and_ta():
     clean = rows({"ft": [1.0, 1.0]}, UA={"ft": [10.0, 10.0]}, TA={"ft": [80.0, 80.0]})
     shifted = rows({"ft": [1.0, 1.0]}, UA={"ft": [11.0, 11.0]}, TA={"ft": [70.0, 70.0]})
     claim = shift_resilience({"classwise": clean, "classwise_gn1": shifted}, "classwise", ["classwise_gn1"])
-    assert claim.verdict == "holds" and "UA 1.00, TA 10.00" in claim.measured
+    assert claim.verdict == "holds" and "UA 1.00, TA 10.00" in claim.measured and "|" not in claim.rule
+    wrecked = rows({"ft": [1.0, 1.0], "retrain": [0.0, 0.0]}, UA={"ft": [10.0, 10.0], "retrain": [9.0, 9.0]},
+                   TA={"ft": [10.0, 10.0], "retrain": [12.0, 12.0]})
+    clean_with_retrain = pd.concat([clean, rows({"retrain": [0.0, 0.0]}, UA={"retrain": [9.0, 9.0]},
+                                                TA={"retrain": [81.0, 81.0]})])
+    claim = shift_resilience({"classwise": clean_with_retrain, "classwise_et1": wrecked}, "classwise",
+                             ["classwise_et1"])
+    assert claim.verdict == "not testable here" and "left out, Retrain's TA falls from 81.0 to 12.0" in claim.measured

@@ -166,15 +166,20 @@ def shift_resilience(tables: dict[str, pd.DataFrame], clean: str, shifted: list[
         if name not in tables:
             continue
         base, moved = tables[clean], tables[name]
+        retrain_ta = (interval(base, "retrain", "TA")[0], interval(moved, "retrain", "TA")[0])
+        if retrain_ta[1] < retrain_ta[0] / 2:  # the shift destroys the images: no model generalises under it
+            lines.append(f"{name}: left out, Retrain's TA falls from {retrain_ta[0]:.1f} to {retrain_ta[1]:.1f}")
+            continue
         common = sorted(set(base["method"]) & set(moved["method"]) - {"original", "retrain"})
         delta = {k: sum(abs(interval(moved, m, k)[0] - interval(base, m, k)[0]) for m in common) / len(common)
                  for k in ("UA", "TA")}
-        lines.append(f"{name}: mean |change| over {len(common)} methods UA {delta['UA']:.2f}, TA {delta['TA']:.2f}")
+        lines.append(f"{name}: mean abs. change over {len(common)} methods, UA {delta['UA']:.2f}, TA {delta['TA']:.2f}")
         holds.append(delta["UA"] < delta["TA"])
     verdict = "not testable here" if not holds else ("holds" if all(holds) else "fails at some shift")
     return Claim("Forget Vector (Sun et al., arXiv 2412.16780, 2024)", "under forget-data shifts (GN, ET) unlearning "
-                 "is resilient while generalisation is more vulnerable", "mean over methods of |UA(shift) - "
-                 "UA(clean)| below that of TA, for each shift", "; ".join(lines), verdict)
+                 "is resilient while generalisation is more vulnerable", "mean over methods of abs(UA(shift) - "
+                 "UA(clean)) below that of TA, for each shift under which Retrain keeps half its TA",
+                 "; ".join(lines), verdict)
 
 
 CLAIMS: list[Callable[[dict[str, pd.DataFrame]], Claim]] = [
