@@ -183,3 +183,32 @@ def test_a_preset_tuned_on_a_training_subset_says_so_in_its_name():
     assert preset_path(record).name == "fashion_mnist-n5000_small_cnn_random10_ga.yaml"
     record["config"]["data"]["train_subset"] = None
     assert preset_path(record).name == "fashion_mnist_small_cnn_random10_ga.yaml"
+
+
+def test_a_data_preset_sets_the_swept_and_command_line_values_with_their_source_and_composes(tmp_path):
+    """--data-preset: the best trial's swept keys plus the values its command line changed, each with a source,
+    extending the paper option; composing it gives the best trial's method config."""
+    paper = OmegaConf.to_container(compose_config(["method=ga"]).method, resolve=True)
+    space = {**AVG, "mode": "grid", "grid": {"method.lr": "choice(1e-4, 1e-3)"}, "source": "SalUn App. C.1"}
+    for trial, (lr, gap) in enumerate([(1e-4, 5.0), (1e-3, 2.0)]):
+        folder = tmp_path / f"{trial}_ga_seed0"
+        folder.mkdir()
+        record = {"status": "ok", "seed": 0, "method": "ga", "model": "lenet5", "scenario": "random10",
+                  "avg_gap": gap, "gaps": dict.fromkeys(("UA", "RA", "TA", "MIA"), gap),
+                  "extra": {"options": {"method": "ga"}},
+                  "config": {"tune": space, "data": {"name": "fashion_mnist", "train_subset": 4000},
+                             "method": {**paper, "lr": lr, "batch_size": 32}}}
+        (folder / "record.json").write_text(json.dumps(record))
+    out = CONF_DIR / "method" / "test_only_data_preset.yaml"
+    try:
+        assert main([str(tmp_path), "--data-preset", str(out)]) == 0
+        lines = out.read_text().splitlines()
+        assert "defaults: [/method/ga@_here_, _self_]" in lines
+        assert ("lr: 0.001  # tuned: best of 2 grid trials on fashion_mnist (train_subset 4000) / lenet5 / random10, "
+                "seed 0, avg_gap 2.00") in lines
+        assert any(line.startswith("batch_size: 32  # set for the search") for line in lines)
+        assert not any(line.startswith(("epochs:", "momentum:")) for line in lines)  # the paper's, left to ga.yaml
+        method = compose_config(["method=test_only_data_preset"]).method
+        assert (method.lr, method.batch_size, method.epochs) == (1e-3, 32, paper["epochs"])
+    finally:
+        out.unlink(missing_ok=True)
