@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from unlearn_bench.claims import best_of, salun_ratio_trend, shift_resilience
+from unlearn_bench.claims import best_of, salun_ratio_trend, shift_resilience, unlink_close_to_retrain
 
 
 def rows(gaps: dict[str, list[float]], **columns: dict[str, list[float]]) -> pd.DataFrame:
@@ -43,3 +43,15 @@ def test_shift_resilience_compares_the_moves_of_ua_and_ta():
     claim = shift_resilience({"classwise": clean_with_retrain, "classwise_et1": wrecked}, "classwise",
                              ["classwise_et1"])
     assert claim.verdict == "not testable here" and "left out, Retrain's TA falls from 81.0 to 12.0" in claim.measured
+
+
+def test_unlink_is_compared_with_the_best_method_that_trains():
+    table = rows({"unlink": [1.0, 1.1, 0.9], "edit_only": [0.1, 0.1, 0.1], "rl": [3.0, 3.1, 2.9],
+                  "original": [9.0, 9.0, 9.0]},
+                 training_free={"unlink": [True] * 3, "edit_only": [True] * 3, "rl": [False] * 3,
+                                "original": [False] * 3},
+                 data_access={"unlink": ["forget"] * 3, "edit_only": ["forget"] * 3, "rl": ["forget,retain"] * 3,
+                              "original": ["D"] * 3})
+    claim = unlink_close_to_retrain({"classwise": table}, "classwise")
+    assert "best trained rl" in claim.measured  # a closer method that trains nothing is not the yardstick
+    assert claim.verdict == "holds: not separated from the best trained method"  # unlink is even below rl

@@ -94,7 +94,8 @@ def salun_ratio_trend(tables: dict[str, pd.DataFrame], ratios: list[str]) -> Cla
 
 def unlink_close_to_retrain(tables: dict[str, pd.DataFrame], scenario: str) -> Claim:
     rows = tables[scenario]
-    trained = sorted(set(rows["method"]) - {"unlink", "Original", "original", "retrain", "ssd"})
+    free_of_training = rows.groupby("method")["training_free"].first()
+    trained = sorted(m for m, free in free_of_training.items() if not free and m not in ("original", "retrain"))
     if not (rows["method"] == "unlink").any():
         return Claim("Unlink", "training-free, D_r-free and close to Retrain", "", "no unlink run",
                      "not testable here")
