@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from unlearn_bench.cache import ModelCache
-from unlearn_bench.config import compose_config
+from unlearn_bench.compose import compose_config
 from unlearn_bench.data.task import make_task
 from unlearn_bench.evaluation import evaluate
 from unlearn_bench.methods import DataView, create_method

@@ -16,7 +16,7 @@ import time
 import numpy as np
 import torch
 
-from unlearn_bench.config import compose_config
+from unlearn_bench.compose import compose_config
 from unlearn_bench.data.task import make_task
 from unlearn_bench.ensemble import fit_ensemble
 from unlearn_bench.models import create_model

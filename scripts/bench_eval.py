@@ -15,7 +15,7 @@ import time
 
 import torch
 
-from unlearn_bench.config import compose_config
+from unlearn_bench.compose import compose_config
 from unlearn_bench.data.task import make_task
 from unlearn_bench.evaluation import EVAL_SPLITS, predict
 from unlearn_bench.metrics.mia import svc_mia_efficacy

@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from unlearn_bench.config import compose_config
+from unlearn_bench.compose import compose_config
 from unlearn_bench.runner import run
 
 

@@ -21,7 +21,7 @@ from omegaconf import OmegaConf
 
 import unlearn_bench.runner as runner
 from unlearn_bench.cache import ModelCache
-from unlearn_bench.config import compose_config, data_preset
+from unlearn_bench.compose import compose_config, data_preset
 from unlearn_bench.data.task import make_task
 from unlearn_bench.methods import METHODS, DataView, create_method
 from unlearn_bench.models import create_model

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import torch
 
-from unlearn_bench.config import compose_config
+from unlearn_bench.compose import compose_config
 from unlearn_bench.data.loader import iterate_batches
 from unlearn_bench.ensemble import fit_ensemble
 from unlearn_bench.models import create_model

@@ -27,7 +27,8 @@ import sys
 import time
 from pathlib import Path
 
-from unlearn_bench.config import CONF_DIR, compose_config
+from unlearn_bench.compose import compose_config
+from unlearn_bench.config import CONF_DIR
 from unlearn_bench.errors import ConfigError
 from unlearn_bench.report import POOLED_SCENARIOS, load_reference, parse_reference, preset_table
 from unlearn_bench.results import RECORD_FILE

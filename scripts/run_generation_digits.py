@@ -23,10 +23,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
-from unlearn_bench.config import compose_config, data_preset
-from unlearn_bench.generation.grids import save_image_table
 from unlearn_bench.generation.task import run_task
+
+from unlearn_bench.compose import compose_config, data_preset
+from unlearn_bench.generation.grids import save_image_table
 from unlearn_bench.report import render, summarize
 from unlearn_bench.results import ARRAYS_FILE, load_records
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from unlearn_bench.config import data_preset
+from unlearn_bench.compose import data_preset
 from unlearn_bench.results import RECORD_FILE, load_records, read_record
 
 # (label, the paper setting it stands in for, overrides)

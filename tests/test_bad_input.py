@@ -23,7 +23,8 @@ from hypothesis import strategies as st
 import unlearn_bench.runner as runner
 from tests.data.test_datasets import write_cifar
 from tests.test_launchers import run_cli
-from unlearn_bench.config import CONF_DIR, compose_config
+from unlearn_bench.compose import compose_config
+from unlearn_bench.config import CONF_DIR
 
 GROUPS = ["data", "model", "method", "scenario", "train", "eval", "logger"]
 PLUGIN_LAUNCHERS = {"basic", "joblib", "submitit_local", "submitit_slurm", "ray", "ray_aws"}

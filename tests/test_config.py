@@ -4,7 +4,8 @@ import pytest
 from hydra.errors import ConfigCompositionException as HydraCompositionError
 from omegaconf.errors import ValidationError
 
-from unlearn_bench.config import CONF_DIR, compose_config, register_configs
+from unlearn_bench.compose import compose_config, register_configs
+from unlearn_bench.config import CONF_DIR
 
 GROUPS = ["data", "model", "method", "scenario", "train", "eval", "logger"]
 
@@ -73,9 +74,9 @@ def test_every_experiment_composes(experiment):
     value is an option of its group (a typo'd method in a 30-job sweep fails here, not in job 17)."""
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
-
     from unlearn_bench.generation.runner import validate as validate_ddpm
     from unlearn_bench.generation.sd.runner import validate as validate_sd
+
     from unlearn_bench.runner import validate
 
     register_configs()

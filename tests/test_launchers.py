@@ -46,7 +46,7 @@ def compose_launcher(name: str):
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
-    from unlearn_bench.config import register_configs
+    from unlearn_bench.compose import register_configs
 
     register_configs()
     GlobalHydra.instance().clear()

@@ -6,7 +6,7 @@ import json
 import pandas as pd
 import pytest
 
-from unlearn_bench.config import compose_config
+from unlearn_bench.compose import compose_config
 from unlearn_bench.errors import ConfigError
 from unlearn_bench.report import (
     compare,

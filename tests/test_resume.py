@@ -18,7 +18,7 @@ import torch
 
 import unlearn_bench.runner as runner
 from tests.test_launchers import REPO, TINY, cli_env, run_cli, sweep_records
-from unlearn_bench.config import compose_config
+from unlearn_bench.compose import compose_config
 from unlearn_bench.report import summarize
 from unlearn_bench.results import load_records
 

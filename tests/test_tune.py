@@ -10,10 +10,11 @@ import pytest
 from omegaconf import OmegaConf
 
 from tests.test_launchers import TINY, run_cli, sweep_records
-from unlearn_bench.config import CONF_DIR, compose_config, register_configs
+from unlearn_bench.compose import compose_config, register_configs
+from unlearn_bench.config import CONF_DIR, check_tune
 from unlearn_bench.errors import ConfigError
 from unlearn_bench.metrics.gap import select_epochs
-from unlearn_bench.tune import WORST_GAP, check_tune, load_trials, main, objective, preset_path
+from unlearn_bench.tune import WORST_GAP, load_trials, main, objective, preset_path
 
 TUNE_FILES = sorted(p.stem for p in (CONF_DIR / "tune").glob("*.yaml"))
 AVG = {"mode": "bayes", "objective": "avg_gap", "weights": {}, "n_trials": 3}

@@ -13,7 +13,7 @@ from hydra.errors import CompactHydraException, OverrideParseException
 from omegaconf import DictConfig
 from omegaconf.errors import InterpolationResolutionError, MissingMandatoryValue
 
-from unlearn_bench.config import register_configs
+from unlearn_bench.compose import register_configs
 from unlearn_bench.errors import UserInputError
 
 register_configs()
@@ -28,7 +28,7 @@ def main(cfg: DictConfig) -> float:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
-    from unlearn_bench.generation.task import run_task as run  # task=classification: runner.run; generation
+    from unlearn_bench.runner import run
     from unlearn_bench.tune import objective
 
     try:

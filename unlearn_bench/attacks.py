@@ -1,9 +1,11 @@
 """Model-based evaluations of a run beyond its logits: each an ``Attack`` in ``ATTACKS``, enabled by
-``eval.<name>.enabled`` (``eval=deep`` enables all of them) and run by the runner in one loop (``run_attack`` of each).
+``eval.<name>.enabled`` and run by ``runner.run`` in one loop (``Attack.run`` of each): U-LiRA (``ulira``, Hayes et
+al. 2024; ``unlearn_bench/ulira.py``), the challenge score (``challenge``; ``unlearn_bench/challenge_eval.py``) and
+the three below (``eval=deep`` enables those).
 
-Every attack scores three models, the run's unlearned model, the original and Retrain, each against Retrain, so the
-record holds its metrics for all three (``metrics``, ``original_metrics``, ``retrain_metrics``) and the report prints
-the gap to Retrain as for UA. The original's and Retrain's scores do not depend on the method: they are cached
+Each of the three below scores three models, the run's unlearned model, the original and Retrain, each against
+Retrain, so the record holds its metrics for all three (``metrics``, ``original_metrics``, ``retrain_metrics``) and
+the report prints the gap to Retrain as for UA. The original's and Retrain's scores do not depend on the method: they are cached
 (``cached_evaluation``, keyed by both models' weights, the forget set and the attack's config) and every method of a
 seed reuses them; for ``method=retrain`` the unlearned model's score is Retrain's. Each attack records its wall seconds
 in this run as ``<Name>_s`` (reference scores included when they were computed, not loaded).
@@ -47,7 +49,13 @@ import torch.nn.functional as F
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
-from unlearn_bench.challenge_eval import population_retrain, population_unlearned
+from unlearn_bench.challenge_eval import (
+    challenge_evaluation,
+    check_challenge_config,
+    population_retrain,
+    population_unlearned,
+)
+from unlearn_bench.data.scenarios import Scenario
 from unlearn_bench.data.task import Task
 from unlearn_bench.errors import ConfigError
 from unlearn_bench.evaluation import predict
@@ -59,7 +67,7 @@ from unlearn_bench.metrics.representation import knn_probe_accuracy, linear_cka
 from unlearn_bench.metrics.sure import weight_distance
 from unlearn_bench.runtime import autocast, resolve_eval_batch_size, seed_everything
 from unlearn_bench.training import DivergedError
-from unlearn_bench.ulira import derive_seed
+from unlearn_bench.ulira import derive_seed, ulira_attack
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +80,9 @@ Scores = tuple[dict[str, float], dict[str, np.ndarray]]
 class AttackContext:
     """What an attack may use: the run's config and task, its three models, a fresh model of the architecture,
     ``reference_key`` (what determines a reference model's evaluation besides the weights: forget set, scenario,
-    eval config, amp), the original's and Retrain's weight SHA-256 (``weights``), ``cached(payload, compute)`` (the
-    runner's ``cached_evaluation``) and the payload of the run's Retrain (for the challenge's Retrain population)."""
+    eval config, amp), the original's and Retrain's weight SHA-256 (``weights``), ``cached(payload, compute)``
+    (``cache.cached_evaluation``) and the cache payloads of the run's original and Retrain (for U-LiRA's shadows and
+    the challenge's Retrain population)."""
 
     cfg: DictConfig
     task: Task
@@ -84,6 +93,7 @@ class AttackContext:
     reference_key: dict
     weights: dict[str, str]
     cached: Callable[[dict, Callable[[], Scores]], Scores]
+    original_payload: dict
     retrain_payload: dict
     progress: bool = False
 
@@ -95,22 +105,83 @@ class AttackContext:
         return resolve_eval_batch_size(self.cfg.eval.batch_size, self.task.device)
 
 
+class AttackResult(NamedTuple):
+    metrics: dict[str, float]  # the unlearned model's, with the attack's wall seconds
+    arrays: dict[str, np.ndarray]
+    original_metrics: dict[str, float]
+    retrain_metrics: dict[str, float]
+
+
 class Attack:
-    """One evaluation: ``score(ctx, role, references)`` -> (metrics, arrays) of the model of ``role`` ("retrain",
+    """One model-based evaluation of a run, enabled by ``eval.<name>.enabled``. ``run(ctx)`` returns its metrics of
+    the unlearned model (and of the original and Retrain where it scores them). The default ``run`` scores the three
+    roles with ``score(ctx, role, references)`` -> (metrics, arrays) of the model of ``role`` ("retrain",
     "original" or "unlearned"), where ``references`` holds the (metrics, arrays) of the roles scored before it.
     ``shared_arrays``: the arrays that travel with the run (the unlearned model's, and the original's and Retrain's
     prefixed ``original_`` / ``retrain_``); the others (features, the Retrain population's margins) stay in the
-    reference cache for the later roles."""
+    reference cache for the later roles. ``reruns_method``: the attack runs the method again from the original,
+    which a scenario that chains rounds does not define."""
 
     name: str = ""  # the eval.<name> config key
     cost_key: str = ""  # the metric that records the attack's wall seconds
     shared_arrays: tuple[str, ...] = ()
+    reruns_method: bool = False
 
     def check(self, cfg: DictConfig) -> None:
         """Raise ConfigError for a bad ``eval.<name>`` value (before anything is trained)."""
 
     def score(self, ctx: AttackContext, role: str, references: dict[str, Scores]) -> Scores:
         raise NotImplementedError
+
+    def run(self, ctx: AttackContext) -> AttackResult:
+        """The attack's scores of Retrain and the original (cached), then of the unlearned model (Retrain's when the
+        method is Retrain); the shared arrays of the references travel with the run, prefixed ``original_`` /
+        ``retrain_``."""
+        start = time.perf_counter()
+        config = OmegaConf.to_container(ctx.cfg.eval[self.name], resolve=True)
+        scores: dict[str, Scores] = {}
+        for role in ROLES:
+            if role == "unlearned":
+                scores[role] = scores["retrain"] if ctx.cfg.method.name == "retrain" else self.score(ctx, role, scores)
+                continue
+            payload = {**ctx.reference_key, "attack": self.name, "config": config, "seed": ctx.cfg.seed,
+                       "role": role, "original_sha256": ctx.weights["original"],
+                       "retrain_sha256": ctx.weights["retrain"]}
+            scores[role] = ctx.cached(payload, lambda role=role: self.score(ctx, role, dict(scores)))
+        metrics, arrays = scores["unlearned"]
+        arrays = {k: v for k, v in arrays.items() if k in self.shared_arrays}
+        for role in ("original", "retrain"):
+            arrays.update({f"{role}_{k}": v for k, v in scores[role][1].items() if k in self.shared_arrays})
+        seconds = time.perf_counter() - start
+        log.info("%s: %s (%.1f s)", self.name, ", ".join(f"{k} {v:.3g}" for k, v in metrics.items()), seconds)
+        return AttackResult({**metrics, self.cost_key: seconds}, arrays, dict(scores["original"][0]),
+                            dict(scores["retrain"][0]))
+
+
+class ULiRA(Attack):
+    """U-LiRA (Hayes et al. 2024; ``unlearn_bench.ulira``): the unlearned model only, its wall seconds in
+    ``ULiRA_s``."""
+
+    name, reruns_method = "ulira", True
+
+    def run(self, ctx: AttackContext) -> AttackResult:
+        metrics, arrays = ulira_attack(ctx.cfg, ctx.task, ctx.original_payload, ctx.fresh_model, ctx.unlearned,
+                                       ctx.retrain, ctx.progress)
+        return AttackResult(metrics, arrays, {}, {})
+
+
+class Challenge(Attack):
+    """The NeurIPS 2023 Machine Unlearning Challenge score (``unlearn_bench.challenge_eval``)."""
+
+    name, reruns_method = "challenge", True
+
+    def check(self, cfg: DictConfig) -> None:
+        check_challenge_config(cfg.eval.challenge)
+
+    def run(self, ctx: AttackContext) -> AttackResult:
+        metrics, arrays = challenge_evaluation(ctx.cfg, ctx.task, ctx.retrain_payload, ctx.fresh_model, ctx.original,
+                                               ctx.retrain, ctx.progress)
+        return AttackResult(metrics, arrays, {}, {})
 
 
 def _at_least(cfg: DictConfig, key: str, low: float) -> None:
@@ -247,7 +318,7 @@ def _stack(per_model: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
 
 
 class KLoM(Attack):
-    name, cost_key = "klom", "KLoM_s"
+    name, cost_key, reruns_method = "klom", "KLoM_s", True
     shared_arrays = ("klom_f",)
 
     def check(self, cfg: DictConfig) -> None:
@@ -298,51 +369,20 @@ class KLoM(Attack):
         return metrics, {"klom_f": per_example["forget"].astype(np.float32), **kept}
 
 
-ATTACKS: dict[str, Attack] = {attack.name: attack for attack in (Relearn(), Representation(), KLoM())}
+# In the order they run (and their metrics appear in the record).
+ATTACKS: dict[str, Attack] = {attack.name: attack for attack in (ULiRA(), Challenge(), Relearn(), Representation(),
+                                                                 KLoM())}
 
 
-# --- running them --------------------------------------------------------------------------------------------------
-
-
-class AttackResult(NamedTuple):
-    metrics: dict[str, float]  # the unlearned model's, with the attack's wall seconds
-    arrays: dict[str, np.ndarray]
-    original_metrics: dict[str, float]
-    retrain_metrics: dict[str, float]
-
-
-def check_attacks(cfg: DictConfig) -> None:
-    """Every enabled attack's config; KLoM re-runs the method from the original, which iterative rounds do not."""
+def check_attacks(cfg: DictConfig, scenario: Scenario) -> None:
+    """Every enabled attack's config; attacks that re-run the method from the original need a scenario without
+    rounds."""
     for attack in enabled_attacks(cfg):
         attack.check(cfg)
-    if cfg.eval.klom.enabled and cfg.scenario.kind == "iterative":
-        raise ConfigError("eval.klom re-runs the method from the original; it is not defined for scenario kind "
-                          "'iterative'")
+        if attack.reruns_method and not scenario.reruns_method:
+            raise ConfigError(f"eval.{attack.name} re-runs the method from the original; it is not defined for "
+                              f"scenario kind {cfg.scenario.kind!r}")
 
 
 def enabled_attacks(cfg: DictConfig) -> list[Attack]:
     return [attack for name, attack in ATTACKS.items() if cfg.eval[name].enabled]
-
-
-def run_attack(attack: Attack, ctx: AttackContext) -> AttackResult:
-    """The attack's scores of Retrain and the original (cached), then of the unlearned model (Retrain's when the
-    method is Retrain); the shared arrays of the references travel with the run, prefixed ``original_`` /
-    ``retrain_``."""
-    start = time.perf_counter()
-    config = OmegaConf.to_container(ctx.cfg.eval[attack.name], resolve=True)
-    scores: dict[str, Scores] = {}
-    for role in ROLES:
-        if role == "unlearned":
-            scores[role] = scores["retrain"] if ctx.cfg.method.name == "retrain" else attack.score(ctx, role, scores)
-            continue
-        payload = {**ctx.reference_key, "attack": attack.name, "config": config, "seed": ctx.cfg.seed, "role": role,
-                   "original_sha256": ctx.weights["original"], "retrain_sha256": ctx.weights["retrain"]}
-        scores[role] = ctx.cached(payload, lambda role=role: attack.score(ctx, role, dict(scores)))
-    metrics, arrays = scores["unlearned"]
-    arrays = {k: v for k, v in arrays.items() if k in attack.shared_arrays}
-    for role in ("original", "retrain"):
-        arrays.update({f"{role}_{k}": v for k, v in scores[role][1].items() if k in attack.shared_arrays})
-    seconds = time.perf_counter() - start
-    log.info("%s: %s (%.1f s)", attack.name, ", ".join(f"{k} {v:.3g}" for k, v in metrics.items()), seconds)
-    return AttackResult({**metrics, attack.cost_key: seconds}, arrays, dict(scores["original"][0]),
-                        dict(scores["retrain"][0]))

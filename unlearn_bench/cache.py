@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from filelock import FileLock
 from torch import nn
@@ -103,3 +104,22 @@ class ModelCache:
             atomic_write_json(meta_path, meta)  # written last: its presence marks a complete artifact
             log.info("cache: stored %s %s (%.1f s)", kind, key, seconds)
             return built, {**meta, "cached": False}
+
+
+def cached_evaluation(cache_dir: str, payload: dict, compute: Callable[[], tuple[dict, dict]]
+                      ) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+    """``compute()`` (metrics, arrays) of a reference model, the original or Retrain, stored in
+    ``<cache_dir>/eval/<key>/``: every method of a seed shares them, so they are computed once (the key holds the
+    weights' SHA-256, the forget set, the scenario and the eval config). metrics.json is written last: its presence
+    marks a complete entry. Used by every pipeline and the attacks."""
+    folder = Path(cache_dir) / "eval" / config_hash(payload)
+    metrics_path, arrays_path = folder / "metrics.json", folder / "arrays.npz"
+    folder.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(folder) + ".lock"):
+        if metrics_path.exists() and arrays_path.exists():
+            with np.load(arrays_path) as stored:
+                return json.loads(metrics_path.read_text()), dict(stored)
+        metrics, arrays = compute()
+        atomic_write_bytes(arrays_path, lambda f: np.savez(f, **arrays))
+        atomic_write_json(metrics_path, metrics)
+        return metrics, arrays

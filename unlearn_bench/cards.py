@@ -30,7 +30,8 @@ from typing import Any
 import yaml
 from omegaconf import DictConfig, OmegaConf
 
-from unlearn_bench.config import CONF_DIR, register_configs
+from unlearn_bench.compose import register_configs
+from unlearn_bench.config import CONF_DIR
 
 CARDS_DIR = CONF_DIR / "cards"
 NO_SOURCE = "MISSING SOURCE"

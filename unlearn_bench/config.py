@@ -2,19 +2,24 @@
 
 Each YAML in ``conf/<group>/`` starts with ``defaults: [base_<group>, _self_]`` so a typo'd key or a value
 of the wrong type fails when the config is composed, before any data is loaded or any model trained.
-Method schemas are the ``Config`` dataclasses of the method classes themselves (``base_<method>``).
+Method schemas are the ``Config`` dataclasses of the method classes themselves (``base_<method>``), stored when a
+method registers. The bottom layer: this module imports no other part of the package but ``errors`` and the task
+schemas (``generation/config.py``).
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING, DictConfig
+from omegaconf import MISSING
 
 from unlearn_bench.errors import ConfigError
+from unlearn_bench.generation.config import store_task_schemas
 
 
 @dataclass
@@ -248,21 +253,37 @@ def check_tune_mode(mode: str) -> None:
         raise ConfigError(f"tune.mode={mode!r} is not supported; allowed: {', '.join(TUNE_MODES)}")
 
 
+OBJECTIVES = ("avg_gap", "weighted")
+
+
+def check_tune(tune: Mapping) -> None:
+    check_tune_mode(tune["mode"])
+    if tune["objective"] not in OBJECTIVES:
+        raise ConfigError(f"tune.objective={tune['objective']!r} is not supported; allowed: {', '.join(OBJECTIVES)}")
+    if tune["objective"] == "weighted":
+        if not tune["weights"]:
+            raise ConfigError("tune.objective=weighted needs tune.weights, e.g. tune.weights={UA:1,MIA:1}")
+        bad = {k: w for k, w in tune["weights"].items() if not (math.isfinite(w) and w >= 0)}
+        if bad:
+            raise ConfigError(f"tune.weights={dict(bad)}: weights must be finite and >= 0")
+    if tune["n_trials"] < 1:
+        raise ConfigError(f"tune.n_trials={tune['n_trials']} must be >= 1")
+
+
 def tune_trials(mode: str, n_trials: int) -> int:
     """Trials to run: ``tune.n_trials`` for a Bayesian search; for a grid the sweeper caps this at the grid size."""
     check_tune_mode(mode)
     return n_trials if mode == "bayes" else 2**31 - 1
 
 
-def register_configs() -> None:
-    """Store the schemas and the ``join`` resolver (``${join:${.classes}}`` -> ``0-1``, for scenario names);
-    called before Hydra composes (entry point, scripts and tests)."""
+def store_schemas() -> None:
+    """Store this module's schemas (and the task group's) in Hydra's ConfigStore and register the resolvers
+    (``${join:${.classes}}`` -> ``0-1``, for scenario names). Method schemas are stored where methods register
+    (``methods.base.register_method``); ``unlearn_bench.compose.register_configs`` does both before Hydra composes."""
     from omegaconf import OmegaConf
 
     OmegaConf.register_new_resolver("join", lambda items: "-".join(str(i) for i in items), replace=True)
     OmegaConf.register_new_resolver("tune_trials", tune_trials, replace=True)
-    from unlearn_bench.methods import METHODS
-
     cs = ConfigStore.instance()
     cs.store(name="base_config", node=RunConfig)
     cs.store(group="data", name="base_data", node=DataConfig)
@@ -271,11 +292,7 @@ def register_configs() -> None:
     cs.store(group="train", name="base_train", node=TrainConfig)
     cs.store(group="eval", name="base_eval", node=EvalConfig)
     cs.store(group="logger", name="base_logger", node=LoggerConfig)
-    for name, method_cls in METHODS.items():
-        cs.store(group="method", name=f"base_{name}", node=method_cls.Config)
-    from unlearn_bench.generation.config import register_generation_configs
-
-    register_generation_configs(cs)
+    store_task_schemas(cs)
     _store_tune_sampler(cs)
 
 
@@ -297,25 +314,3 @@ def _store_tune_sampler(cs: ConfigStore) -> None:
 
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
-
-
-def compose_config(overrides: list[str] | None = None) -> DictConfig:
-    """The config ``python -m unlearn_bench <overrides>`` would run, without Hydra's job machinery (for
-    scripts and tests)."""
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-
-    register_configs()
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return compose("config", overrides=list(overrides or []))
-
-
-def data_preset(data: str, method: str) -> str:
-    """The method option of a data set's preset where conf/method ships one, else ``method`` itself:
-    ``data_preset("digits", "salun") == "digits/salun"``, ``data_preset("digits", "generation/salun") ==
-    "generation/digits/salun"``. A data preset is always chosen by name (``method=digits/salun``), never
-    implicitly, so the values a run uses are the option it names."""
-    family, _, name = method.rpartition("/")
-    choice = "/".join(p for p in (family, data, name) if p)
-    return choice if (CONF_DIR / "method" / f"{choice}.yaml").exists() else method

@@ -216,6 +216,8 @@ def summarize(frame: pd.DataFrame, metrics: tuple[str, ...] = GAP_METRICS) -> di
 def reading(table: pd.DataFrame) -> str:
     """One line under a table: the model closest to Retrain by Avg. Gap and how far doing nothing (the Original)
     is, so a reader sees at once whether unlearning beat leaving the model as it was."""
+    if "Avg. Gap" not in table:
+        return ""
     gaps_ = pd.to_numeric(table.set_index("Method")["Avg. Gap"], errors="coerce").drop("Retrain", errors="ignore")
     gaps_ = gaps_.dropna()
     if gaps_.empty or "Original" not in gaps_:

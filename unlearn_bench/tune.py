@@ -22,27 +22,12 @@ import pandas as pd
 from omegaconf import OmegaConf
 
 from unlearn_bench.cache import atomic_write_bytes
-from unlearn_bench.config import CONF_DIR, check_tune_mode, compose_config
-from unlearn_bench.errors import ConfigError
+from unlearn_bench.compose import compose_config
+from unlearn_bench.config import CONF_DIR, check_tune_mode
 from unlearn_bench.metrics.gap import GAP_METRICS, avg_gap
 from unlearn_bench.results import RECORD_FILE
 
-OBJECTIVES = ("avg_gap", "weighted")
 WORST_GAP = 100.0  # the largest gap a percentage metric can have: what a diverged or failed trial scores
-
-
-def check_tune(tune: Mapping) -> None:
-    check_tune_mode(tune["mode"])
-    if tune["objective"] not in OBJECTIVES:
-        raise ConfigError(f"tune.objective={tune['objective']!r} is not supported; allowed: {', '.join(OBJECTIVES)}")
-    if tune["objective"] == "weighted":
-        if not tune["weights"]:
-            raise ConfigError("tune.objective=weighted needs tune.weights, e.g. tune.weights={UA:1,MIA:1}")
-        bad = {k: w for k, w in tune["weights"].items() if not (math.isfinite(w) and w >= 0)}
-        if bad:
-            raise ConfigError(f"tune.weights={dict(bad)}: weights must be finite and >= 0")
-    if tune["n_trials"] < 1:
-        raise ConfigError(f"tune.n_trials={tune['n_trials']} must be >= 1")
 
 
 def objective(status: str, gaps: Mapping[str, float], tune: Mapping) -> float:

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from unlearn_bench.config import ScenarioConfig, compose_config
+from unlearn_bench.compose import compose_config
+from unlearn_bench.config import ScenarioConfig
 from unlearn_bench.data.scenarios import forget_class_mask, forget_indices, forgotten_classes
 
 LABELS = np.repeat(np.arange(10), 100)

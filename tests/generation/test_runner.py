@@ -4,8 +4,9 @@ caches shared with the classification pipeline; bad combinations fail before any
 import numpy as np
 import pytest
 import torch
-
 import unlearn_bench.generation.runner as gen_runner
+from unlearn_bench.generation.task import run_task
+
 import unlearn_bench.runner as runner
 from tests.conftest import compose_config
 from tests.generation.conftest import TINY_UNET
@@ -13,7 +14,6 @@ from tests.test_bad_input import call_cli
 from unlearn_bench import report
 from unlearn_bench.errors import ConfigError
 from unlearn_bench.generation.metrics import inception_features
-from unlearn_bench.generation.task import run_task
 
 pytest.importorskip("diffusers")  # the optional extra: pip install -e '.[generation]'
 

@@ -19,6 +19,8 @@ from torch import nn
 pytest.importorskip("diffusers")
 pytest.importorskip("transformers")
 
+from unlearn_bench.generation.task import run_task  # noqa: E402
+
 from tests.conftest import compose_config  # noqa: E402
 from unlearn_bench import report  # noqa: E402
 from unlearn_bench.errors import ConfigError  # noqa: E402
@@ -35,7 +37,6 @@ from unlearn_bench.generation.sd.pipeline import (  # noqa: E402
     cross_attention_modules,
     load_sd_pipeline,
 )
-from unlearn_bench.generation.task import run_task  # noqa: E402
 
 CLASSES = ["cat", "dog", "car", "tree"]
 STEPS = 3

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from tests.conftest import compose_config
-from unlearn_bench.config import data_preset
+from unlearn_bench.compose import data_preset
 from unlearn_bench.errors import ConfigError
 from unlearn_bench.methods import METHODS
 from unlearn_bench.runner import run

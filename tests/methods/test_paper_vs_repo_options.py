@@ -245,7 +245,8 @@ def test_sure_table1_trains_with_sures_recipe():
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
-    from unlearn_bench.config import CONF_DIR, register_configs
+    from unlearn_bench.compose import register_configs
+    from unlearn_bench.config import CONF_DIR
 
     register_configs()
     GlobalHydra.instance().clear()

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 
 from hydra.core.config_store import ConfigStore
 
+from unlearn_bench.generation.sd.config import SDTaskConfig
+
 TASKS = ("classification", "generation", "generation_sd")
 SAMPLERS = ("ddim", "ddpm")
 
@@ -87,18 +89,8 @@ class GenerationTaskConfig:
     metrics: GenMetricsConfig = field(default_factory=GenMetricsConfig)
 
 
-def register_generation_configs(cs: ConfigStore) -> None:
-    """The ``task`` group's schemas and the generation methods' (group ``method/generation``: a YAML in
-    conf/method/generation/ starts with ``defaults: [/method/generation/base_<name>@_here_, _self_]``; SD methods
-    likewise in group ``method/sd``)."""
-    from unlearn_bench.generation.methods import GEN_METHODS
-    from unlearn_bench.generation.sd.config import SDTaskConfig
-    from unlearn_bench.generation.sd.methods import SD_METHODS
-
+def store_task_schemas(cs: ConfigStore) -> None:
+    """The ``task`` group's schemas (the SD task's from ``generation/sd/config.py``, also a schema module)."""
     cs.store(group="task", name="base_classification", node=ClassificationTaskConfig)
     cs.store(group="task", name="base_generation", node=GenerationTaskConfig)
     cs.store(group="task", name="base_generation_sd", node=SDTaskConfig)
-    for name, method_cls in GEN_METHODS.items():
-        cs.store(group="method/generation", name=f"base_{name}", node=method_cls.Config)
-    for name, method_cls in SD_METHODS.items():  # method=sd/<name>: conf/method/sd/<name>.yaml
-        cs.store(group="method/sd", name=f"base_{name}", node=method_cls.Config)

@@ -1,4 +1,5 @@
-"""Unlearning methods, one file each, registered by name in ``METHODS``."""
+"""Classification unlearning methods, one file each, registered as (``classification``, name) in ``METHODS``
+(``unlearn_bench.methods.base``: the one registry of every task's methods)."""
 
 from unlearn_bench.methods import (  # noqa: F401,I001
     amnesiac,
@@ -24,6 +25,14 @@ from unlearn_bench.methods import (  # noqa: F401,I001
     unlink,
     unsir,
 )
-from unlearn_bench.methods.base import METHODS, DataView, Method, create_method, register_method
+from unlearn_bench.methods.base import (
+    METHODS,
+    DataView,
+    Method,
+    create_method,
+    method_class,
+    method_names,
+    register_method,
+)
 
-__all__ = ["METHODS", "DataView", "Method", "create_method", "register_method"]
+__all__ = ["METHODS", "DataView", "Method", "create_method", "method_class", "method_names", "register_method"]

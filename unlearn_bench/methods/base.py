@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
-from omegaconf import MISSING
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, OmegaConf
 from torch import nn
 
 from unlearn_bench.config import TrainConfig
@@ -84,8 +85,17 @@ class SGDConfig(MethodConfig):
     weight_decay: float = 5e-4  # SalUn repo Classification/arg_parser.py: --weight_decay 5e-4
 
 
+TASKS = ("classification", "generation", "generation_sd")  # the pipelines (config ``task.name``)
+# Where a task's method presets live (conf/<group>/<name>.yaml) and the prefix of their option on the command line.
+CONFIG_GROUPS = {"classification": "method", "generation": "method/generation", "generation_sd": "method/sd"}
+
+
 class Method:
+    """Every unlearning method of every task: a registered (``task``, ``name``), the splits it may read (``needs``),
+    a typed ``Config`` (its defaults; conf/method YAMLs hold per-setting values and their sources) and ``unlearn``."""
+
     name: ClassVar[str]
+    task: ClassVar[str] = "classification"
     needs: ClassVar[frozenset[str]]
     training_free: ClassVar[bool] = False
     full_class_only: ClassVar[bool] = False  # defined only when D_f holds whole classes
@@ -99,24 +109,56 @@ class Method:
     def check_config(cls, cfg: Any, num_classes: int) -> None:
         """Raise ConfigError on a method setting that cannot work for this data; runs before any training."""
 
-    def unlearn(self, model: nn.Module, data: DataView) -> nn.Module:
-        """Return the unlearned model (may modify ``model`` in place)."""
+    def unlearn(self, model: nn.Module, data: Any) -> nn.Module:
+        """Return the unlearned model (may modify ``model`` in place). ``data`` is the task's view (``DataView`` for
+        classification and DDPMs, ``SDView`` for Stable Diffusion): only the splits in ``needs`` can be read."""
         raise NotImplementedError
 
 
-METHODS: dict[str, type[Method]] = {}
+METHODS: dict[tuple[str, str], type[Method]] = {}  # (task, name) -> class
+
+
+def option(task: str, name: str) -> str:
+    """The command-line option of a method: ``salun``, ``generation/salun``, ``sd/salun``."""
+    prefix = CONFIG_GROUPS[task].removeprefix("method").lstrip("/")
+    return f"{prefix}/{name}" if prefix else name
 
 
 def register_method(cls: type[Method]) -> type[Method]:
+    """Add ``cls`` to ``METHODS`` and its ``Config`` to Hydra's ConfigStore as ``base_<name>`` of the task's method
+    group (a preset YAML starts with ``defaults: [base_<name>, _self_]``), so a typo'd key fails at composition."""
+    if cls.task not in TASKS:
+        raise ConfigError(f"method {cls.name!r} declares task {cls.task!r}; allowed: {list(TASKS)}")
     unknown = set(cls.needs) - METHOD_SPLITS
     if unknown:
-        raise ConfigError(f"method {cls.name!r} declares unknown splits {sorted(unknown)}")
-    METHODS[cls.name] = cls
+        raise ConfigError(f"method {option(cls.task, cls.name)!r} declares unknown splits {sorted(unknown)}")
+    METHODS[(cls.task, cls.name)] = cls
+    ConfigStore.instance().store(group=CONFIG_GROUPS[cls.task], name=f"base_{cls.name}", node=cls.Config)
     return cls
 
 
-def create_method(cfg: Any) -> Method:
-    if cfg.name not in METHODS:
-        raise ConfigError(f"method={cfg.name!r} is not registered; allowed: {sorted(METHODS)}")
-    return METHODS[cfg.name](cfg)
+def method_names(task: str = "classification") -> list[str]:
+    """The registered names of a task's methods, sorted."""
+    return sorted(name for family, name in METHODS if family == task)
 
+
+def method_class(name: str, task: str = "classification") -> type[Method]:
+    """The class registered as (``task``, ``name``); ConfigError naming the options of that task otherwise."""
+    if (task, name) not in METHODS:
+        allowed = [option(task, m) for m in method_names(task)]
+        raise ConfigError(f"method={option(task, name)} is not registered for task={task}; allowed: {allowed}")
+    return METHODS[(task, name)]
+
+
+def method_task(method_cfg: Any) -> str:
+    """The task a composed ``method`` node belongs to: the task of the registered class whose ``Config`` is its
+    schema (presets of every task share the field ``name``, so the schema tells them apart)."""
+    schema = OmegaConf.get_type(method_cfg)
+    for (task, _), cls in METHODS.items():
+        if schema is cls.Config:
+            return task
+    return "classification"
+
+
+def create_method(cfg: Any, task: str = "classification") -> Method:
+    return method_class(cfg.name, task)(cfg)

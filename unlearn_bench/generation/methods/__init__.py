@@ -1,7 +1,7 @@
-"""Generation unlearning methods, one file each, registered by name in ``GEN_METHODS``
-(config: ``method=generation/<name>``)."""
+"""Generation unlearning methods, one file each, registered as (``generation``, name) in
+``unlearn_bench.methods.base.METHODS`` (config: ``method=generation/<name>``)."""
 
-from unlearn_bench.generation.methods import (  # noqa: F401,I001
+from unlearn_bench.generation.methods import (  # noqa: F401
     esd,
     finetune,
     grad_ascent,
@@ -10,14 +10,3 @@ from unlearn_bench.generation.methods import (  # noqa: F401,I001
     retrain,
     salun,
 )
-from unlearn_bench.generation.methods.base import (
-    GEN_METHODS,
-    GenerationView,
-    GenMethod,
-    GenMethodConfig,
-    create_gen_method,
-    register_gen_method,
-)
-
-__all__ = ["GEN_METHODS", "GenMethod", "GenMethodConfig", "GenerationView", "create_gen_method",
-           "register_gen_method"]

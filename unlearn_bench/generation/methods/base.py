@@ -1,5 +1,6 @@
-"""The contract of a generation unlearning method: like ``unlearn_bench.methods.base.Method`` (a registered name,
-the splits it may read in ``needs``, a typed config) with ``unlearn(model, data)`` on a ``ConditionalDDPM``.
+"""What generation methods share: ``GenerationView`` (a ``DataView`` plus the DDPM recipe, for Retrain), the DDPM
+methods' config defaults, and ``TrainedGenerationMethod``, the template of every trained DDPM and Stable Diffusion
+method.
 
 Trained methods run Adam (the optimizer of SalUn's DDPM code and of its SD settings, App. C.1; Alg. 2 writes one
 SGD step, the DDPM optimizer is not stated) for ``iterations`` batches with gradient clipping."""
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 import torch
 from omegaconf import MISSING
@@ -16,10 +17,9 @@ from torch import nn
 
 from unlearn_bench.config import TrainConfig
 from unlearn_bench.data.task import Task
-from unlearn_bench.errors import ConfigError
 from unlearn_bench.generation.config import DDPMTrainConfig
-from unlearn_bench.generation.ddpm import ConditionalDDPM, optimize
-from unlearn_bench.methods.base import METHOD_SPLITS, DataView
+from unlearn_bench.generation.ddpm import optimize
+from unlearn_bench.methods.base import DataView, Method
 from unlearn_bench.training import Batches, Objective, StepHook
 
 
@@ -41,56 +41,40 @@ class GenMethodConfig:
     grad_clip: float | None = 1.0
 
 
-class GenMethod:
-    name: ClassVar[str]
-    needs: ClassVar[frozenset[str]]
-    training_free: ClassVar[bool] = False
-    Config: ClassVar[type] = GenMethodConfig
+class GenerationMethod(Method):
+    """A method of ``task=generation`` (class-conditional DDPMs): ``unlearn(ConditionalDDPM, GenerationView)``."""
 
-    def __init__(self, cfg: Any):
-        self.cfg = cfg
+    task = "generation"
+    Config = GenMethodConfig
 
-    def unlearn(self, model: ConditionalDDPM, data: GenerationView) -> nn.Module:
+
+class TrainedGenerationMethod(Method):
+    """A method that minimises ``objective`` over ``batches`` with Adam for ``iterations(data)`` batches, on the
+    weights ``parameters`` selects (default all), optionally with a step hook built at theta_o (e.g. SalUn's saliency
+    mask). DDPM methods train the whole model; SD methods (``generation/sd/methods``) the UNet of an ``SDModel``."""
+
+    def iterations(self, data: Any) -> int:
+        return self.cfg.iterations
+
+    def batches(self, model: Any, data: Any) -> Batches:
         raise NotImplementedError
 
-
-class TrainedGenMethod(GenMethod):
-    """A method that minimises ``objective`` over ``batches`` with Adam (optionally with a step hook built at
-    theta_o, e.g. SalUn's saliency mask)."""
-
-    def batches(self, model: ConditionalDDPM, data: GenerationView) -> Batches:
+    def objective(self, model: Any, data: Any) -> Objective:
         raise NotImplementedError
 
-    def objective(self, model: ConditionalDDPM, data: GenerationView) -> Objective:
-        raise NotImplementedError
-
-    def step_hook(self, model: ConditionalDDPM, data: GenerationView) -> StepHook | None:
+    def step_hook(self, model: Any, data: Any) -> StepHook | None:
         return None
 
-    def parameters(self, model: ConditionalDDPM) -> Iterable[nn.Parameter] | None:
-        """The weights the method updates (default: all)."""
+    def parameters(self, model: Any) -> Iterable[nn.Parameter] | None:
+        """The weights the method updates (default: all of ``model``'s)."""
         return None
 
-    def unlearn(self, model: ConditionalDDPM, data: GenerationView) -> nn.Module:
+    def unlearn(self, model: Any, data: Any) -> Any:
         hook = self.step_hook(model, data)  # built at theta_o, before any update
-        return optimize(model, self.batches(model, data), self.objective(model, data), self.cfg.iterations,
-                        self.cfg.lr, self.cfg.grad_clip, data.amp, self.name, data.progress, hook,
-                        self.parameters(model))
+        optimize(model, self.batches(model, data), self.objective(model, data), self.iterations(data), self.cfg.lr,
+                 self.cfg.grad_clip, data.amp, self.name, data.progress, hook, self.parameters(model))
+        return model
 
 
-GEN_METHODS: dict[str, type[GenMethod]] = {}
-
-
-def register_gen_method(cls: type[GenMethod]) -> type[GenMethod]:
-    unknown = set(cls.needs) - METHOD_SPLITS
-    if unknown:
-        raise ConfigError(f"generation method {cls.name!r} declares unknown splits {sorted(unknown)}")
-    GEN_METHODS[cls.name] = cls
-    return cls
-
-
-def create_gen_method(cfg: Any) -> GenMethod:
-    if cfg.name not in GEN_METHODS:
-        raise ConfigError(f"method=generation/{cfg.name} is not registered; allowed: "
-                          f"{['generation/' + name for name in sorted(GEN_METHODS)]}")
-    return GEN_METHODS[cfg.name](cfg)
+class TrainedGenMethod(TrainedGenerationMethod, GenerationMethod):
+    """A trained method of ``task=generation``."""

@@ -24,9 +24,10 @@ from torch import nn
 
 from unlearn_bench.errors import ConfigError
 from unlearn_bench.generation.ddpm import ConditionalDDPM
-from unlearn_bench.generation.methods.base import GenerationView, GenMethodConfig, TrainedGenMethod, register_gen_method
+from unlearn_bench.generation.methods.base import GenerationView, GenMethodConfig, TrainedGenMethod
 from unlearn_bench.generation.methods.common import forgotten_concepts
 from unlearn_bench.generation.sampling import partial_sample
+from unlearn_bench.methods.base import register_method
 from unlearn_bench.training import Batches, Objective
 
 
@@ -44,7 +45,7 @@ def esd_target(frozen: ConditionalDDPM, x_t: torch.Tensor, t: torch.Tensor, c: t
     return negatively_guided(eps_null, eps_c, negative_guidance)
 
 
-@register_gen_method
+@register_method
 class GenESD(TrainedGenMethod):
     name = "esd"
     needs = frozenset({"forget"})

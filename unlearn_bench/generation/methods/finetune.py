@@ -7,11 +7,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from unlearn_bench.generation.ddpm import ConditionalDDPM, denoising_objective
-from unlearn_bench.generation.methods.base import GenerationView, GenMethodConfig, TrainedGenMethod, register_gen_method
+from unlearn_bench.generation.methods.base import GenerationView, GenMethodConfig, TrainedGenMethod
+from unlearn_bench.methods.base import register_method
 from unlearn_bench.training import Batches, Objective
 
 
-@register_gen_method
+@register_method
 class GenFinetune(TrainedGenMethod):
     name = "ft"
     needs = frozenset({"retain"})

@@ -11,7 +11,8 @@ import torch
 from torch import nn
 
 from unlearn_bench.generation.ddpm import ConditionalDDPM, diffusion_mse
-from unlearn_bench.generation.methods.base import GenerationView, GenMethodConfig, TrainedGenMethod, register_gen_method
+from unlearn_bench.generation.methods.base import GenerationView, GenMethodConfig, TrainedGenMethod
+from unlearn_bench.methods.base import register_method
 from unlearn_bench.training import Batches, Objective
 
 
@@ -19,7 +20,7 @@ def negative_diffusion_mse(model: nn.Module, batch: tuple[torch.Tensor, torch.Te
     return -diffusion_mse(model, *batch, drop_labels=False)
 
 
-@register_gen_method
+@register_method
 class GenGradientAscent(TrainedGenMethod):
     name = "ga"
     needs = frozenset({"forget"})

@@ -12,12 +12,13 @@ import torch
 from torch import nn
 
 from unlearn_bench.generation.ddpm import ConditionalDDPM, denoising_objective
-from unlearn_bench.generation.methods.base import GenerationView, GenMethodConfig, TrainedGenMethod, register_gen_method
+from unlearn_bench.generation.methods.base import GenerationView, GenMethodConfig, TrainedGenMethod
+from unlearn_bench.methods.base import register_method
 from unlearn_bench.methods.l1_sparse import l1_norm
 from unlearn_bench.training import Batches, Objective
 
 
-@register_gen_method
+@register_method
 class GenL1Sparse(TrainedGenMethod):
     name = "l1_sparse"
     needs = frozenset({"retain"})

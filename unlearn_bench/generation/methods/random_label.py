@@ -12,12 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from unlearn_bench.generation.ddpm import ConditionalDDPM
-from unlearn_bench.generation.methods.base import GenerationView, GenMethodConfig, TrainedGenMethod, register_gen_method
+from unlearn_bench.generation.methods.base import GenerationView, GenMethodConfig, TrainedGenMethod
 from unlearn_bench.generation.methods.common import relabel_batches, relabel_objective
+from unlearn_bench.methods.base import register_method
 from unlearn_bench.training import Batches, Objective
 
 
-@register_gen_method
+@register_method
 class GenRandomLabel(TrainedGenMethod):
     name = "rl"
     needs = frozenset({"forget", "retain"})

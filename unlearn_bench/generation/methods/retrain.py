@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from torch import nn
 
 from unlearn_bench.generation.ddpm import ConditionalDDPM, train_ddpm
-from unlearn_bench.generation.methods.base import GenerationView, GenMethod, GenMethodConfig, register_gen_method
+from unlearn_bench.generation.methods.base import GenerationMethod, GenerationView, GenMethodConfig
+from unlearn_bench.methods.base import register_method
 from unlearn_bench.models import reset_parameters
 
 
-@register_gen_method
-class GenRetrain(GenMethod):
+@register_method
+class GenRetrain(GenerationMethod):
     name = "retrain"
     needs = frozenset({"retain"})
 

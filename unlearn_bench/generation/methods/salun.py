@@ -22,8 +22,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from unlearn_bench.generation.ddpm import ConditionalDDPM, to_model_space
-from unlearn_bench.generation.methods.base import GenerationView, register_gen_method
+from unlearn_bench.generation.methods.base import GenerationView
 from unlearn_bench.generation.methods.random_label import GenRandomLabel
+from unlearn_bench.methods.base import register_method
 from unlearn_bench.methods.saliency import MaskedUpdate, saliency_mask
 from unlearn_bench.training import Batches, StepHook
 
@@ -61,7 +62,7 @@ def diffusion_saliency_hook(model: ConditionalDDPM, forget: Batches, sparsity: f
     return MaskedUpdate(wrapped, saliency_mask(wrapped, noised_batches(model, forget), mse, sparsity))
 
 
-@register_gen_method
+@register_method
 class GenSalUn(GenRandomLabel):
     name = "salun"
     needs = frozenset({"forget", "retain"})

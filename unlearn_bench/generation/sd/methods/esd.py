@@ -22,8 +22,9 @@ from unlearn_bench.errors import ConfigError
 from unlearn_bench.generation.methods.esd import negatively_guided
 from unlearn_bench.generation.sd.config import SDMethodConfig
 from unlearn_bench.generation.sd.data import SDView
-from unlearn_bench.generation.sd.methods.base import TrainedSDMethod, cross_attention_parameters, register_sd_method
+from unlearn_bench.generation.sd.methods.base import TrainedSDMethod, cross_attention_parameters
 from unlearn_bench.generation.sd.pipeline import SDModel
+from unlearn_bench.methods.base import register_method
 from unlearn_bench.training import Batches, Objective
 
 
@@ -35,7 +36,7 @@ def esd_target(frozen: SDModel, z_t: torch.Tensor, t: torch.Tensor, cond: torch.
     return negatively_guided(eps_null, eps_c, eta)
 
 
-@register_sd_method
+@register_method
 class SDESD(TrainedSDMethod):
     name = "esd"
     needs = frozenset({"forget"})

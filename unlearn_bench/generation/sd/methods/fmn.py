@@ -24,9 +24,10 @@ from torch import nn
 
 from unlearn_bench.generation.sd.config import SDMethodConfig
 from unlearn_bench.generation.sd.data import SDView
-from unlearn_bench.generation.sd.methods.base import TrainedSDMethod, cross_attention_parameters, register_sd_method
+from unlearn_bench.generation.sd.methods.base import TrainedSDMethod, cross_attention_parameters
 from unlearn_bench.generation.sd.methods.common import encode_split
 from unlearn_bench.generation.sd.pipeline import SDModel, cross_attention_modules
+from unlearn_bench.methods.base import register_method
 from unlearn_bench.training import Batches, Objective
 
 
@@ -109,7 +110,7 @@ def concept_mask_rows(model: SDModel, prompts: list[str], words: list[str], incl
     return torch.stack([model.concept_positions(p, words, include_eos) for p in prompts])
 
 
-@register_sd_method
+@register_method
 class SDFMN(TrainedSDMethod):
     name = "fmn"
     needs = frozenset({"forget"})

@@ -25,9 +25,10 @@ from torch import nn
 
 from unlearn_bench.generation.sd.config import SDMethodConfig
 from unlearn_bench.generation.sd.data import SDView
-from unlearn_bench.generation.sd.methods.base import TrainedSDMethod, register_sd_method
+from unlearn_bench.generation.sd.methods.base import TrainedSDMethod
 from unlearn_bench.generation.sd.methods.common import EncodedSplit, denoising_mse, encode_split
 from unlearn_bench.generation.sd.pipeline import SDModel
+from unlearn_bench.methods.base import register_method
 from unlearn_bench.methods.saliency import MaskedUpdate, saliency_mask
 from unlearn_bench.training import Batches, Objective, StepHook, paired
 
@@ -85,7 +86,7 @@ def relabel_objective(beta: float, substitutes: torch.Tensor) -> Objective:
     return objective
 
 
-@register_sd_method
+@register_method
 class SDSalUn(TrainedSDMethod):
     name = "salun"
     needs = frozenset({"forget", "retain"})

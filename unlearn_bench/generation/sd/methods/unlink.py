@@ -25,8 +25,9 @@ import torch
 from unlearn_bench.errors import ConfigError
 from unlearn_bench.generation.sd.config import SDMethodConfig
 from unlearn_bench.generation.sd.data import SDView
-from unlearn_bench.generation.sd.methods.base import SDMethod, register_sd_method
+from unlearn_bench.generation.sd.methods.base import SDMethod
 from unlearn_bench.generation.sd.pipeline import SDModel, cross_attention_modules
+from unlearn_bench.methods.base import register_method
 from unlearn_bench.methods.unlink import forget_basis, remove_subspace
 
 
@@ -56,7 +57,7 @@ def unlink_cross_attention(model: SDModel, basis: torch.Tensor) -> list[str]:
     return edited
 
 
-@register_sd_method
+@register_method
 class SDUnlink(SDMethod):
     name = "unlink"
     needs = frozenset({"forget"})  # the forget prompts only (no image)

@@ -1,0 +1,162 @@
+"""The ``Pipeline`` contract: what differs between tasks (classification, class-conditional DDPMs, Stable Diffusion)
+inside the one run lifecycle of ``unlearn_bench.runner.run``.
+
+``run`` owns what every run shares (validate before any work, skip a finished run, time the method, turn a failure
+or a divergence into a record, write the record and arrays, print the table); a pipeline, registered per
+``task.name``, supplies the rest as hooks, called in this order:
+
+1. ``validate()``: every check that needs no data, so bad input fails before anything is loaded or trained;
+2. ``setup(device)``: the run's data (forget set included) and its cache key, ``run_payload()``;
+3. ``references()``: the original and Retrain (or no Retrain), cached;
+4. ``unlearn(method, refs)``: the method on a copy of the original, timed by ``timed_unlearning``;
+5. ``evaluate(unlearned, refs, store)``: metrics and arrays of the three models (files such as sample grids go into
+   ``store``);
+6. ``attack_context(refs, unlearned)``: what the enabled attacks (``unlearn_bench.attacks``) may use;
+7. ``record_fields()``: the record fields only the pipeline knows (data, model and scenario names, forget set).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from omegaconf import DictConfig
+
+from unlearn_bench.attacks import AttackContext, enabled_attacks
+from unlearn_bench.errors import ConfigError
+from unlearn_bench.methods.base import Method, create_method, method_names, method_task, option
+from unlearn_bench.training import DivergedError
+
+
+@dataclass
+class References:
+    """The reference models of a run and their cache metadata (``seconds``, ``cached``, ``sha256``)."""
+
+    original: Any
+    original_meta: dict
+    retrain: Any | None = None  # None: the task has no Retrain (Stable Diffusion)
+    retrain_meta: dict = field(default_factory=lambda: {"seconds": float("nan"), "cached": False})
+
+
+@dataclass
+class Evaluation:
+    metrics: dict[str, float] = field(default_factory=dict)
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    original_metrics: dict[str, float] = field(default_factory=dict)
+    retrain_metrics: dict[str, float] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)  # written into the run store, copied beside the record
+    diverged: str | None = None  # the unlearned model's outputs were NaN/inf (its weights were finite)
+
+
+class Pipeline:
+    task: ClassVar[str]
+
+    def __init__(self, cfg: DictConfig):
+        self.cfg = cfg
+
+    def validate(self) -> None:
+        raise NotImplementedError
+
+    def setup(self, device: torch.device) -> None:
+        raise NotImplementedError
+
+    def run_payload(self) -> dict:
+        raise NotImplementedError
+
+    def references(self) -> References:
+        raise NotImplementedError
+
+    def unlearn(self, method: Method, refs: References) -> tuple[Any | None, str | None, float]:
+        raise NotImplementedError
+
+    def evaluate(self, unlearned: Any | None, refs: References, store: Path) -> Evaluation:
+        raise NotImplementedError
+
+    def attack_context(self, refs: References, unlearned: Any) -> AttackContext:
+        raise NotImplementedError
+
+    def refuse_attacks(self) -> None:
+        """For a task without model-based attacks: an enabled one is an error, not silently skipped."""
+        if attacks := enabled_attacks(self.cfg):
+            raise ConfigError(f"task={self.task} defines no model-based attacks; turn off "
+                              f"{', '.join(f'eval.{a.name}.enabled' for a in attacks)}")
+
+    def record_fields(self) -> dict:
+        raise NotImplementedError
+
+    def forget_idx(self) -> np.ndarray | None:
+        """Saved beside the record (None: the forget set is not a set of train indices)."""
+        return None
+
+    def versions(self) -> dict[str, str]:
+        """Versions of the libraries only this pipeline uses (the record holds the common ones too)."""
+        return {}
+
+    def table_columns(self) -> tuple[str, ...] | None:
+        """The metrics of the printed table (None: the report's default, SalUn's four and Avg. Gap)."""
+        return None
+
+    def create_method(self) -> Method:
+        return create_method(self.cfg.method, self.task)
+
+
+PIPELINES: dict[str, type[Pipeline]] = {}
+
+
+def register_pipeline(cls: type[Pipeline]) -> type[Pipeline]:
+    PIPELINES[cls.task] = cls
+    return cls
+
+
+KINDS = {"classification": "a classification method", "generation": "a generation method",
+         "generation_sd": "a Stable Diffusion method"}
+
+
+def create_pipeline(cfg: DictConfig) -> Pipeline:
+    """The pipeline of ``task.name``, after checking that ``method`` is a method of that task (the families share
+    names: ``method=salun`` is SalUn for classifiers, ``generation/salun`` for DDPMs, ``sd/salun`` for SD)."""
+    name = cfg.task.name
+    if name not in PIPELINES:
+        raise ConfigError(f"task.name={name!r} is not supported; allowed: {sorted(PIPELINES)}")
+    family = method_task(cfg.method)
+    if family != name:
+        shown = option(family, cfg.method.name)
+        if name == "classification":
+            raise ConfigError(f"method={shown} is {KINDS[family]} and needs task={family}; with task=classification "
+                              "choose a classification method (conf/method/*.yaml)")
+        allowed = "method=" + ", ".join(option(name, m) for m in method_names(name))
+        raise ConfigError(f"task={name} needs {KINDS[name]}, but method={shown} is {KINDS[family]} (it needs "
+                          f"task={family}); allowed: {allowed}")
+    return PIPELINES[name](cfg)
+
+
+def non_finite(model: torch.nn.Module) -> list[str]:
+    """Names of the parameters and buffers that hold NaN or inf."""
+    return [name for name, t in model.state_dict().items()
+            if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+
+
+def check_finite(model: torch.nn.Module, name: str) -> torch.nn.Module:
+    """``model``, or DivergedError when method ``name`` left NaN/inf in its weights."""
+    if bad := non_finite(model):
+        raise DivergedError(f"{name}: weights became NaN/inf in {len(bad)} tensors ({', '.join(bad[:3])})")
+    return model
+
+
+def timed_unlearning(unlearn: Callable[[], Any], name: str, device: torch.device
+                     ) -> tuple[Any | None, str | None, float]:
+    """Run ``unlearn()`` (method ``name``) and time it, CUDA work included. Divergence (DivergedError, NaN/inf
+    weights) is a result, not a crash: ``(None, message, seconds)``; else ``(model, None, seconds)``."""
+    start = time.perf_counter()
+    try:
+        model, error = check_finite(unlearn(), name), None
+    except DivergedError as err:
+        model, error = None, str(err)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return model, error, time.perf_counter() - start
