@@ -23,12 +23,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from unlearn_bench.generation.task import run_task
 
 from unlearn_bench.compose import compose_config, data_preset
 from unlearn_bench.generation.grids import save_image_table
 from unlearn_bench.report import render, summarize
 from unlearn_bench.results import ARRAYS_FILE, load_records
+from unlearn_bench.runner import run
 
 DEFAULT_METHODS = "retrain,ft,rl,ga,esd,salun"
 
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
                               f"scenario.class_index={args.class_index}", f"seed={args.seed}", f"cache_dir={cache}",
                               "progress=false", *args.overrides])
         wall, cpu = time.perf_counter(), cpu_seconds()
-        record = run_task(cfg, output_dir=out / method)
+        record = run(cfg, output_dir=out / method)
         if record.status != "ok":
             print(f"{method}: {record.status}: {record.error}", file=sys.stderr)
             continue

@@ -12,7 +12,8 @@ import unlearn_bench.attacks as attacks
 from tests.conftest import compose_config
 from unlearn_bench.cache import ModelCache
 from unlearn_bench.errors import ConfigError, DatasetNotFoundError
-from unlearn_bench.runner import reference_eval_cfg, run, validate
+from unlearn_bench.pipelines.classification import reference_eval_cfg
+from unlearn_bench.runner import run, validate
 from unlearn_bench.training import DivergedError
 
 N, STEPS = 3, 5

@@ -13,7 +13,8 @@ from unlearn_bench import report
 from unlearn_bench.cache import ModelCache
 from unlearn_bench.errors import ConfigError
 from unlearn_bench.metrics.lira import logit_scaled_confidence
-from unlearn_bench.runner import reference_eval_cfg, run, validate
+from unlearn_bench.pipelines.classification import reference_eval_cfg
+from unlearn_bench.runner import run, validate
 
 N = 3
 SETUP = ["data=digits", "scenario=classwise", "eval=challenge", f"eval.challenge.num_models={N}", "train.epochs=2",

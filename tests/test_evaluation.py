@@ -99,7 +99,7 @@ def test_random_forgetting_has_no_class_test_set_and_jit_df_is_forget_accuracy(t
 
 
 def test_unknown_metric_group_is_refused_before_training(tmp_path, monkeypatch):
-    monkeypatch.setattr("unlearn_bench.runner.make_task", lambda *a, **k: pytest.fail("loaded data"))
+    monkeypatch.setattr("unlearn_bench.pipelines.classification.make_task", lambda *a, **k: pytest.fail("loaded data"))
     with pytest.raises(ConfigError, match="eval.metrics.*allowed"):
         run(compose_config(["data=fake", "eval.metrics=[lira]", f"cache_dir={tmp_path}"]), output_dir=tmp_path)
 

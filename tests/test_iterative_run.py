@@ -8,7 +8,7 @@ import unlearn_bench.runner as runner
 from tests.conftest import compose_config
 from unlearn_bench.data.task import make_task
 from unlearn_bench.errors import ConfigError
-from unlearn_bench.methods import METHODS
+from unlearn_bench.methods import method_class
 
 TINY = ["data=digits", "train.epochs=2", "model.width=8", "progress=false", "scenario=iterative",
         "scenario.rounds=3", "method=ft", "method.epochs=1"]
@@ -35,8 +35,8 @@ def test_each_round_sees_its_new_examples_and_retains_the_rest():
 def test_rounds_chain_through_the_cache_and_score_the_cumulative_forget_set(tmp_path, monkeypatch):
     cache = tmp_path / "cache"
     starts = []  # the parameters each round's unlearning starts from
-    real = METHODS["ft"].unlearn
-    monkeypatch.setattr(METHODS["ft"], "unlearn", lambda self, model, view: starts.append(
+    real = method_class("ft").unlearn
+    monkeypatch.setattr(method_class("ft"), "unlearn", lambda self, model, view: starts.append(
         {name: p.detach().clone() for name, p in model.named_parameters()}) or real(self, model, view))
     records = [run(tmp_path, cache, k, f"r{k}") for k in (1, 2, 3)]
     assert len(starts) == 3  # each round unlearned once, none rebuilt

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import torch
 
+import unlearn_bench.pipelines.base as pipeline_base
 import unlearn_bench.runner as runner
 from tests.test_launchers import REPO, TINY, cli_env, run_cli, sweep_records
 from unlearn_bench.compose import compose_config
@@ -162,14 +163,14 @@ def test_truncated_or_corrupt_checkpoint_is_rebuilt(tmp_path, one_thread, caplog
 
 def poison(monkeypatch, unlearn):
     """Make the next ``create_method`` return the real method with ``unlearn`` replaced."""
-    real = runner.create_method
+    real = pipeline_base.create_method
 
-    def create(cfg):
-        method = real(cfg)
+    def create(cfg, task):
+        method = real(cfg, task)
         method.unlearn = lambda model, view: unlearn(model)
         return method
 
-    monkeypatch.setattr(runner, "create_method", create)
+    monkeypatch.setattr(pipeline_base, "create_method", create)
 
 
 def test_nan_or_inf_weights_are_recorded_as_diverged(tmp_path, one_thread, monkeypatch, session_cache):
@@ -222,10 +223,10 @@ def test_exception_in_a_method_is_recorded_as_failed_and_retried(tmp_path, one_t
 
 DRIVER = """
 import runpy, sys
-from unlearn_bench.methods import METHODS
+from unlearn_bench.methods import method_class
 def crash(self, model, view):
     raise RuntimeError("boom in ga")
-METHODS["ga"].unlearn = crash
+method_class("ga").unlearn = crash
 sys.argv = ["unlearn_bench", *sys.argv[1:]]
 runpy.run_module("unlearn_bench", run_name="__main__", alter_sys=True)
 """

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+import unlearn_bench.pipelines.classification as classification
 import unlearn_bench.runner as runner
 from tests.conftest import compose_config
 from unlearn_bench.results import load_records
@@ -40,8 +41,8 @@ def test_original_and_retrain_are_evaluated_once_per_seed(tmp_path, monkeypatch)
     cache = tmp_path / "cache"
     first = run(tmp_path, cache, "method=ft", out="a")
     calls = []
-    real_evaluate = runner.evaluate
-    monkeypatch.setattr(runner, "evaluate", lambda *a, **k: calls.append(1) or real_evaluate(*a, **k))
+    real_evaluate = classification.evaluate
+    monkeypatch.setattr(classification, "evaluate", lambda *a, **k: calls.append(1) or real_evaluate(*a, **k))
     second = run(tmp_path, cache, "method=ga", out="b")
     assert len(calls) == 1  # only the unlearned model; the references' evaluation is read back
     assert second.original_metrics == first.original_metrics and second.retrain_metrics == first.retrain_metrics
@@ -78,8 +79,9 @@ def test_compile_is_applied_and_keeps_the_cached_models(tmp_path, monkeypatch):
 
 def test_amp_auto_is_off_on_cpu_and_channels_last_is_honoured(tmp_path, monkeypatch):
     seen = []
-    real_prepare = runner.prepare_model
-    monkeypatch.setattr(runner, "prepare_model", lambda m, d, cl, c: seen.append(real_prepare(m, d, cl, c)) or seen[-1])
+    real_prepare = classification.prepare_model
+    monkeypatch.setattr(classification, "prepare_model",
+                        lambda m, d, cl, c: seen.append(real_prepare(m, d, cl, c)) or seen[-1])
     rec = run(tmp_path, tmp_path / "cache", "method=ft", "device=cpu", "train.channels_last=true")
     assert rec.config["train"]["amp"] is False
     conv = [m for m in seen[0].modules() if isinstance(m, torch.nn.Conv2d)][-1]  # C_in > 1: layouts differ

@@ -170,7 +170,7 @@ def test_the_trials_table_scores_a_diverged_trial_worst(tmp_path):
 
 
 def test_tuned_provenance_is_not_part_of_the_run_key():
-    from unlearn_bench.runner import method_payload
+    from unlearn_bench.pipelines.classification import method_payload
 
     plain = compose_config(["method=ga"])
     tuned = compose_config(["method=ga"])

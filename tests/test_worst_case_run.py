@@ -8,6 +8,7 @@ from unlearn_bench.cache import ModelCache
 from unlearn_bench.data.task import make_task
 from unlearn_bench.evaluation import predict
 from unlearn_bench.metrics.jit import output_entropy
+from unlearn_bench.pipelines.classification import original_model
 
 
 def test_worst_case_forgets_the_class_examples_the_original_leaks_most(tmp_path):
@@ -23,7 +24,7 @@ def test_worst_case_forgets_the_class_examples_the_original_leaks_most(tmp_path)
     task = make_task(cfg.data, compose_config([*overrides[:-3], "scenario=partial_class", "scenario.class_index=3",
                                                "scenario.size=20"]).scenario, cfg.train, cfg.seed, "cpu")
     assert (task.train_y.numpy()[forget_idx] == 3).all()  # 20 examples of the class; the class stays
-    original, meta = runner.original_model(cfg, task, ModelCache(cache), task.device)
+    original, meta = original_model(cfg, task, ModelCache(cache), task.device)
     assert meta["cached"]  # the original that chose D_f is the run's cached original, trained once
     entropy = output_entropy(predict(original, task.train_x, 256))
     rest = np.setdiff1d(np.flatnonzero(task.train_y.numpy() == 3), forget_idx)

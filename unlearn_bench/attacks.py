@@ -3,9 +3,9 @@
 al. 2024; ``unlearn_bench/ulira.py``), the challenge score (``challenge``; ``unlearn_bench/challenge_eval.py``) and
 the three below (``eval=deep`` enables those).
 
-Each of the three below scores three models, the run's unlearned model, the original and Retrain, each against
-Retrain, so the record holds its metrics for all three (``metrics``, ``original_metrics``, ``retrain_metrics``) and
-the report prints the gap to Retrain as for UA. The original's and Retrain's scores do not depend on the method: they are cached
+Each of the three below scores three models, the run's unlearned model, the original and Retrain, each against Retrain,
+so the record holds its metrics for all three (``metrics``, ``original_metrics``, ``retrain_metrics``) and the report
+prints the gap to Retrain as for UA. The original's and Retrain's scores do not depend on the method: they are cached
 (``cached_evaluation``, keyed by both models' weights, the forget set and the attack's config) and every method of a
 seed reuses them; for ``method=retrain`` the unlearned model's score is Retrain's. Each attack records its wall seconds
 in this run as ``<Name>_s`` (reference scores included when they were computed, not loaded).

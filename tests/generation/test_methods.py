@@ -8,8 +8,8 @@ import torch
 
 from tests.generation.conftest import make_view, tiny_ddpm
 from unlearn_bench.generation.ddpm import diffusion_mse, to_model_space
-from unlearn_bench.generation.methods import GEN_METHODS
 from unlearn_bench.generation.methods.esd import esd_target
+from unlearn_bench.methods import method_class
 from unlearn_bench.methods.base import DataAccessError
 from unlearn_bench.models import reset_parameters
 
@@ -19,7 +19,7 @@ FORGOTTEN, KEPT = 0, [1, 2, 3]
 
 
 def run(name, fake_task, model=None, **overrides):
-    method_cls = GEN_METHODS[name]
+    method_cls = method_class(name, "generation")
     cfg = method_cls.Config(**{"iterations": 10, "batch_size": 16, "lr": 1e-3, **overrides})
     model = model if model is not None else tiny_ddpm()
     original = copy.deepcopy(model)
@@ -58,7 +58,8 @@ def test_ft_and_l1_sparse_read_only_the_retain_set_and_l1_shrinks_weights(fake_t
     _, l1 = run("l1_sparse", fake_task, gamma=1e-2)
     l1_norm = lambda m: sum(p.abs().sum().item() for p in m.parameters())  # noqa: E731
     assert l1_norm(l1) < l1_norm(ft)
-    assert GEN_METHODS["ft"].needs == GEN_METHODS["l1_sparse"].needs == frozenset({"retain"})
+    assert method_class("ft", "generation").needs == frozenset({"retain"})
+    assert method_class("l1_sparse", "generation").needs == frozenset({"retain"})
 
 
 def test_ga_raises_the_diffusion_loss_on_the_forget_set(fake_task):
@@ -105,7 +106,8 @@ def test_esd_follows_the_negatively_guided_target(fake_task):
 
 
 def test_esd_reads_no_image():
-    assert GEN_METHODS["esd"].needs == frozenset({"forget"})  # the forgotten labels only (see test above)
+    # the forgotten labels only (see test above)
+    assert method_class("esd", "generation").needs == frozenset({"forget"})
 
 
 def test_retrain_starts_from_scratch_and_never_sees_the_forgotten_class(fake_task):
@@ -122,12 +124,12 @@ def test_retrain_starts_from_scratch_and_never_sees_the_forgotten_class(fake_tas
 
 @pytest.mark.parametrize("name", ["ft", "rl", "ga", "salun", "esd", "l1_sparse", "retrain"])
 def test_methods_cannot_read_undeclared_splits(name, fake_task):
-    forbidden = {"forget", "retain"} - GEN_METHODS[name].needs
-    view = make_view(fake_task, GEN_METHODS[name].needs)
+    forbidden = {"forget", "retain"} - method_class(name, "generation").needs
+    view = make_view(fake_task, method_class(name, "generation").needs)
     for split in forbidden:
         with pytest.raises(DataAccessError):
             view.split(split)
-    assert GEN_METHODS[name].needs <= {"forget", "retain"}
+    assert method_class(name, "generation").needs <= {"forget", "retain"}
 
 
 def test_retain_loss_keeps_the_kept_classes_under_rl(fake_task):

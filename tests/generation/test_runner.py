@@ -4,9 +4,9 @@ caches shared with the classification pipeline; bad combinations fail before any
 import numpy as np
 import pytest
 import torch
-import unlearn_bench.generation.runner as gen_runner
-from unlearn_bench.generation.task import run_task
 
+import unlearn_bench.pipelines.base as pipeline_base
+import unlearn_bench.pipelines.ddpm as gen_runner
 import unlearn_bench.runner as runner
 from tests.conftest import compose_config
 from tests.generation.conftest import TINY_UNET
@@ -14,6 +14,7 @@ from tests.test_bad_input import call_cli
 from unlearn_bench import report
 from unlearn_bench.errors import ConfigError
 from unlearn_bench.generation.metrics import inception_features
+from unlearn_bench.runner import run as run_task
 
 pytest.importorskip("diffusers")  # the optional extra: pip install -e '.[generation]'
 
@@ -59,7 +60,7 @@ def test_generation_runs_record_grids_report_and_share_caches(tmp_path, monkeypa
         raise AssertionError("a finished run was trained again")
 
     monkeypatch.setattr(gen_runner, "train_ddpm", must_not_train)
-    monkeypatch.setattr(gen_runner, "create_gen_method", must_not_train)
+    monkeypatch.setattr(pipeline_base, "create_method", must_not_train)
     assert generate(tmp_path, "method=generation/salun", out="again") == first
     assert first.extra["grids"]["salun"] == "samples_salun.png"
     assert (tmp_path / "again" / "samples_salun.png").exists()  # a skipped run still gets its grids

@@ -19,14 +19,11 @@ from torch import nn
 pytest.importorskip("diffusers")
 pytest.importorskip("transformers")
 
-from unlearn_bench.generation.task import run_task  # noqa: E402
-
 from tests.conftest import compose_config  # noqa: E402
 from unlearn_bench import report  # noqa: E402
 from unlearn_bench.errors import ConfigError  # noqa: E402
 from unlearn_bench.generation.sd.config import SDTaskConfig, TinySDConfig  # noqa: E402
 from unlearn_bench.generation.sd.data import SDView, generated_split, make_prompts  # noqa: E402
-from unlearn_bench.generation.sd.methods import SD_METHODS  # noqa: E402
 from unlearn_bench.generation.sd.methods.esd import esd_target  # noqa: E402
 from unlearn_bench.generation.sd.methods.fmn import attention_on_concept, recording_cross_attention  # noqa: E402
 from unlearn_bench.generation.sd.methods.unlink import concept_token_features, text_basis  # noqa: E402
@@ -37,6 +34,8 @@ from unlearn_bench.generation.sd.pipeline import (  # noqa: E402
     cross_attention_modules,
     load_sd_pipeline,
 )
+from unlearn_bench.methods import method_class  # noqa: E402
+from unlearn_bench.runner import run as run_task  # noqa: E402
 
 CLASSES = ["cat", "dog", "car", "tree"]
 STEPS = 3
@@ -64,12 +63,12 @@ def splits(model, prompts):
 
 
 def view(method: str, prompts, splits, seed: int = 0) -> SDView:
-    return SDView(prompts, splits, SD_METHODS[method].needs, torch.Generator().manual_seed(seed),
+    return SDView(prompts, splits, method_class(method, "generation_sd").needs, torch.Generator().manual_seed(seed),
                   torch.device("cpu"), progress=False)
 
 
 def method_cfg(name: str, **overrides):
-    cfg = OmegaConf.structured(SD_METHODS[name].Config)
+    cfg = OmegaConf.structured(method_class(name, "generation_sd").Config)
     for key, value in overrides.items():
         cfg[key] = value
     return cfg
@@ -111,7 +110,8 @@ def test_unlink_zeroes_the_forget_tokens_keys_and_values_and_keeps_orthogonal_di
     x = concept_token_features(model, prompts.forget, prompts.concept_words, include_eos=True)
     assert x.shape[1] == len("cat") + 1  # character tokens of the tiny tokenizer + EOS; no BOS, no template
     for k in (1, None):
-        edited = SD_METHODS["unlink"](method_cfg("unlink", k=k)).unlearn(model.copy(), view("unlink", prompts, splits))
+        unlink = method_class("unlink", "generation_sd")(method_cfg("unlink", k=k))
+        edited = unlink.unlearn(model.copy(), view("unlink", prompts, splits))
         names = changed(model, edited)
         assert names and all(n.endswith(("to_k.weight", "to_v.weight")) and ".attn2." in n for n in names)
         basis = text_basis(x, k).float()
@@ -139,7 +139,7 @@ def test_esd_trains_only_cross_attention_and_reaches_its_target(model, prompts, 
         with torch.no_grad():
             return float((m(z_t, t, forget.expand(6, -1, -1)) - target).pow(2).mean())
 
-    edited = SD_METHODS["esd"](cfg).unlearn(model.copy(), view("esd", prompts, splits))
+    edited = method_class("esd", "generation_sd")(cfg).unlearn(model.copy(), view("esd", prompts, splits))
     names = changed(model, edited)
     assert names and names <= attn2_names(model)
     assert distance(edited) < 0.5 * distance(model)
@@ -162,7 +162,7 @@ def test_fmn_lowers_attention_on_the_concept_tokens(model, prompts, splits):
     processors = {n: type(m.processor) for n, m in cross_attention_modules(model.unet).items()}
     for only_ca in (True, False):
         cfg = method_cfg("fmn", iterations=30, lr=3e-3, only_cross_attention=only_ca)
-        edited = SD_METHODS["fmn"](cfg).unlearn(model.copy(), view("fmn", prompts, splits))
+        edited = method_class("fmn", "generation_sd")(cfg).unlearn(model.copy(), view("fmn", prompts, splits))
         names = changed(model, edited)
         assert names and ((names <= attn2_names(model)) == only_ca)
         assert attention(edited) < 0.8 * attention(model)
@@ -171,7 +171,7 @@ def test_fmn_lowers_attention_on_the_concept_tokens(model, prompts, splits):
 
 def test_salun_moves_only_the_salient_half_and_lowers_eq7(model, prompts, splits):
     cfg = method_cfg("salun", epochs=3, lr=1e-3, batch_size=4)
-    method = SD_METHODS["salun"](cfg)
+    method = method_class("salun", "generation_sd")(cfg)
     data = view("salun", prompts, splits)
     edited = method.unlearn(model.copy(), data)
     params = dict(model.unet.named_parameters())
@@ -180,7 +180,7 @@ def test_salun_moves_only_the_salient_half_and_lowers_eq7(model, prompts, splits
     assert 0.3 * total < moved <= 0.5 * total + 1  # at most the salient 50% (Eq. 4), most of them moved
 
     def eq7(m: SDModel) -> float:  # the objective on the same batches and (t, eps) draws
-        method = SD_METHODS["salun"](cfg)
+        method = method_class("salun", "generation_sd")(cfg)
         batches = method.batches(m, view("salun", prompts, splits, seed=7))
         objective = method.objective(m, data)
         torch.manual_seed(11)

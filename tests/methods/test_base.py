@@ -3,7 +3,7 @@ import torch
 
 from tests.conftest import compose_config
 from unlearn_bench.data.task import make_task
-from unlearn_bench.methods import METHODS, DataView
+from unlearn_bench.methods import DataView, method_class
 from unlearn_bench.methods.base import DataAccessError
 
 
@@ -23,10 +23,10 @@ def test_dataview_refuses_undeclared_splits(task):
 
 
 def test_every_method_declares_true_minimal_needs():
-    assert METHODS["ga"].needs == {"forget"}
-    assert METHODS["ft"].needs == {"retain"}
-    assert METHODS["retrain"].needs == {"retain"}
-    assert METHODS["rl"].needs == METHODS["salun"].needs == {"forget", "retain"}
+    assert method_class("ga").needs == {"forget"}
+    assert method_class("ft").needs == {"retain"}
+    assert method_class("retrain").needs == {"retain"}
+    assert method_class("rl").needs == method_class("salun").needs == {"forget", "retain"}
 
 
 def test_classwise_test_split_drops_forgotten_class(task):

@@ -48,7 +48,7 @@ def test_bad_coefficient_keys_fail_before_training(overrides, message):
 
 
 def test_unset_coefficients_keep_the_run_key_of_earlier_runs():
-    from unlearn_bench.runner import method_payload
+    from unlearn_bench.pipelines.classification import method_payload
 
     assert "weights" not in method_payload(compose_config(FAKE).method)
     one = method_payload(compose_config([*FAKE, "method.weights={2:0,1:0.5}"]).method)

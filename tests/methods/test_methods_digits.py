@@ -12,12 +12,12 @@ import torch
 from tests.conftest import compose_config
 from unlearn_bench.compose import data_preset
 from unlearn_bench.errors import ConfigError
-from unlearn_bench.methods import METHODS
+from unlearn_bench.methods import method_class, method_names
 from unlearn_bench.runner import run
 
 pytestmark = pytest.mark.slow  # ~7 min on 2 cores: `make test-all` (and .ci/run) runs it
 
-UNLEARNING_METHODS = sorted(m for m in METHODS if m != "retrain")
+UNLEARNING_METHODS = [m for m in method_names() if m != "retrain"]
 # Class-wise: UA must rise at least this much above the original's (whose UA is ~0). SURE only makes D_f
 # look like held-out images of the same class (its D_val), which the model still recognises, so it
 # removes the class only partly (UA ~30 on digits while MIA matches Retrain).
@@ -95,7 +95,7 @@ def test_classwise_forgetting_raises_ua_and_keeps_ta(runs, method):
 
 
 @pytest.mark.parametrize("method", method_params(
-    "random10", [m for m in UNLEARNING_METHODS if not METHODS[m].full_class_only]))
+    "random10", [m for m in UNLEARNING_METHODS if not method_class(m).full_class_only]))
 def test_random_forgetting_changes_the_model_and_keeps_utility(runs, method):
     rec, arrays = runs(method, "random10")
     assert rec.status == "ok"
@@ -105,7 +105,7 @@ def test_random_forgetting_changes_the_model_and_keeps_utility(runs, method):
     assert rec.metrics["RA"] >= rec.original_metrics["RA"] - TA_MARGIN[method], rec.metrics
 
 
-@pytest.mark.parametrize("method", sorted(m for m in UNLEARNING_METHODS if METHODS[m].training_free))
+@pytest.mark.parametrize("method", sorted(m for m in UNLEARNING_METHODS if method_class(m).training_free))
 def test_training_free_methods_take_no_optimizer_step(session_cache, tmp_path, monkeypatch, method):
     digits_run(session_cache, tmp_path, "ft", "classwise")  # the original and Retrain exist before counting
     steps = []
@@ -122,7 +122,7 @@ def test_training_free_methods_take_no_optimizer_step(session_cache, tmp_path, m
     assert rec.metrics != rec.original_metrics  # it did change the model
 
 
-@pytest.mark.parametrize("method", [m for m in UNLEARNING_METHODS if METHODS[m].full_class_only])
+@pytest.mark.parametrize("method", [m for m in UNLEARNING_METHODS if method_class(m).full_class_only])
 def test_full_class_methods_refuse_random_forgetting_before_training(tmp_path, method):
     cfg = compose_config([f"method={method}", "scenario=random10", "data=digits", f"cache_dir={tmp_path}"])
     with pytest.raises(ConfigError, match="full-class"):
