@@ -48,6 +48,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from unlearn_bench.challenge_eval import population_retrain, population_unlearned
+from unlearn_bench.data.scenarios import create_scenario
 from unlearn_bench.data.task import Task
 from unlearn_bench.errors import ConfigError
 from unlearn_bench.evaluation import predict
@@ -315,9 +316,9 @@ def check_attacks(cfg: DictConfig) -> None:
     """Every enabled attack's config; KLoM re-runs the method from the original, which iterative rounds do not."""
     for attack in enabled_attacks(cfg):
         attack.check(cfg)
-    if cfg.eval.klom.enabled and cfg.scenario.kind == "iterative":
+    if cfg.eval.klom.enabled and not create_scenario(cfg.scenario).reruns_method:
         raise ConfigError("eval.klom re-runs the method from the original; it is not defined for scenario kind "
-                          "'iterative'")
+                          f"{cfg.scenario.kind!r}")
 
 
 def enabled_attacks(cfg: DictConfig) -> list[Attack]:
