@@ -6,6 +6,7 @@ import torch
 
 import unlearn_bench.runner as runner
 from tests.conftest import compose_config
+from unlearn_bench.data.scenarios import create_scenario
 from unlearn_bench.data.task import make_task
 from unlearn_bench.errors import ConfigError
 from unlearn_bench.methods import method_class
@@ -23,7 +24,8 @@ def test_each_round_sees_its_new_examples_and_retains_the_rest():
     cfg = compose_config([*TINY, "scenario.round=3"])
     task = make_task(cfg.data, cfg.scenario, cfg.train, cfg.seed, "cpu")
     n = round(0.1 * len(task.train_y))
-    rounds = [runner.iterative_round(cfg, task, k) for k in (1, 2, 3)]
+    scenario = create_scenario(cfg.scenario)
+    rounds = [task.with_forget(*scenario.round_split(len(task.train_y), cfg.seed, k)) for k in (1, 2, 3)]
     assert all(len(r.forget_idx) == n for r in rounds)
     assert len(np.unique(np.concatenate([r.forget_idx for r in rounds]))) == 3 * n  # disjoint
     np.testing.assert_array_equal(np.sort(np.concatenate([r.forget_idx for r in rounds])), task.forget_idx)

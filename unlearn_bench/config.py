@@ -62,7 +62,7 @@ class ModelConfig:
 @dataclass
 class ScenarioConfig:
     name: str = MISSING
-    kind: str = MISSING  # random | classwise | ... | worst_case | confusion | iterative (SCENARIO_KINDS)
+    kind: str = MISSING  # random | classwise | ... | worst_case | confusion | iterative (data.scenarios.SCENARIOS)
     ratio: float | None = None  # random: share of the train split to forget, in (0, 1)
     size: int | None = None  # random / partial_class / worst_case / confusion: number of examples (instead of ratio)
     class_index: int | None = None  # classwise / partial_class / worst_case: the class

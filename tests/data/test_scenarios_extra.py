@@ -5,14 +5,8 @@ import pytest
 
 from unlearn_bench.compose import compose_config
 from unlearn_bench.config import ScenarioConfig
-from unlearn_bench.data.scenarios import (
-    forget_class_mask,
-    forget_indices,
-    forgotten_classes,
-    member_probability,
-    training_labels,
-    validate_scenario,
-)
+from unlearn_bench.data.scenarios import create_scenario, member_probability
+from unlearn_bench.data.task import make_task
 from unlearn_bench.errors import ConfigError
 from unlearn_bench.runner import validate
 
@@ -30,20 +24,25 @@ def worst(size: int | None = 50, ratio: float | None = None, class_index: int = 
     return ScenarioConfig(name="w", kind="worst_case", class_index=class_index, size=size, ratio=ratio)
 
 
+def forget_set(cfg: ScenarioConfig, labels: np.ndarray, seed: int, member_prob: np.ndarray | None = None
+               ) -> np.ndarray:
+    return create_scenario(cfg).forget_indices(labels, seed, member_prob=member_prob)
+
+
 def test_worst_case_takes_the_class_examples_the_mia_scores_highest():
     prob = np.random.RandomState(0).uniform(size=len(LABELS))
     prob[LABELS != 3] = 1.0  # other classes score higher, but only class 3 is eligible
-    idx = forget_indices(worst(), LABELS, 10, seed=0, member_prob=prob)
+    idx = forget_set(worst(), LABELS, seed=0, member_prob=prob)
     pool = np.flatnonzero(LABELS == 3)
     expected = np.sort(pool[np.argsort(-prob[pool])[:50]])
     np.testing.assert_array_equal(idx, expected)
     assert prob[idx].min() >= prob[np.setdiff1d(pool, idx)].max()
-    np.testing.assert_array_equal(idx, forget_indices(worst(), LABELS, 10, seed=7, member_prob=prob))  # no seed
-    assert len(forget_indices(worst(size=None, ratio=0.2), LABELS, 10, 0, member_prob=prob)) == 20
+    np.testing.assert_array_equal(idx, forget_set(worst(), LABELS, seed=7, member_prob=prob))  # no seed
+    assert len(forget_set(worst(size=None, ratio=0.2), LABELS, 0, member_prob=prob)) == 20
 
 
 def test_worst_case_ties_go_to_the_lower_index():
-    idx = forget_indices(worst(size=5), LABELS, 10, seed=0, member_prob=np.full(len(LABELS), 0.5))
+    idx = forget_set(worst(size=5), LABELS, seed=0, member_prob=np.full(len(LABELS), 0.5))
     np.testing.assert_array_equal(idx, np.flatnonzero(LABELS == 3)[:5])
 
 
@@ -58,19 +57,19 @@ def test_member_probability_ranks_confident_examples_as_members():
 
 def test_worst_case_needs_the_original_models_scores_and_a_proper_size():
     with pytest.raises(ConfigError, match="needs member_prob"):
-        forget_indices(worst(), LABELS, 10, seed=0)
+        forget_set(worst(), LABELS, seed=0)
     with pytest.raises(ConfigError, match="100 of the 100 examples of class 3"):
-        forget_indices(worst(size=100), LABELS, 10, seed=0, member_prob=np.zeros(len(LABELS)))
+        forget_set(worst(size=100), LABELS, seed=0, member_prob=np.zeros(len(LABELS)))
     with pytest.raises(ConfigError, match="scenario.class_index=69 must be in \\[0, 9\\]"):
-        validate_scenario(worst(class_index=69), 10)
+        create_scenario(worst(class_index=69)).validate(10)
     with pytest.raises(ConfigError, match="exactly one of scenario.ratio and scenario.size"):
-        validate_scenario(worst(size=None), 10)
+        create_scenario(worst(size=None)).validate(10)
 
 
 def test_worst_case_keeps_its_class_in_the_test_set():
-    cfg = worst()
-    assert forgotten_classes(cfg) == []  # the class stays: TA keeps its test images
-    np.testing.assert_array_equal(forget_class_mask(cfg, LABELS), LABELS == 3)  # CTA / JiT D_f on its test images
+    scenario = create_scenario(worst())
+    assert scenario.forgotten_classes() == []  # the class stays: TA keeps its test images
+    np.testing.assert_array_equal(scenario.forget_class_mask(LABELS), LABELS == 3)  # CTA / JiT D_f on its test images
 
 
 def confusion(ratio: float | None = 0.01, size: int | None = None, classes=(0, 1)) -> ScenarioConfig:
@@ -80,28 +79,40 @@ def confusion(ratio: float | None = 0.01, size: int | None = None, classes=(0, 1
 def test_confusion_forgets_a_share_of_the_two_classes_and_swaps_their_labels():
     labels = np.repeat(np.arange(10), 1000)
     cfg = confusion(classes=(2, 7))
-    idx = forget_indices(cfg, labels, 10, seed=0, relabeled=True)
+    scenario = create_scenario(cfg)
+    idx = forget_set(cfg, labels, seed=0)
     assert len(idx) == 20 and set(labels[idx]) == {2, 7}  # 1% of the 2,000 examples of classes 2 and 7
-    trained = training_labels(cfg, labels, idx)
+    trained = scenario.training_labels(labels, idx)
     np.testing.assert_array_equal(trained[idx], np.where(labels[idx] == 2, 7, 2))  # "mislabeled as the opposite"
     keep = np.setdiff1d(np.arange(len(labels)), idx)
     np.testing.assert_array_equal(trained[keep], labels[keep])
     np.testing.assert_array_equal(labels, np.repeat(np.arange(10), 1000))  # input not modified
-    assert not np.array_equal(idx, forget_indices(cfg, labels, 10, seed=1, relabeled=True))
-    np.testing.assert_array_equal(forget_class_mask(cfg, labels), np.isin(labels, [2, 7]))
-    assert forgotten_classes(cfg) == []
-    np.testing.assert_array_equal(training_labels(worst(), labels, idx), labels)  # other kinds: labels as they are
+    assert not np.array_equal(idx, forget_set(cfg, labels, seed=1))
+    np.testing.assert_array_equal(scenario.forget_class_mask(labels), np.isin(labels, [2, 7]))
+    assert scenario.forgotten_classes() == [] and scenario.confused_classes() == [2, 7]
+    other = create_scenario(worst())
+    trained = other.training_labels(labels, idx)
+    np.testing.assert_array_equal(trained, labels)  # other kinds: labels as they are, in a copy
+    assert trained is not labels and other.confused_classes() == []
 
 
-def test_confusion_refuses_a_task_that_does_not_relabel():
-    with pytest.raises(ConfigError, match="training_labels"):
-        forget_indices(confusion(), LABELS, 10, seed=0)
+def test_make_task_trains_the_confusion_original_on_the_swapped_labels():
+    """What a relabeling scenario asks of make_task: D_f carries the swapped labels, D_r the true ones."""
+    cfg = compose_config(["data=digits", "scenario=confusion", "scenario.classes=[1,7]", "scenario.ratio=0.1"])
+    plain = compose_config(["data=digits", "scenario=random10"])
+    task = make_task(cfg.data, cfg.scenario, cfg.train, cfg.seed, "cpu")
+    true_y = make_task(plain.data, plain.scenario, plain.train, cfg.seed, "cpu").train_y.numpy()
+    forget_y = task.split("forget")[1].numpy()
+    assert set(true_y[task.forget_idx]) == {1, 7}
+    np.testing.assert_array_equal(forget_y, np.where(true_y[task.forget_idx] == 1, 7, 1))
+    np.testing.assert_array_equal(task.split("retain")[1].numpy(), np.delete(true_y, task.forget_idx))
+    assert task.confused_classes == [1, 7] and task.forgotten_classes == []
 
 
 @pytest.mark.parametrize("classes", [[0], [1, 1], [0, 1, 2], [0, 10]])
 def test_confusion_needs_two_distinct_valid_classes(classes):
     with pytest.raises(ConfigError, match="scenario.classes"):
-        validate_scenario(confusion(classes=classes), 10)
+        create_scenario(confusion(classes=classes)).validate(10)
 
 
 @pytest.mark.parametrize("overrides,message", [

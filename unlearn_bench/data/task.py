@@ -12,14 +12,7 @@ import torch
 from unlearn_bench.config import DataConfig, ScenarioConfig, TrainConfig
 from unlearn_bench.data.datasets import load_dataset
 from unlearn_bench.data.loader import iterate_batches
-from unlearn_bench.data.scenarios import (
-    MODEL_DEPENDENT_KINDS,
-    forget_class_mask,
-    forget_indices,
-    forgotten_classes,
-    training_labels,
-    validate_scenario,
-)
+from unlearn_bench.data.scenarios import create_scenario
 from unlearn_bench.errors import ConfigError
 
 SPLITS = ("train", "forget", "retain", "test", "val", "forget_test")
@@ -130,11 +123,11 @@ def make_task(data_cfg: DataConfig, scenario_cfg: ScenarioConfig, train_cfg: Tra
     """The run's data and forget set. ``member_prob`` is for scenarios whose forget set the original model chooses
     (``worst_case``): called with the task before it has a forget set (its ``train`` split is final), it returns
     the original model's member probability of every train example."""
-    validate_scenario(scenario_cfg, data_cfg.num_classes)
+    scenario = create_scenario(scenario_cfg)
+    scenario.validate(data_cfg.num_classes)
     if not 0.0 <= data_cfg.val_ratio < 1.0:
         raise ConfigError(f"data.val_ratio={data_cfg.val_ratio} must be in [0, 1)")
-    model_dependent = scenario_cfg.kind in MODEL_DEPENDENT_KINDS
-    if model_dependent and member_prob is None:
+    if scenario.chooses_with_original and member_prob is None:
         raise ConfigError(f"scenario={scenario_cfg.name} (kind {scenario_cfg.kind}) is chosen with the original "
                           "model: make_task needs member_prob (the runner passes it)")
     data = load_dataset(data_cfg)
@@ -150,29 +143,26 @@ def make_task(data_cfg: DataConfig, scenario_cfg: ScenarioConfig, train_cfg: Tra
     sub_y = data.train_sub[train_mask].numpy() if data.train_sub is not None else None
     test_sub = data.test_sub.numpy() if data.test_sub is not None else None
 
-    confusion = scenario_cfg.kind == "confusion"
-
     def forget(scores: np.ndarray | None = None) -> np.ndarray:
-        return forget_indices(scenario_cfg, train_y.numpy(), data_cfg.num_classes, seed, sub_y, data.sub_classes,
-                              member_prob=scores, relabeled=confusion)
+        return scenario.forget_indices(train_y.numpy(), seed, sub_y, data.sub_classes, member_prob=scores)
 
-    forget_idx = np.zeros(0, dtype=np.int64) if model_dependent else forget()
-    if confusion:  # the original learns the swapped labels; D_f keeps them (what a method is asked to unlearn)
-        train_y = torch.from_numpy(training_labels(scenario_cfg, train_y.numpy(), forget_idx))
+    forget_idx = np.zeros(0, dtype=np.int64) if scenario.chooses_with_original else forget()
+    # What the original learns (confusion: D_f's swapped labels, which D_f keeps: what a method is asked to unlearn).
+    train_y = torch.from_numpy(scenario.training_labels(train_y.numpy(), forget_idx))
 
     task = Task(
         train_x=train_x.to(device), train_y=train_y.to(device),
         test_x=data.test_x.to(device), test_y=data.test_y.to(device),
         val_x=data.train_x[val_idx].to(device), val_y=data.train_y[val_idx].to(device),
-        forget_idx=forget_idx, confused_classes=list(scenario_cfg.classes) if confusion else [],
+        forget_idx=forget_idx, confused_classes=scenario.confused_classes(),
         num_classes=data_cfg.num_classes, classes=data.classes,
-        mean=list(mean), std=list(std), forgotten_classes=forgotten_classes(scenario_cfg),
+        mean=list(mean), std=list(std), forgotten_classes=scenario.forgotten_classes(),
         crop_padding=train_cfg.crop_padding, hflip=train_cfg.hflip,
-        forget_class_test=forget_class_mask(scenario_cfg, data.test_y.numpy(), test_sub, data.sub_classes),
+        forget_class_test=scenario.forget_class_mask(data.test_y.numpy(), test_sub, data.sub_classes),
     )
-    if scenario_cfg.kind == "subclass":
-        task.test_sub, task.sub_classes, task.forgotten_subclass = test_sub, data.sub_classes, scenario_cfg.subclass
-    if model_dependent:
+    if (subclass := scenario.forgotten_subclass()) is not None:
+        task.test_sub, task.sub_classes, task.forgotten_subclass = test_sub, data.sub_classes, subclass
+    if scenario.chooses_with_original:
         task.forget_idx = forget(member_prob(task))
         task._splits.clear()  # forget / retain views, if the scorer built any, belong to the empty forget set
     return task
