@@ -54,7 +54,7 @@ class Evaluation:
 
 
 class Pipeline:
-    task: ClassVar[str]
+    name: ClassVar[str]  # the task.name it runs
 
     def __init__(self, cfg: DictConfig):
         self.cfg = cfg
@@ -83,7 +83,7 @@ class Pipeline:
     def refuse_attacks(self) -> None:
         """For a task without model-based attacks: an enabled one is an error, not silently skipped."""
         if attacks := enabled_attacks(self.cfg):
-            raise ConfigError(f"task={self.task} defines no model-based attacks; turn off "
+            raise ConfigError(f"task={self.name} defines no model-based attacks; turn off "
                               f"{', '.join(f'eval.{a.name}.enabled' for a in attacks)}")
 
     def record_fields(self) -> dict:
@@ -102,14 +102,14 @@ class Pipeline:
         return None
 
     def create_method(self) -> Method:
-        return create_method(self.cfg.method, self.task)
+        return create_method(self.cfg.method, self.name)
 
 
 PIPELINES: dict[str, type[Pipeline]] = {}
 
 
 def register_pipeline(cls: type[Pipeline]) -> type[Pipeline]:
-    PIPELINES[cls.task] = cls
+    PIPELINES[cls.name] = cls
     return cls
 
 

@@ -157,7 +157,7 @@ class MembershipScorer:
 
 @register_pipeline
 class ClassificationPipeline(Pipeline):
-    task = "classification"
+    name = "classification"
 
     def validate(self) -> None:
         cfg = self.cfg

@@ -87,11 +87,11 @@ def save_grid(images: np.ndarray, task: Task, per_class: int, path: Path, title:
 
 @register_pipeline
 class DDPMPipeline(Pipeline):
-    task = "generation"
+    name = "generation"
 
     def validate(self) -> None:
         cfg = self.cfg
-        method_class(cfg.method.name, self.task)
+        method_class(cfg.method.name, self.name)
         if cfg.task.model != MODEL_NAME:
             raise ConfigError(f"task.model={cfg.task.model!r} is not supported; allowed: {MODEL_NAME}")
         check_full_class(cfg, "task=generation (SalUn's class-wise DDPM setting)")
@@ -157,7 +157,7 @@ class DDPMPipeline(Pipeline):
 
         original, original_meta = self.cache.load_or_build("ddpm_original", self.ddpm_original_payload,
                                                            self.new_ddpm(), train_original)
-        retrain_cls = method_class("retrain", self.task)
+        retrain_cls = method_class("retrain", self.name)
 
         def train_retrain() -> nn.Module:
             return retrain_cls(retrain_cls.Config()).unlearn(original, self.view(retrain_cls,

@@ -147,7 +147,7 @@ def scenario_name(cfg: DictConfig) -> str:
 
 @register_pipeline
 class SDPipeline(Pipeline):
-    task = "generation_sd"
+    name = "generation_sd"
 
     def validate(self) -> None:
         """Checks that need no pipeline or data: bad input fails before anything is loaded."""
