@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from unlearn_bench.config import compose_config  # noqa: F401 (re-exported for the tests)
+from unlearn_bench.compose import compose_config  # noqa: F401 (re-exported for the tests)
 
 
 @pytest.fixture(scope="session")

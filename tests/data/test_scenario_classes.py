@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 import unlearn_bench
-from unlearn_bench.config import ScenarioConfig, compose_config
+from unlearn_bench.compose import compose_config
+from unlearn_bench.config import ScenarioConfig
 from unlearn_bench.data.scenarios import SCENARIOS, Scenario, create_scenario, iterative_chunks, register_scenario
 from unlearn_bench.errors import ConfigError
 
