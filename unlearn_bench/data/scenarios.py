@@ -27,7 +27,7 @@ class Scenario:
     # Attacks that re-run the method from the original (U-LiRA, challenge, KLoM) are defined for this scenario.
     reruns_method: ClassVar[bool] = True
 
-    def __init__(self, cfg: ScenarioConfig):
+    def __init__(self, cfg: ScenarioConfig) -> None:
         self.cfg = cfg
 
     def validate(self, num_classes: int) -> None:
