@@ -9,7 +9,7 @@ from tests.conftest import compose_config
 from unlearn_bench.data.task import make_task
 from unlearn_bench.generation.config import DDPMTrainConfig, DiffusionConfig, UNetConfig
 from unlearn_bench.generation.ddpm import ConditionalDDPM, build_ddpm
-from unlearn_bench.generation.methods import GenerationView
+from unlearn_bench.generation.methods.base import GenerationView
 from unlearn_bench.runtime import seed_everything
 
 # Tiny UNet: two levels of 8 and 16 channels (8x8 -> 4x4), GroupNorm over 4 groups.
