@@ -86,6 +86,11 @@ class TimmNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc(self.forward_features(x))
 
+    def get_classifier(self) -> nn.Linear:
+        """The final linear layer (timm's name for it): ``models.classifier_head`` reads it. Not the body's own
+        ``get_classifier()``: built with ``num_classes=0``, that is an ``nn.Identity``."""
+        return self.fc
+
     @torch.no_grad()
     def reset_parameters(self) -> None:
         fresh = _create_body(self.arch, self.in_chans, self.input_size, self.patch_size)
