@@ -218,7 +218,7 @@ def relearn_curve(model: nn.Module, batches: Iterator[tuple[torch.Tensor, torch.
 
 
 def _parameters(model: nn.Module) -> dict[str, np.ndarray]:
-    """Trainable parameters by name, without a wrapper's prefix (``...net.``, as evaluation._head_weights)."""
+    """Trainable parameters by name, without a wrapper's prefix (``...net.``)."""
     return {k.rsplit("net.", 1)[-1]: v.detach().float().cpu().numpy() for k, v in model.named_parameters()}
 
 

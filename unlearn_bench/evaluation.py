@@ -31,6 +31,7 @@ from unlearn_bench.metrics.distances import js_divergence, kl_divergence
 from unlearn_bench.metrics.jit import entropy_similarity, jit_mia
 from unlearn_bench.metrics.mia import svc_mia_efficacy
 from unlearn_bench.metrics.sure import mia_i, miars_i, miars_ii, weight_distance
+from unlearn_bench.models import classifier_head
 from unlearn_bench.runtime import autocast
 from unlearn_bench.training import DivergedError
 
@@ -243,9 +244,8 @@ def check_metric_groups(groups: list[str]) -> None:
 
 
 def _head_weights(model: nn.Module) -> dict[str, np.ndarray]:
-    """The final linear layer's parameters (``...net.fc.*``; a wrapper such as Forget Vector's adds a prefix)."""
-    return {k.rsplit("net.", 1)[-1]: v.detach().float().cpu().numpy() for k, v in model.state_dict().items()
-            if ".".join(k.split(".")[-3:-1]) == "net.fc"}
+    """The final linear layer's parameters (``weight``, ``bias``), as the model names its head."""
+    return {k: v.detach().float().cpu().numpy() for k, v in classifier_head(model).state_dict().items()}
 
 
 def relative_metrics(arrays: dict[str, np.ndarray], retrain_arrays: dict[str, np.ndarray], groups: list[str],

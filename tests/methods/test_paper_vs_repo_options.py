@@ -15,7 +15,7 @@ from unlearn_bench.errors import ConfigError
 from unlearn_bench.evaluation import evaluate
 from unlearn_bench.methods import DataView, create_method, method_class
 from unlearn_bench.methods.common import relabel_passes
-from unlearn_bench.methods.unlink import middle_layer, resolve_layers, weight_layers
+from unlearn_bench.methods.unlink import dagger_basis, forget_batches, middle_layer, resolve_layers, weight_layers
 from unlearn_bench.models import create_model
 
 
@@ -187,9 +187,8 @@ def test_unlink_dagger_random_edits_only_the_middle_layer_and_beta_sets_what_is_
     counts, edits = {}, {}
     for beta in (0.05, 0.3, 0.9):
         mcfg = compose_config(["data=fake", "method=unlink_dagger_random", f"method.beta={beta}"]).method
-        method, model = create_method(mcfg), model_for(cfg, task)
-        data = view(task, cfg)
-        basis, eta = method.basis(model, middle, data, method.forget_batches(data))
+        model, data = model_for(cfg, task), view(task, cfg)
+        basis, eta = dagger_basis(model, middle, data, forget_batches(data, mcfg.n_shot, mcfg.batch_size), mcfg)
         counts[beta] = basis.shape[1]
         assert bool((eta > 0).all() and (eta <= 1).all())
         _, after_beta, _ = run_dagger(task, cfg, beta)
@@ -204,16 +203,15 @@ def test_unlink_dagger_random_removes_rayleigh_weighted_small_singular_direction
     from unlearn_bench.methods.unlink import below_beta, layer_gram, singular_vectors
 
     mcfg = compose_config(["data=fake", "method=unlink_dagger_random", "method.beta=0.3"]).method
-    method = create_method(mcfg)
     model = model_for(cfg, task)
     data = view(task, cfg)
     name = middle_layer(model)
     layer = dict(model.named_modules())[name]
-    gram, _ = layer_gram(model, name, method.forget_batches(data))
+    gram, _ = layer_gram(model, name, forget_batches(data, mcfg.n_shot, mcfg.batch_size))
     u, sigma = singular_vectors(gram)
     kept = u[:, below_beta(sigma, 0.3, True)]
     w0 = layer.weight.detach().reshape(len(layer.weight), -1).double().clone()
-    method.unlearn(model, view(task, cfg))
+    create_method(mcfg).unlearn(model, view(task, cfg))
     w1 = layer.weight.detach().reshape(len(layer.weight), -1).double()
     removed = w0 - w1
     outside = removed - removed @ kept @ kept.t()

@@ -26,10 +26,10 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from unlearn_bench.errors import ConfigError
-from unlearn_bench.methods.base import DataView, SGDConfig, register_method
-from unlearn_bench.methods.common import SGDMethod
-from unlearn_bench.training import Pass, cross_entropy, fit, sgd, supervised
+from unlearn_bench.methods.base import DataView, Method, SGDConfig, register_method
+from unlearn_bench.methods.common import fit_sgd
+from unlearn_bench.models import classifier_head, replace_classifier
+from unlearn_bench.training import Pass, cross_entropy, supervised
 
 
 def fgsm_nearest_label(model: nn.Module, x: torch.Tensor, y: torch.Tensor, bound: float) -> torch.Tensor:
@@ -40,8 +40,21 @@ def fgsm_nearest_label(model: nn.Module, x: torch.Tensor, y: torch.Tensor, bound
         return model((x + bound * grad.sign()).clamp(0.0, 1.0)).argmax(1)
 
 
+def nearest_label_pass(original: nn.Module, data: DataView, batch_size: int, bound: float) -> Pass:
+    """CE on clean D_f images towards a frozen copy of ``original``'s prediction on their FGSM images."""
+    frozen = copy.deepcopy(original).eval().requires_grad_(False)
+
+    def objective(net: nn.Module, batch) -> torch.Tensor:
+        x, y = batch
+        with torch.enable_grad():
+            nearest = fgsm_nearest_label(frozen, x, y, bound)
+        return cross_entropy(net(x), nearest)
+
+    return Pass(data.loader("forget", batch_size), objective)
+
+
 @register_method
-class BoundaryShrink(SGDMethod):
+class BoundaryShrink(Method):
     name = "bs"
     needs = frozenset({"forget"})
 
@@ -51,29 +64,29 @@ class BoundaryShrink(SGDMethod):
         lr: float = 1e-5  # SalUn App. C.1: lr in [1e-6, 1e-4]
         bound: float = 0.1  # FGSM step size, in [0, 1] pixel units (SalUn App. C.1: FGSM step size 0.1)
 
-    def passes(self, model: nn.Module, data: DataView) -> list[Pass]:
-        frozen = copy.deepcopy(model).eval().requires_grad_(False)
-        bound = self.cfg.bound
-
-        def objective(net: nn.Module, batch) -> torch.Tensor:
-            x, y = batch
-            with torch.enable_grad():
-                nearest = fgsm_nearest_label(frozen, x, y, bound)
-            return cross_entropy(net(x), nearest)
-
-        return [Pass(data.loader("forget", self.cfg.batch_size), objective)]
+    def unlearn(self, model: nn.Module, data: DataView) -> nn.Module:
+        passes = [nearest_label_pass(model, data, self.cfg.batch_size, self.cfg.bound)]
+        return fit_sgd(model, passes, self.cfg, data, self.name)
 
 
-def _linear_head(model: nn.Module) -> tuple[nn.Module, str]:
-    """The module holding the final ``fc`` and its attribute name."""
-    owner = getattr(model, "net", model)
-    if not isinstance(getattr(owner, "fc", None), nn.Linear):
-        raise ConfigError("method=be needs a model whose final layer is a linear `fc`")
-    return owner, "fc"
+def resized_linear(linear: nn.Linear, out_features: int) -> nn.Linear:
+    """A fresh ``nn.Linear`` with ``out_features`` units whose first units are copies of ``linear``'s."""
+    resized = nn.Linear(linear.in_features, out_features).to(linear.weight.device)
+    kept = min(out_features, linear.out_features)
+    with torch.no_grad():
+        resized.weight[:kept].copy_(linear.weight[:kept])
+        resized.bias[:kept].copy_(linear.bias[:kept])
+    return resized
+
+
+def shadow_class_pass(data: DataView, batch_size: int, shadow: int) -> Pass:
+    """CE on D_f with every label set to the shadow class."""
+    forget_x, forget_y = data.split("forget")
+    return Pass(data.batches(forget_x, torch.full_like(forget_y, shadow), batch_size), supervised(cross_entropy))
 
 
 @register_method
-class BoundaryExpand(SGDMethod):
+class BoundaryExpand(Method):
     name = "be"
     needs = frozenset({"forget"})
 
@@ -84,24 +97,9 @@ class BoundaryExpand(SGDMethod):
         keep_shadow_unit: bool = False  # harness choice: drop it (K outputs); True = SalUn repo boundary_ex.py
 
     def unlearn(self, model: nn.Module, data: DataView) -> nn.Module:
-        owner, attr = _linear_head(model)
-        head: nn.Linear = getattr(owner, attr)
-        k = head.out_features
-        widened = nn.Linear(head.in_features, k + 1).to(head.weight.device)
-        with torch.no_grad():  # the K original units keep their weights; the shadow unit is fresh
-            widened.weight[:k].copy_(head.weight)
-            widened.bias[:k].copy_(head.bias)
-        setattr(owner, attr, widened)
-        forget_x, forget_y = data.split("forget")
-        shadow = torch.full_like(forget_y, k)
-        optimizer = sgd(model, self.cfg.lr, self.cfg.momentum, self.cfg.weight_decay)
-        fit(model, [Pass(data.batches(forget_x, shadow, self.cfg.batch_size), supervised(cross_entropy))],
-            self.cfg.epochs, optimizer, amp=data.amp, desc="be", progress=data.progress)
-        if self.cfg.keep_shadow_unit:
-            return model.eval()
-        pruned = nn.Linear(head.in_features, k).to(head.weight.device)
-        with torch.no_grad():
-            pruned.weight.copy_(widened.weight[:k])
-            pruned.bias.copy_(widened.bias[:k])
-        setattr(owner, attr, pruned)
+        k = classifier_head(model).out_features
+        replace_classifier(model, resized_linear(classifier_head(model), k + 1))  # the shadow unit is fresh
+        fit_sgd(model, [shadow_class_pass(data, self.cfg.batch_size, k)], self.cfg, data, self.name)
+        if not self.cfg.keep_shadow_unit:
+            replace_classifier(model, resized_linear(classifier_head(model), k))
         return model.eval()

@@ -1,4 +1,4 @@
-"""Losses, relabelling and the shared SGD method shape used by the fine-tuning style methods.
+"""Losses, relabelling and the SGD run (``fit_sgd``) shared by the fine-tuning style methods.
 
 ``relabel_passes`` is the one implementation of the random-label objective (RL, SalUn, SalUn-soft, RL + m_S) with
 its two options (``layout``, ``relabel``); the methods only pass their config through."""
@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from unlearn_bench.errors import ConfigError
-from unlearn_bench.methods.base import DataView, Method, SGDConfig
+from unlearn_bench.methods.base import DataView, SGDConfig
 from unlearn_bench.training import Pass, StepHook, cross_entropy, fit, sgd, supervised
 
 
@@ -92,22 +92,10 @@ def relabel_passes(data: DataView, batch_size: int, alpha: float, layout: str = 
     return [Pass(data.batches(x, y, batch_size), mixed_objective)]
 
 
-class SGDMethod(Method):
-    """A method that is SGD (constant lr, momentum, weight decay) over ``passes`` for ``cfg.epochs``
-    epochs, optionally with a step hook built from the original model (e.g. a saliency mask)."""
-
-    Config = SGDConfig
-
-    def passes(self, model: nn.Module, data: DataView) -> list[Pass]:
-        raise NotImplementedError
-
-    def step_hook(self, model: nn.Module, data: DataView) -> StepHook | None:
-        return None
-
-    def unlearn(self, model: nn.Module, data: DataView) -> nn.Module:
-        hook = self.step_hook(model, data)  # built at theta_o, before any update
-        passes = self.passes(model, data)
-        optimizer = sgd(model, self.cfg.lr, self.cfg.momentum, self.cfg.weight_decay)
-        fit(model, passes, self.cfg.epochs, optimizer, hook=hook, amp=data.amp, desc=self.name,
-            progress=data.progress)
-        return model.eval()
+def fit_sgd(model: nn.Module, passes: list[Pass], cfg: SGDConfig, data: DataView, desc: str,
+            hook: StepHook | None = None) -> nn.Module:
+    """The fine-tuning style methods' one optimisation: SGD (constant lr, momentum, weight decay) over ``passes``
+    for ``cfg.epochs`` epochs, optionally with a step hook built at theta_o (e.g. a saliency mask)."""
+    optimizer = sgd(model, cfg.lr, cfg.momentum, cfg.weight_decay)
+    fit(model, passes, cfg.epochs, optimizer, hook=hook, amp=data.amp, desc=desc, progress=data.progress)
+    return model.eval()

@@ -9,13 +9,18 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from unlearn_bench.methods.base import DataView, SGDConfig, register_method
-from unlearn_bench.methods.common import SGDMethod
+from unlearn_bench.methods.base import DataView, Method, SGDConfig, register_method
+from unlearn_bench.methods.common import fit_sgd
 from unlearn_bench.training import Pass, cross_entropy, supervised
 
 
+def retain_pass(data: DataView, batch_size: int) -> Pass:
+    """CE with the true labels over D_r."""
+    return Pass(data.loader("retain", batch_size), supervised(cross_entropy))
+
+
 @register_method
-class FineTune(SGDMethod):
+class FineTune(Method):
     name = "ft"
     needs = frozenset({"retain"})
 
@@ -23,5 +28,5 @@ class FineTune(SGDMethod):
     class Config(SGDConfig):
         name: str = "ft"
 
-    def passes(self, model: nn.Module, data: DataView) -> list[Pass]:
-        return [Pass(data.loader("retain", self.cfg.batch_size), supervised(cross_entropy))]
+    def unlearn(self, model: nn.Module, data: DataView) -> nn.Module:
+        return fit_sgd(model, [retain_pass(data, self.cfg.batch_size)], self.cfg, data, self.name)

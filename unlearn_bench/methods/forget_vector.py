@@ -58,6 +58,9 @@ class PerturbedModel(nn.Module):
     def head(self, features: torch.Tensor) -> torch.Tensor:
         return self.model.head(features)
 
+    def get_classifier(self) -> nn.Linear:
+        return self.model.get_classifier()
+
 
 def margin_loss(logits: torch.Tensor, y: torch.Tensor, tau: float) -> torch.Tensor:
     """Eq. 3 per example: max{f_y - max_{k != y} f_k, -tau} (zero gradient once the margin is <= -tau)."""

@@ -9,13 +9,18 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from unlearn_bench.methods.base import DataView, SGDConfig, register_method
-from unlearn_bench.methods.common import SGDMethod, negative_cross_entropy
+from unlearn_bench.methods.base import DataView, Method, SGDConfig, register_method
+from unlearn_bench.methods.common import fit_sgd, negative_cross_entropy
 from unlearn_bench.training import Pass, supervised
 
 
+def forget_ascent_pass(data: DataView, batch_size: int) -> Pass:
+    """Gradient ascent on the CE over D_f (true labels)."""
+    return Pass(data.loader("forget", batch_size), supervised(negative_cross_entropy))
+
+
 @register_method
-class GradientAscent(SGDMethod):
+class GradientAscent(Method):
     name = "ga"
     needs = frozenset({"forget"})
 
@@ -25,5 +30,5 @@ class GradientAscent(SGDMethod):
         epochs: int = 5
         lr: float = 1e-4
 
-    def passes(self, model: nn.Module, data: DataView) -> list[Pass]:
-        return [Pass(data.loader("forget", self.cfg.batch_size), supervised(negative_cross_entropy))]
+    def unlearn(self, model: nn.Module, data: DataView) -> nn.Module:
+        return fit_sgd(model, [forget_ascent_pass(data, self.cfg.batch_size)], self.cfg, data, self.name)

@@ -24,8 +24,7 @@ from torch import nn
 
 from unlearn_bench.data.loader import to_float
 from unlearn_bench.methods.base import DataView, Method, MethodConfig, register_method
-from unlearn_bench.methods.common import negative_cross_entropy
-from unlearn_bench.methods.saliency import saliency_mask
+from unlearn_bench.methods.saliency import forget_saliency_mask
 from unlearn_bench.training import Batches, cross_entropy
 
 
@@ -55,6 +54,27 @@ def official_woodfisher(model: nn.Module, params: list[nn.Parameter], x: torch.T
     return k
 
 
+def influence_step(model: nn.Module, data: DataView, cfg: Influence.Config,
+                   mask: dict[str, torch.Tensor] | None = None) -> nn.Module:
+    """theta <- theta + alpha * k (steps 1-3 above), only where ``mask`` is set when one is given."""
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    params = [p for _, p in named]
+    forget_sum, n_f = summed_gradient(model, params, data.loader("forget", cfg.batch_size, False, False))
+    retain_sum, n_r = summed_gradient(model, params, data.loader("retain", cfg.batch_size, False, False))
+    n = n_f + n_r
+    v = forget_sum / n - retain_sum * n_f / (n * n_r)
+    retain_x, retain_y = data.split("retain")
+    first = slice(0, cfg.n_samples + 2)
+    k = official_woodfisher(model, params, to_float(retain_x[first]), retain_y[first], v, cfg.n_samples)
+    with torch.no_grad():
+        offset = 0
+        for name, p in named:
+            step = k[offset:offset + p.numel()].view_as(p) * cfg.alpha
+            p.add_(step * mask[name] if mask is not None else step)
+            offset += p.numel()
+    return model
+
+
 @register_method
 class Influence(Method):
     name = "iu"
@@ -68,40 +88,21 @@ class Influence(Method):
         n_samples: int = 1000  # N of the recursion
         batch_size: int = 256
 
-    def update_mask(self, model: nn.Module, data: DataView) -> dict[str, torch.Tensor] | None:
-        return None
-
     def unlearn(self, model: nn.Module, data: DataView) -> nn.Module:
-        cfg = self.cfg
-        model.eval()
-        mask = self.update_mask(model, data)
-        named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-        params = [p for _, p in named]
-        forget_sum, n_f = summed_gradient(model, params, data.loader("forget", cfg.batch_size, False, False))
-        retain_sum, n_r = summed_gradient(model, params, data.loader("retain", cfg.batch_size, False, False))
-        n = n_f + n_r
-        v = forget_sum / n - retain_sum * n_f / (n * n_r)
-        retain_x, retain_y = data.split("retain")
-        first = slice(0, cfg.n_samples + 2)
-        k = official_woodfisher(model, params, to_float(retain_x[first]), retain_y[first], v, cfg.n_samples)
-        with torch.no_grad():
-            offset = 0
-            for name, p in named:
-                step = k[offset:offset + p.numel()].view_as(p) * cfg.alpha
-                p.add_(step * mask[name] if mask is not None else step)
-                offset += p.numel()
-        return model
+        return influence_step(model.eval(), data, self.cfg)
 
 
 @register_method
-class InfluenceMasked(Influence):
+class InfluenceMasked(Method):
     name = "iu_ms"
+    needs = frozenset({"forget", "retain"})
+    training_free = True
 
     @dataclass
     class Config(Influence.Config):
         name: str = "iu_ms"
         sparsity: float = 0.5
 
-    def update_mask(self, model: nn.Module, data: DataView) -> dict[str, torch.Tensor]:
-        forget = data.loader("forget", self.cfg.batch_size, shuffle=False, augment=False)
-        return saliency_mask(model, forget, negative_cross_entropy, self.cfg.sparsity)
+    def unlearn(self, model: nn.Module, data: DataView) -> nn.Module:
+        mask = forget_saliency_mask(model.eval(), data, self.cfg.batch_size, self.cfg.sparsity)
+        return influence_step(model, data, self.cfg, mask)

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from unlearn_bench.methods.base import DataView, SGDConfig, register_method
-from unlearn_bench.methods.common import SGDMethod
+from unlearn_bench.methods.base import DataView, Method, SGDConfig, register_method
+from unlearn_bench.methods.common import fit_sgd
 from unlearn_bench.training import Pass, cross_entropy
 
 
@@ -21,8 +21,23 @@ def l1_norm(model: nn.Module) -> torch.Tensor:
     return sum(p.abs().sum() for p in model.parameters())
 
 
+def decaying_l1_pass(data: DataView, batch_size: int, gamma: float, epochs: int) -> Pass:
+    """CE + gamma_e * ||theta||_1 over D_r, gamma_e = gamma * (1 - e / E) in epoch e (counted from the
+    objective's calls: a Pass has no epoch argument)."""
+    steps_per_epoch = math.ceil(len(data.split("retain")[1]) / batch_size)
+    calls = [0]
+
+    def objective(net: nn.Module, batch) -> torch.Tensor:
+        epoch = calls[0] // steps_per_epoch
+        calls[0] += 1
+        x, y = batch
+        return cross_entropy(net(x), y) + gamma * (1 - epoch / epochs) * l1_norm(net)
+
+    return Pass(data.loader("retain", batch_size), objective)
+
+
 @register_method
-class L1Sparse(SGDMethod):
+class L1Sparse(Method):
     name = "l1_sparse"
     needs = frozenset({"retain"})
 
@@ -31,15 +46,6 @@ class L1Sparse(SGDMethod):
         name: str = "l1_sparse"
         gamma: float = 5e-5  # initial l1 weight
 
-    def passes(self, model: nn.Module, data: DataView) -> list[Pass]:
+    def unlearn(self, model: nn.Module, data: DataView) -> nn.Module:
         cfg = self.cfg
-        steps_per_epoch = math.ceil(len(data.split("retain")[1]) / cfg.batch_size)
-        calls = [0]
-
-        def objective(net: nn.Module, batch) -> torch.Tensor:
-            epoch = calls[0] // steps_per_epoch
-            calls[0] += 1
-            x, y = batch
-            return cross_entropy(net(x), y) + cfg.gamma * (1 - epoch / cfg.epochs) * l1_norm(net)
-
-        return [Pass(data.loader("retain", cfg.batch_size), objective)]
+        return fit_sgd(model, [decaying_l1_pass(data, cfg.batch_size, cfg.gamma, cfg.epochs)], cfg, data, self.name)

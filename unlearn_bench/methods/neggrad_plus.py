@@ -10,13 +10,23 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from unlearn_bench.methods.base import DataView, SGDConfig, register_method
-from unlearn_bench.methods.common import SGDMethod
+from unlearn_bench.methods.base import DataView, Method, SGDConfig, register_method
+from unlearn_bench.methods.common import fit_sgd
 from unlearn_bench.training import Pass, cross_entropy, paired
 
 
+def retain_minus_forget_pass(data: DataView, batch_size: int, beta: float) -> Pass:
+    """beta * CE(D_r batch) - (1 - beta) * CE(D_f batch), each D_r batch paired with the next D_f batch."""
+
+    def objective(net: nn.Module, batches) -> object:
+        (xr, yr), (xf, yf) = batches
+        return beta * cross_entropy(net(xr), yr) - (1 - beta) * cross_entropy(net(xf), yf)
+
+    return Pass(paired(data.loader("retain", batch_size), data.loader("forget", batch_size)), objective)
+
+
 @register_method
-class NegGradPlus(SGDMethod):
+class NegGradPlus(Method):
     name = "neggrad_plus"
     needs = frozenset({"forget", "retain"})
 
@@ -27,12 +37,6 @@ class NegGradPlus(SGDMethod):
         lr: float = 0.01
         beta: float = 0.95  # weight of the retain loss; (1 - beta) weights the ascent on D_f
 
-    def passes(self, model: nn.Module, data: DataView) -> list[Pass]:
-        beta = self.cfg.beta
-
-        def objective(net: nn.Module, batches) -> object:
-            (xr, yr), (xf, yf) = batches
-            return beta * cross_entropy(net(xr), yr) - (1 - beta) * cross_entropy(net(xf), yf)
-
-        pairs = paired(data.loader("retain", self.cfg.batch_size), data.loader("forget", self.cfg.batch_size))
-        return [Pass(pairs, objective)]
+    def unlearn(self, model: nn.Module, data: DataView) -> nn.Module:
+        passes = [retain_minus_forget_pass(data, self.cfg.batch_size, self.cfg.beta)]
+        return fit_sgd(model, passes, self.cfg, data, self.name)

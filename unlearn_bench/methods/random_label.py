@@ -17,13 +17,12 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from unlearn_bench.methods.base import DataView, SGDConfig, register_method
-from unlearn_bench.methods.common import SGDMethod, check_relabel_options, relabel_passes
-from unlearn_bench.training import Pass
+from unlearn_bench.methods.base import DataView, Method, SGDConfig, register_method
+from unlearn_bench.methods.common import check_relabel_options, fit_sgd, relabel_passes
 
 
 @register_method
-class RandomLabel(SGDMethod):
+class RandomLabel(Method):
     name = "rl"
     needs = frozenset({"forget", "retain"})
 
@@ -38,5 +37,6 @@ class RandomLabel(SGDMethod):
     def check_config(cls, cfg, num_classes: int) -> None:
         check_relabel_options(cfg.layout, cfg.relabel)
 
-    def passes(self, model: nn.Module, data: DataView) -> list[Pass]:
-        return relabel_passes(data, self.cfg.batch_size, self.cfg.alpha, self.cfg.layout, self.cfg.relabel)
+    def unlearn(self, model: nn.Module, data: DataView) -> nn.Module:
+        passes = relabel_passes(data, self.cfg.batch_size, self.cfg.alpha, self.cfg.layout, self.cfg.relabel)
+        return fit_sgd(model, passes, self.cfg, data, self.name)

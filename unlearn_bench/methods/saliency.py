@@ -9,9 +9,9 @@ import torch
 from torch import nn
 
 from unlearn_bench.errors import ConfigError
-from unlearn_bench.methods.base import DataView
-from unlearn_bench.methods.common import negative_cross_entropy
-from unlearn_bench.training import Batches, Criterion, StepHook
+from unlearn_bench.methods.base import DataView, SGDConfig
+from unlearn_bench.methods.common import fit_sgd, negative_cross_entropy
+from unlearn_bench.training import Batches, Criterion, Pass, StepHook
 
 
 def saliency_mask(model: nn.Module, batches: Batches, loss: Criterion, sparsity: float) -> dict[str, torch.Tensor]:
@@ -73,10 +73,16 @@ class MaskedUpdate(StepHook):
                 buf.mul_(m)
 
 
-class SaliencyMasked:
-    """Mixin for an SGD method: "Method + m_S" (SalUn Table A1). The mask is built from the GA
-    gradient on D_f at theta_o (Eq. 3, 5) with ``cfg.sparsity`` and only salient weights move (Eq. 4)."""
+def forget_saliency_mask(model: nn.Module, data: DataView, batch_size: int, sparsity: float
+                         ) -> dict[str, torch.Tensor]:
+    """SalUn's mask m_S: saliency of the GA forgetting loss on all of D_f at theta_o (Eq. 3, Eq. 5 with the
+    classification CE), in a fixed order without augmentation, the ``sparsity`` share of weights frozen."""
+    forget = data.loader("forget", batch_size, shuffle=False, augment=False)
+    return saliency_mask(model, forget, negative_cross_entropy, sparsity)
 
-    def step_hook(self, model: nn.Module, data: DataView) -> MaskedUpdate:
-        forget = data.loader("forget", self.cfg.batch_size, shuffle=False, augment=False)
-        return MaskedUpdate(model, saliency_mask(model, forget, negative_cross_entropy, self.cfg.sparsity))
+
+def fit_masked(model: nn.Module, passes: list[Pass], mask: dict[str, torch.Tensor], cfg: SGDConfig, data: DataView,
+               desc: str) -> nn.Module:
+    """``fit_sgd`` moving only the salient weights of ``mask`` (Eq. 4): "Method + m_S" (SalUn Table A1). Call it
+    with the model still at theta_o, the point the frozen weights are held at."""
+    return fit_sgd(model, passes, cfg, data, desc, hook=MaskedUpdate(model, mask))

@@ -1,22 +1,26 @@
 """"Method + m_S" variants of Table A1 of Fan et al., "SalUn: Empowering Machine Unlearning via Gradient-based
 Weight Saliency in Both Image Classification and Generation", ICLR 2024: FT, RL and GA updating only the
-salient weights of the SalUn mask (Eq. 3-4, 50% sparsity by default). One mask helper (``SaliencyMasked``)
-serves all of them; IU's one-shot variant is ``iu_ms`` in ``influence.py``. Each variant also reads D_f
-(for the mask)."""
+salient weights of the SalUn mask (Eq. 3-4, 50% sparsity by default): each builds the mask at theta_o
+(``saliency.forget_saliency_mask``), then runs its method's passes through ``saliency.fit_masked``. RL + m_S is
+SalUn itself (Table A1's name for it), with RL's default lr. IU's one-shot variant is ``iu_ms`` in
+``influence.py``. Each variant also reads D_f (for the mask)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from unlearn_bench.methods.base import register_method
-from unlearn_bench.methods.finetune import FineTune
-from unlearn_bench.methods.grad_ascent import GradientAscent
+from torch import nn
+
+from unlearn_bench.methods.base import DataView, Method, register_method
+from unlearn_bench.methods.finetune import FineTune, retain_pass
+from unlearn_bench.methods.grad_ascent import GradientAscent, forget_ascent_pass
 from unlearn_bench.methods.random_label import RandomLabel
-from unlearn_bench.methods.saliency import SaliencyMasked
+from unlearn_bench.methods.saliency import fit_masked, forget_saliency_mask
+from unlearn_bench.methods.salun import SalUn
 
 
 @register_method
-class FineTuneMasked(SaliencyMasked, FineTune):
+class FineTuneMasked(Method):
     name = "ft_ms"
     needs = frozenset({"forget", "retain"})
 
@@ -25,9 +29,15 @@ class FineTuneMasked(SaliencyMasked, FineTune):
         name: str = "ft_ms"
         sparsity: float = 0.5  # SalUn Table A1: the SalUn mask, 50% sparsity (SalUn §4)
 
+    def unlearn(self, model: nn.Module, data: DataView) -> nn.Module:
+        mask = forget_saliency_mask(model, data, self.cfg.batch_size, self.cfg.sparsity)
+        return fit_masked(model, [retain_pass(data, self.cfg.batch_size)], mask, self.cfg, data, self.name)
+
 
 @register_method
-class RandomLabelMasked(SaliencyMasked, RandomLabel):
+class RandomLabelMasked(SalUn):
+    """SalUn under its Table A1 name ("RL + m_S"): SalUn's ``unlearn``, RL's default lr."""
+
     name = "rl_ms"
     needs = frozenset({"forget", "retain"})
 
@@ -38,7 +48,7 @@ class RandomLabelMasked(SaliencyMasked, RandomLabel):
 
 
 @register_method
-class GradientAscentMasked(SaliencyMasked, GradientAscent):
+class GradientAscentMasked(Method):
     name = "ga_ms"
     needs = frozenset({"forget"})
 
@@ -46,3 +56,7 @@ class GradientAscentMasked(SaliencyMasked, GradientAscent):
     class Config(GradientAscent.Config):
         name: str = "ga_ms"
         sparsity: float = 0.5  # SalUn Table A1: the SalUn mask, 50% sparsity (SalUn §4)
+
+    def unlearn(self, model: nn.Module, data: DataView) -> nn.Module:
+        mask = forget_saliency_mask(model, data, self.cfg.batch_size, self.cfg.sparsity)
+        return fit_masked(model, [forget_ascent_pass(data, self.cfg.batch_size)], mask, self.cfg, data, self.name)

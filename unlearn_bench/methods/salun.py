@@ -25,13 +25,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from unlearn_bench.methods.base import register_method
+from torch import nn
+
+from unlearn_bench.methods.base import DataView, Method, register_method
+from unlearn_bench.methods.common import check_relabel_options, relabel_passes
 from unlearn_bench.methods.random_label import RandomLabel
-from unlearn_bench.methods.saliency import SaliencyMasked
+from unlearn_bench.methods.saliency import fit_masked, forget_saliency_mask
 
 
 @register_method
-class SalUn(SaliencyMasked, RandomLabel):
+class SalUn(Method):
     name = "salun"
     needs = frozenset({"forget", "retain"})
 
@@ -40,3 +43,13 @@ class SalUn(SaliencyMasked, RandomLabel):
         name: str = "salun"
         lr: float = 0.013  # SalUn repo README: main_random.py --unlearn_lr 0.013 (CIFAR-10, 10% random)
         sparsity: float = 0.5  # share of weights frozen by the mask (SalUn §4: 50%, repo mask with_0.5.pt)
+
+    @classmethod
+    def check_config(cls, cfg, num_classes: int) -> None:
+        check_relabel_options(cfg.layout, cfg.relabel)
+
+    def unlearn(self, model: nn.Module, data: DataView) -> nn.Module:
+        cfg = self.cfg
+        mask = forget_saliency_mask(model, data, cfg.batch_size, cfg.sparsity)
+        passes = relabel_passes(data, cfg.batch_size, cfg.alpha, cfg.layout, cfg.relabel)
+        return fit_masked(model, passes, mask, cfg, data, self.name)

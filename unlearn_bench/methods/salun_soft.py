@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from unlearn_bench.methods.base import DataView, register_method
+from unlearn_bench.methods.base import DataView, Method, register_method
+from unlearn_bench.methods.common import check_relabel_options, fit_sgd, relabel_passes
 from unlearn_bench.methods.random_label import RandomLabel
 from unlearn_bench.training import StepHook
 
@@ -36,8 +37,14 @@ class ProximalL1(StepHook):
         self.step += 1
 
 
+def relabel_steps(data: DataView, batch_size: int, epochs: int) -> int:
+    """Optimiser steps of a ``passes``-layout RL run: the decay horizon of beta_t (the ``mixed`` layout's run is
+    up to one step per epoch shorter, so its beta_t ends just above 0)."""
+    return sum(math.ceil(len(data.split(s)[1]) / batch_size) for s in ("forget", "retain")) * epochs
+
+
 @register_method
-class SalUnSoft(RandomLabel):
+class SalUnSoft(Method):
     name = "salun_soft"
     needs = frozenset({"forget", "retain"})
 
@@ -47,6 +54,12 @@ class SalUnSoft(RandomLabel):
         lr: float = 0.013  # as salun (SalUn repo README, CIFAR-10 10% random); App. C.1 range [5e-4, 5e-2]
         beta: float = 0.1  # initial l1 weight of Eq. 8 (harness choice: not stated in the paper)
 
-    def step_hook(self, model: nn.Module, data: DataView) -> ProximalL1:
-        batches = sum(math.ceil(len(data.split(s)[1]) / self.cfg.batch_size) for s in ("forget", "retain"))
-        return ProximalL1(model, self.cfg.beta, batches * self.cfg.epochs)
+    @classmethod
+    def check_config(cls, cfg, num_classes: int) -> None:
+        check_relabel_options(cfg.layout, cfg.relabel)
+
+    def unlearn(self, model: nn.Module, data: DataView) -> nn.Module:
+        cfg = self.cfg
+        proximal = ProximalL1(model, cfg.beta, relabel_steps(data, cfg.batch_size, cfg.epochs))  # around theta_o
+        passes = relabel_passes(data, cfg.batch_size, cfg.alpha, cfg.layout, cfg.relabel)
+        return fit_sgd(model, passes, cfg, data, self.name, hook=proximal)

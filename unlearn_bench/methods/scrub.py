@@ -17,8 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from unlearn_bench.methods.base import DataView, SGDConfig, register_method
-from unlearn_bench.methods.common import SGDMethod
+from unlearn_bench.methods.base import DataView, Method, SGDConfig, register_method
+from unlearn_bench.methods.common import fit_sgd
 from unlearn_bench.training import Pass, cross_entropy
 
 
@@ -29,8 +29,30 @@ def distill_kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor, tempe
     return F.kl_div(log_p, q, reduction="batchmean") * temperature**2
 
 
+def scrub_passes(student: nn.Module, data: DataView, cfg: Scrub.Config) -> list[Pass]:
+    """The max-step pass over D_f (first ``cfg.max_epochs`` epochs) and the min-step pass over D_r, both against
+    a frozen copy of ``student`` as it is now (the teacher)."""
+    teacher = copy.deepcopy(student).eval().requires_grad_(False)
+
+    def max_step(net: nn.Module, batch) -> torch.Tensor:
+        x, _ = batch
+        with torch.no_grad():
+            target = teacher(x)
+        return -distill_kl(net(x), target, cfg.temperature)
+
+    def min_step(net: nn.Module, batch) -> torch.Tensor:
+        x, y = batch
+        with torch.no_grad():
+            target = teacher(x)
+        logits = net(x)
+        return cfg.gamma * cross_entropy(logits, y) + cfg.alpha * distill_kl(logits, target, cfg.temperature)
+
+    return [Pass(data.loader("forget", cfg.forget_batch_size), max_step, first_epochs=cfg.max_epochs),
+            Pass(data.loader("retain", cfg.batch_size), min_step)]
+
+
 @register_method
-class Scrub(SGDMethod):
+class Scrub(Method):
     name = "scrub"
     needs = frozenset({"forget", "retain"})
 
@@ -46,22 +68,5 @@ class Scrub(SGDMethod):
         alpha: float = 0.001  # KL weight in the min step
         gamma: float = 0.99  # CE weight in the min step
 
-    def passes(self, model: nn.Module, data: DataView) -> list[Pass]:
-        cfg = self.cfg
-        teacher = copy.deepcopy(model).eval().requires_grad_(False)
-
-        def max_step(student: nn.Module, batch) -> torch.Tensor:
-            x, _ = batch
-            with torch.no_grad():
-                target = teacher(x)
-            return -distill_kl(student(x), target, cfg.temperature)
-
-        def min_step(student: nn.Module, batch) -> torch.Tensor:
-            x, y = batch
-            with torch.no_grad():
-                target = teacher(x)
-            logits = student(x)
-            return cfg.gamma * cross_entropy(logits, y) + cfg.alpha * distill_kl(logits, target, cfg.temperature)
-
-        return [Pass(data.loader("forget", cfg.forget_batch_size), max_step, first_epochs=cfg.max_epochs),
-                Pass(data.loader("retain", cfg.batch_size), min_step)]
+    def unlearn(self, model: nn.Module, data: DataView) -> nn.Module:
+        return fit_sgd(model, scrub_passes(model, data, self.cfg), self.cfg, data, self.name)

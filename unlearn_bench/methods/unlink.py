@@ -32,6 +32,7 @@ paper's Table 2 is closest to its Table 6 450-shot, k = 2 row); 1,024 D_r sample
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -40,14 +41,16 @@ from torch import nn
 
 from unlearn_bench.errors import ConfigError
 from unlearn_bench.methods.base import DataView, Method, MethodConfig, register_method
+from unlearn_bench.models import classifier_head
 from unlearn_bench.training import Batches
+
+Basis = tuple[torch.Tensor, torch.Tensor | None]  # (U, eta): W <- W - W U diag(eta) U^T; eta None = all ones
 
 
 def last_linear(model: nn.Module) -> str:
-    names = [n for n, m in model.named_modules() if isinstance(m, nn.Linear)]
-    if not names:
-        raise ConfigError("method=unlink needs a linear layer to edit; none found in the model")
-    return names[-1]
+    """The module name of the model's classifier head (``models.classifier_head``)."""
+    head = classifier_head(model)
+    return next(name for name, module in model.named_modules() if module is head)
 
 
 def weight_layers(model: nn.Module) -> list[str]:
@@ -134,6 +137,57 @@ def forget_basis(gram: torch.Tensor, k: int, beta: float | None, relative: bool 
     return u[:, below_beta(sigma, beta, relative)]
 
 
+def forget_batches(data: DataView, n_shot: int | None, batch_size: int) -> Batches:
+    """D_f in a fixed order without augmentation: all of it, or ``n_shot`` examples drawn with the generator."""
+    x, y = data.split("forget")
+    if n_shot is not None:
+        keep = torch.randperm(len(x), generator=data.generator)[:n_shot].to(x.device)
+        x, y = x[keep], y[keep]
+    return data.batches(x, y, batch_size, shuffle=False, augment=False)
+
+
+def edit_layers(model: nn.Module, layers: list[str], basis: Callable[[str], Basis]) -> nn.Module:
+    """Remove ``basis(layer)`` from each listed layer in registration order, each basis computed after the edits
+    before it (Algorithm 1)."""
+    modules = dict(model.named_modules())
+    for name in resolve_layers(model, layers):
+        remove_subspace(modules[name], *basis(name))
+    return model
+
+
+def unlink_basis(model: nn.Module, layer: str, forget: Batches, cfg: Unlink.Config) -> Basis:
+    """Unlink (Eq. 9-10): D_f's top-k (or below-beta) left singular vectors at ``layer``, fully removed."""
+    gram, _ = layer_gram(model, layer, forget)
+    return forget_basis(gram, cfg.k, cfg.beta, cfg.beta_relative), None
+
+
+def dagger_basis(model: nn.Module, layer: str, data: DataView, forget: Batches, cfg: UnlinkDagger.Config) -> Basis:
+    """Unlink-dagger (Eq. 12-15): directions of high D_f / D_r energy ratio at ``layer``, Rayleigh-weighted."""
+    gram_f, n_f = layer_gram(model, layer, forget)
+    rx, ry = data.split("retain")
+    keep = torch.randperm(len(rx), generator=data.generator)[:cfg.n_retain].to(rx.device)
+    gram_r, n_r = layer_gram(model, layer, data.batches(rx[keep], ry[keep], cfg.batch_size, shuffle=False,
+                                                         augment=False))
+    d = gram_f.shape[0]
+    c_ff = gram_f / n_f
+    c_rr = gram_r / n_r
+    c_rr = c_rr + cfg.ridge * torch.trace(c_rr) / d * torch.eye(d, dtype=c_rr.dtype, device=c_rr.device)
+    if cfg.beta is not None:  # App. F.6 + F.2: small-sigma singular vectors, Rayleigh-weighted (Eq. 15)
+        u, sigma = singular_vectors(gram_f)
+        u = u[:, below_beta(sigma, cfg.beta, cfg.beta_relative)]
+        rayleigh = ((c_ff @ u) * u).sum(0) / ((c_rr @ u) * u).sum(0)
+        return u, rayleigh.clamp(max=1.0)
+    chol = torch.linalg.cholesky(c_rr)
+    a = torch.linalg.solve_triangular(chol, c_ff, upper=False)
+    a = torch.linalg.solve_triangular(chol, a.t(), upper=False).t()  # L^-1 C_ff L^-T
+    eigvals, q = torch.linalg.eigh((a + a.t()) / 2)
+    eigvals, q = eigvals.flip(0)[:cfg.k], q.flip(1)[:, :cfg.k]
+    u = torch.linalg.solve_triangular(chol.t(), q, upper=True)  # L^-T Q_k
+    if cfg.unit_vectors:
+        u = u / u.norm(dim=0, keepdim=True)
+    return u, eigvals.clamp(max=1.0)
+
+
 @register_method
 class Unlink(Method):
     name = "unlink"
@@ -150,32 +204,17 @@ class Unlink(Method):
         n_shot: int | None = None  # forget samples used; None = all of D_f
         batch_size: int = 256
 
-    def forget_batches(self, data: DataView) -> Batches:
-        x, y = data.split("forget")
-        if self.cfg.n_shot is not None:
-            keep = torch.randperm(len(x), generator=data.generator)[:self.cfg.n_shot].to(x.device)
-            x, y = x[keep], y[keep]
-        return data.batches(x, y, self.cfg.batch_size, shuffle=False, augment=False)
-
-    def basis(self, model: nn.Module, layer: str, data: DataView, forget: Batches
-              ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        gram, _ = layer_gram(model, layer, forget)
-        return forget_basis(gram, self.cfg.k, self.cfg.beta, self.cfg.beta_relative), None
-
     def unlearn(self, model: nn.Module, data: DataView) -> nn.Module:
         model.eval()
-        forget = self.forget_batches(data)
-        modules = dict(model.named_modules())
-        for name in resolve_layers(model, list(self.cfg.layers)):
-            basis, eta = self.basis(model, name, data, forget)
-            remove_subspace(modules[name], basis, eta)
-        return model
+        forget = forget_batches(data, self.cfg.n_shot, self.cfg.batch_size)
+        return edit_layers(model, list(self.cfg.layers), lambda layer: unlink_basis(model, layer, forget, self.cfg))
 
 
 @register_method
-class UnlinkDagger(Unlink):
+class UnlinkDagger(Method):
     name = "unlink_dagger"
     needs = frozenset({"forget", "retain"})
+    training_free = True
 
     @dataclass
     class Config(Unlink.Config):
@@ -184,28 +223,8 @@ class UnlinkDagger(Unlink):
         ridge: float = 1e-3  # C_rr += ridge * tr(C_rr) / d * I (§3.2: "if needed with regularization"; size ours)
         unit_vectors: bool = False  # False: Eq. 14-15 literally (C_rr-orthonormal u_i); True: unit-length u_i
 
-    def basis(self, model: nn.Module, layer: str, data: DataView, forget: Batches
-              ) -> tuple[torch.Tensor, torch.Tensor]:
-        gram_f, n_f = layer_gram(model, layer, forget)
-        rx, ry = data.split("retain")
-        keep = torch.randperm(len(rx), generator=data.generator)[:self.cfg.n_retain].to(rx.device)
-        gram_r, n_r = layer_gram(model, layer, data.batches(rx[keep], ry[keep], self.cfg.batch_size, shuffle=False,
-                                                             augment=False))
-        d = gram_f.shape[0]
-        c_ff = gram_f / n_f
-        c_rr = gram_r / n_r
-        c_rr = c_rr + self.cfg.ridge * torch.trace(c_rr) / d * torch.eye(d, dtype=c_rr.dtype, device=c_rr.device)
-        if self.cfg.beta is not None:  # App. F.6 + F.2: small-sigma singular vectors, Rayleigh-weighted (Eq. 15)
-            u, sigma = singular_vectors(gram_f)
-            u = u[:, below_beta(sigma, self.cfg.beta, self.cfg.beta_relative)]
-            rayleigh = ((c_ff @ u) * u).sum(0) / ((c_rr @ u) * u).sum(0)
-            return u, rayleigh.clamp(max=1.0)
-        chol = torch.linalg.cholesky(c_rr)
-        a = torch.linalg.solve_triangular(chol, c_ff, upper=False)
-        a = torch.linalg.solve_triangular(chol, a.t(), upper=False).t()  # L^-1 C_ff L^-T
-        eigvals, q = torch.linalg.eigh((a + a.t()) / 2)
-        eigvals, q = eigvals.flip(0)[:self.cfg.k], q.flip(1)[:, :self.cfg.k]
-        u = torch.linalg.solve_triangular(chol.t(), q, upper=True)  # L^-T Q_k
-        if self.cfg.unit_vectors:
-            u = u / u.norm(dim=0, keepdim=True)
-        return u, eigvals.clamp(max=1.0)
+    def unlearn(self, model: nn.Module, data: DataView) -> nn.Module:
+        model.eval()
+        forget = forget_batches(data, self.cfg.n_shot, self.cfg.batch_size)
+        return edit_layers(model, list(self.cfg.layers),
+                           lambda layer: dagger_basis(model, layer, data, forget, self.cfg))

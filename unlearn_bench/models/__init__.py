@@ -36,9 +36,9 @@ class Normalize(nn.Module):
 
 
 class Classifier(nn.Module):
-    """``normalize`` then ``net``; ``net`` exposes ``forward_features``, a linear head ``fc`` and ``stages``,
-    the names of the modules whose outputs are its spatial activations at each depth (as timm's
-    ``feature_info``), for methods that match intermediate activations."""
+    """``normalize`` then ``net``; ``net`` exposes ``forward_features``, ``get_classifier()`` (its final linear
+    layer, as timm's models) and ``stages``, the names of the modules whose outputs are its spatial activations at
+    each depth (as timm's ``feature_info``), for methods that match intermediate activations."""
 
     def __init__(self, net: nn.Module, mean: Sequence[float], std: Sequence[float]):
         super().__init__()
@@ -54,7 +54,10 @@ class Classifier(nn.Module):
 
     def head(self, features: torch.Tensor) -> torch.Tensor:
         """Logits from penultimate features: ``model(x) == model.head(model.forward_features(x))``."""
-        return self.net.fc(features)
+        return self.net.get_classifier()(features)
+
+    def get_classifier(self) -> nn.Linear:
+        return self.net.get_classifier()
 
     def stage_modules(self) -> list[nn.Module]:
         return [self.net.get_submodule(name) for name in self.net.stages]
@@ -62,6 +65,30 @@ class Classifier(nn.Module):
     def to_pixels(self, normalised: torch.Tensor) -> torch.Tensor:
         """Inverse of ``normalize``: pixel-space images whose normalised form is ``normalised``."""
         return self.normalize.mean + self.normalize.std * normalised
+
+
+def classifier_head(model: nn.Module) -> nn.Linear:
+    """The final linear layer of a classification model, as the model names it (``get_classifier()``, timm's
+    convention), so no caller depends on how an architecture spells its head. ConfigError for a model that does not
+    name one or whose head is not linear."""
+    get_classifier = getattr(model, "get_classifier", None)
+    if get_classifier is None:
+        raise ConfigError(f"{type(model).__name__} does not name its classifier head (no get_classifier())")
+    head = get_classifier()
+    if not isinstance(head, nn.Linear):
+        raise ConfigError(f"{type(model).__name__}'s classifier head is a {type(head).__name__}, not an nn.Linear")
+    return head
+
+
+def replace_classifier(model: nn.Module, new: nn.Linear) -> None:
+    """Put ``new`` where ``model``'s classifier head is registered (found by identity, not by name)."""
+    head = classifier_head(model)
+    for owner in model.modules():
+        for name, child in owner.named_children():
+            if child is head:
+                setattr(owner, name, new)
+                return
+    raise ConfigError(f"{type(model).__name__}'s classifier head is not one of its modules")
 
 
 def create_model(

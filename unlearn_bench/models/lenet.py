@@ -36,6 +36,10 @@ class LeNet5(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc(self.features(x))
 
+    def get_classifier(self) -> nn.Linear:
+        """The final linear layer (timm's name for it): ``models.classifier_head`` reads it."""
+        return self.fc
+
 
 @register_model
 def lenet5(num_classes: int, in_chans: int, img_size: int, width: int = 6) -> LeNet5:

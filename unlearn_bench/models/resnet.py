@@ -71,6 +71,10 @@ class ResNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc(self.forward_features(x))
 
+    def get_classifier(self) -> nn.Linear:
+        """The final linear layer (timm's name for it): ``models.classifier_head`` reads it."""
+        return self.fc
+
 
 @register_model
 def resnet18(num_classes: int, in_chans: int, img_size: int, **_) -> ResNet:

@@ -2,7 +2,7 @@
 ``google/vit-base-patch16-224`` backbone with a new linear head) and Swin-T (Unlink Table 14).
 
 ``timm.create_model(..., pretrained=False, num_classes=0)`` gives the backbone (pooled, normed pre-logits features);
-``fc`` is the linear head, so ``forward_features`` / ``fc`` follow the ``Classifier`` contract. Nothing is ever
+``fc`` is the linear head (``get_classifier()``), so the network follows the ``Classifier`` contract. Nothing is ever
 downloaded: pretrained weights come only from ``model.pretrained_path``, a local timm checkpoint (.pth / .bin /
 .safetensors), adapted by the architecture's own timm ``checkpoint_filter_fn`` (position embeddings / patch
 embedding resized to this model's grid); its classifier is dropped (the head is new, as in JiT). Set ``data.mean``
@@ -85,6 +85,11 @@ class TimmNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc(self.forward_features(x))
+
+    def get_classifier(self) -> nn.Linear:
+        """The final linear layer (timm's name for it): ``models.classifier_head`` reads it. Not the body's own
+        ``get_classifier()``: built with ``num_classes=0``, that is an ``nn.Identity``."""
+        return self.fc
 
     @torch.no_grad()
     def reset_parameters(self) -> None:

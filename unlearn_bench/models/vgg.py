@@ -32,6 +32,10 @@ class VGG(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc(self.features(x))
 
+    def get_classifier(self) -> nn.Linear:
+        """The final linear layer (timm's name for it): ``models.classifier_head`` reads it."""
+        return self.fc
+
 
 def _vgg(name: str, layout: list, num_classes: int, in_chans: int, img_size: int) -> VGG:
     if img_size < 32:
