@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from unlearn_bench.errors import ConfigError
-from unlearn_bench.models import register_model
+from unlearn_bench.models.registry import register_model
 
 
 class LeNet5(nn.Module):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from unlearn_bench.models import register_model
+from unlearn_bench.models.registry import register_model
 
 
 class BasicBlock(nn.Module):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from unlearn_bench.models import register_model
+from unlearn_bench.models.registry import register_model
 
 
 def _block(c_in: int, c_out: int) -> nn.Sequential:

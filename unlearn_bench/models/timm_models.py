@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from unlearn_bench.errors import ConfigError
-from unlearn_bench.models import check_weights_file, register_model
+from unlearn_bench.models.registry import check_weights_file, register_model
 
 TIMM_ARCHS = {
     "vit_tiny": "vit_tiny_patch16_224",

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from unlearn_bench.errors import ConfigError
-from unlearn_bench.models import register_model
+from unlearn_bench.models.registry import register_model
 
 _VGG11 = [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"]
 _VGG16 = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]
