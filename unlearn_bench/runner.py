@@ -237,8 +237,8 @@ def iterative_start(cfg: DictConfig, task: Task, method: Method, original: torch
     model = original
     for round_k in range(1, cfg.scenario.round):
         def build(previous: torch.nn.Module = model, round_k: int = round_k) -> torch.nn.Module:
-            view = DataView(iterative_round(cfg, task, round_k), method.needs, cfg.train, seed_everything(cfg.seed),
-                            cfg.progress)
+            view = DataView.from_task(iterative_round(cfg, task, round_k), method.needs, cfg.train,
+                                      seed_everything(cfg.seed), cfg.progress)
             return check_finite(method.unlearn(copy.deepcopy(previous), view), method.name)
 
         model, _ = cache.load_or_build("iterative", iterative_payload(cfg, task, round_k), new_model(cfg, task, device),
@@ -381,7 +381,7 @@ def run(cfg: DictConfig, output_dir: str | Path | None = None) -> RunRecord:
 
     def train_retrain() -> torch.nn.Module:
         generator = seed_everything(cfg.seed)
-        view = DataView(task, METHODS["retrain"].needs, cfg.train, generator, progress)
+        view = DataView.from_task(task, METHODS["retrain"].needs, cfg.train, generator, progress)
         retrain_method = METHODS["retrain"]
         return retrain_method(retrain_method.Config()).unlearn(original, view)
 
@@ -415,7 +415,7 @@ def run(cfg: DictConfig, output_dir: str | Path | None = None) -> RunRecord:
             except DivergedError as err:
                 start_model, error = None, f"an earlier round diverged: {err}"
             if start_model is not None:
-                view = DataView(round_task, method.needs, cfg.train, seed_everything(cfg.seed), progress)
+                view = DataView.from_task(round_task, method.needs, cfg.train, seed_everything(cfg.seed), progress)
                 with observe_epochs(epoch_observer) if cfg.eval.every_epoch else contextlib.nullcontext():
                     unlearned, error, rte_s = timed_unlearning(
                         lambda: method.unlearn(copy.deepcopy(start_model), view), cfg.method.name, device)

@@ -230,7 +230,7 @@ def run(cfg: DictConfig, output_dir: str | Path | None = None) -> RunRecord:
                           cfg.task.train, cfg.train.amp, "ddpm original", progress)
 
     def view(needs: frozenset[str], generator: torch.Generator) -> GenerationView:
-        return GenerationView(task, needs, cfg.train, cfg.task.train, generator, progress)
+        return GenerationView.from_task(task, needs, cfg.train, cfg.task.train, generator, progress)
 
     def train_retrain() -> nn.Module:
         retrain_method = GEN_METHODS["retrain"]
