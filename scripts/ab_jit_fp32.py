@@ -40,7 +40,7 @@ ARMS = {"A: loss fp32": "true", "B: loss under bf16 autocast": "false"}
 
 def run_arm(cfg, task, original, seed: int) -> dict[str, float]:
     method = create_method(cfg.method)
-    view = DataView(task, method.needs, cfg.train, seed_everything(seed), progress=False)
+    view = DataView.from_task(task, method.needs, cfg.train, seed_everything(seed), progress=False)
     with torch.autocast("cpu", dtype=torch.bfloat16):
         unlearned = method.unlearn(copy.deepcopy(original), view)
     metrics, _ = evaluate(unlearned, task, cfg.eval, amp=False)

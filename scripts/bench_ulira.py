@@ -66,7 +66,7 @@ def main() -> None:
     if cfg.method.name == "retrain":
         unlearned = retrain
     else:
-        view = DataView(task, method.needs, cfg.train, seed_everything(cfg.seed), False)
+        view = DataView.from_task(task, method.needs, cfg.train, seed_everything(cfg.seed), False)
         unlearned = method.unlearn(copy.deepcopy(original), view)
     print(f"data={cfg.data.name} model={name} |D|={len(task.train_y)} |D_f|={len(task.forget_idx)} "
           f"method={cfg.method.name} ({OmegaConf.to_container(cfg.method)}) train.epochs={cfg.train.epochs} "

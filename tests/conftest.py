@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import types
 from pathlib import Path
 
 import pytest
@@ -13,3 +15,20 @@ from unlearn_bench.compose import compose_config  # noqa: F401 (re-exported for 
 def session_cache(tmp_path_factory) -> Path:
     """One cache for the whole session, so digits originals and Retrains are trained once."""
     return tmp_path_factory.mktemp("cache")
+
+
+def reachable(root: object) -> list[object]:
+    """Every object reachable from ``root`` through instance dicts, containers, tensors and configs: what code
+    holding ``root`` can dig out of it. Classes, modules and functions are not followed (they lead to the whole
+    interpreter, e.g. through a function's globals), so this is the data ``root`` carries, not what is importable."""
+    stop = (type, types.ModuleType, types.FunctionType, types.BuiltinFunctionType, types.MethodType)
+    seen: set[int] = set()
+    found, stack = [], [root]
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen or isinstance(obj, stop):
+            continue
+        seen.add(id(obj))
+        found.append(obj)
+        stack.extend(gc.get_referents(obj))
+    return found

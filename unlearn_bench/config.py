@@ -243,6 +243,15 @@ class RunConfig:
     cache_dir: str = ".cache/unlearn_bench"
     skip_existing: bool = True
     progress: bool = True
+    method_isolation: str = "none"  # none | process: run the method in a spawned child that gets only its DataView
+
+
+ISOLATION_MODES = ("none", "process")
+
+
+def check_isolation(mode: str) -> None:
+    if mode not in ISOLATION_MODES:
+        raise ConfigError(f"method_isolation={mode!r} is not supported; allowed: {', '.join(ISOLATION_MODES)}")
 
 
 TUNE_MODES = ("bayes", "grid")

@@ -50,6 +50,9 @@ class RunRecord:
     eval_s: float = float("nan")  # seconds evaluating the original, Retrain and the unlearned model
     # eval.every_epoch: the unlearned model's metrics after each epoch of unlearning, [{"epoch": 0, "UA": ...}, ...]
     epoch_metrics: list[dict[str, float]] = field(default_factory=list)
+    # The declared splits the method actually read (``data_access`` is what it declared); for Retrain, whose model
+    # comes from the cache, its declared split.
+    data_read: list[str] = field(default_factory=list)
 
 
 def write_record(folder: Path, record: RunRecord, arrays: dict[str, np.ndarray] | None = None,

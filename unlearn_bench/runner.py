@@ -140,6 +140,7 @@ def run(cfg: DictConfig, output_dir: str | Path | None = None) -> RunRecord:
         refs_meta = {"original": refs.original_meta, "retrain": refs.retrain_meta}
         if refs.retrain is not None and cfg.method.name == "retrain":
             unlearned, rte_s = refs.retrain, refs.retrain_meta["seconds"]
+            pipeline.read = method.needs
         else:
             unlearned, error, rte_s = pipeline.unlearn(method, refs)
             status = "diverged" if error else "ok"
@@ -170,7 +171,8 @@ def run(cfg: DictConfig, output_dir: str | Path | None = None) -> RunRecord:
         avg_gap=avg_gap(gap) if gap else float("nan"), rte_s=rte_s,
         original_train_s=refs_meta["original"]["seconds"], retrain_train_s=refs_meta["retrain"]["seconds"],
         wall_s=time.perf_counter() - wall_start, data_access=sorted(method.needs),
-        training_free=method.training_free, device=str(device), memory=peak_memory_mb(device),
+        training_free=method.training_free, data_read=sorted(pipeline.read), device=str(device),
+        memory=peak_memory_mb(device),
         versions=versions(pipeline), git_rev=git_rev(), config=OmegaConf.to_container(cfg, resolve=True),
         created=time.strftime("%Y-%m-%dT%H:%M:%S"), error=error, eval_s=eval_s,
         **{**fields, "extra": {"original_cached": refs_meta["original"]["cached"],

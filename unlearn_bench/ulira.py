@@ -115,7 +115,7 @@ def unlearn_seeded(method: Method, original: nn.Module, task: Task, recipe: Dict
     """``method`` applied to a copy of ``original`` through a DataView of ``task``, everything seeded by ``seed``
     (the global RNGs and the data-order generator), as the runner applies the run's method."""
     generator = seed_everything(seed)
-    return method.unlearn(copy.deepcopy(original), DataView(task, method.needs, recipe, generator, progress))
+    return method.unlearn(copy.deepcopy(original), DataView.from_task(task, method.needs, recipe, generator, progress))
 
 
 def _nan_metrics(start: float) -> dict[str, float]:

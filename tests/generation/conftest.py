@@ -42,4 +42,4 @@ def make_view(task_and_cfg, needs: frozenset[str], iterations: int = 10) -> Gene
     task, cfg = task_and_cfg
     cfg.train.amp = False
     recipe = DDPMTrainConfig(iterations=iterations, batch_size=16, lr=1e-3)
-    return GenerationView(task, needs, cfg.train, recipe, torch.Generator().manual_seed(0), progress=False)
+    return GenerationView.from_task(task, needs, cfg.train, recipe, torch.Generator().manual_seed(0), progress=False)

@@ -14,7 +14,7 @@ def task():
 
 
 def test_dataview_refuses_undeclared_splits(task):
-    view = DataView(task, frozenset({"forget"}), compose_config(["data=fake"]).train, torch.Generator())
+    view = DataView.from_task(task, frozenset({"forget"}), compose_config(["data=fake"]).train, torch.Generator())
     x, y = view.split("forget")
     assert (y == 0).all() and len(y) == 100
     for split in ("retain", "test", "train"):

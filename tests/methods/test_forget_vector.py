@@ -19,7 +19,7 @@ def composed_delta(weights: str) -> torch.Tensor:
     task = make_task(cfg.data, cfg.scenario, cfg.train, 0, "cpu")
     torch.manual_seed(0)
     model = create_model("small_cnn", task.num_classes, 3, 32, task.mean, task.std, width=8)
-    view = DataView(task, frozenset({"forget", "retain"}), cfg.train, torch.Generator().manual_seed(0))
+    view = DataView.from_task(task, frozenset({"forget", "retain"}), cfg.train, torch.Generator().manual_seed(0))
     return create_method(cfg.method).unlearn(model, view).delta.detach()
 
 

@@ -30,7 +30,7 @@ def task(cfg):
 
 
 def view(task, cfg, needs=("forget", "retain", "val"), seed=0):
-    return DataView(task, frozenset(needs), cfg.train, torch.Generator().manual_seed(seed), progress=False)
+    return DataView.from_task(task, frozenset(needs), cfg.train, torch.Generator().manual_seed(seed), progress=False)
 
 
 def model_for(cfg, task, num_classes=None):

@@ -1,7 +1,9 @@
-"""The Method contract: a registered name, the data it may read (``needs``), a typed config, ``unlearn``.
+"""The Method contract and the one registry of every task's methods: a registered (task, name), the data it may read
+(``needs``), a typed config, ``unlearn``.
 
-``DataView`` exposes only the splits a method declares; reading any other raises, so a zero-shot method
-provably never touches D_r and the report can state each method's data access.
+A method reads its data through a ``DataView`` (``view.py``) that holds only the splits it declares; reading any
+other raises, so a zero-shot method provably never touches D_r, and ``method_isolation=process``
+(``unlearn_bench.isolation``) shows it by running the method in a process that has nothing else.
 """
 
 from __future__ import annotations
@@ -9,59 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-import torch
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 from torch import nn
 
-from unlearn_bench.config import TrainConfig
-from unlearn_bench.data.task import Task
 from unlearn_bench.errors import ConfigError
-from unlearn_bench.training import Batches
-
-METHOD_SPLITS = frozenset({"forget", "retain", "val"})  # never "test": it is for evaluation only
-
-
-class DataAccessError(PermissionError):
-    pass
-
-
-class DataView:
-    """What a method may read: the declared splits, class count, device, the training recipe (for
-    Retrain) and a seeded generator for data order."""
-
-    def __init__(self, task: Task, needs: frozenset[str], recipe: TrainConfig, generator: torch.Generator,
-                 progress: bool = True):
-        self._task = task
-        self.needs = frozenset(needs)
-        self.recipe = recipe
-        self.generator = generator
-        self.progress = progress
-
-    @property
-    def num_classes(self) -> int:
-        return self._task.num_classes
-
-    @property
-    def device(self) -> torch.device:
-        return self._task.device
-
-    @property
-    def amp(self) -> bool:
-        return self.recipe.amp
-
-    def split(self, name: str) -> tuple[torch.Tensor, torch.Tensor]:
-        if name not in self.needs:
-            raise DataAccessError(f"this method declared needs={sorted(self.needs)} and may not read {name!r}")
-        return self._task.split(name)
-
-    def batches(self, x: torch.Tensor, y: torch.Tensor, batch_size: int, shuffle: bool = True,
-                augment: bool = True) -> Batches:
-        """A re-iterable epoch source over given tensors (e.g. a split with replaced labels)."""
-        return lambda: self._task.batches(x, y, batch_size, shuffle, augment, self.generator)
-
-    def loader(self, name: str, batch_size: int, shuffle: bool = True, augment: bool = True) -> Batches:
-        return self.batches(*self.split(name), batch_size, shuffle, augment)
+from unlearn_bench.methods.view import METHOD_SPLITS, DataAccessError, DataView  # noqa: F401 (re-exported)
 
 
 @dataclass

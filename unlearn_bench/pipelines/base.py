@@ -58,6 +58,7 @@ class Pipeline:
 
     def __init__(self, cfg: DictConfig):
         self.cfg = cfg
+        self.read: frozenset[str] = frozenset()  # the splits the method read (set by ``unlearn``; record.data_read)
 
     def validate(self) -> None:
         raise NotImplementedError

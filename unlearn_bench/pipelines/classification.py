@@ -19,11 +19,12 @@ from omegaconf import DictConfig, OmegaConf
 
 from unlearn_bench.attacks import ATTACKS, AttackContext, check_attacks
 from unlearn_bench.cache import ModelCache, cached_evaluation
-from unlearn_bench.config import check_tune
+from unlearn_bench.config import check_isolation, check_tune
 from unlearn_bench.data.scenarios import SCENARIOS, Scenario, create_scenario, member_probability
 from unlearn_bench.data.task import Task, make_task
 from unlearn_bench.errors import ConfigError
 from unlearn_bench.evaluation import check_metric_groups, check_shift, evaluate, predict, relative_metrics
+from unlearn_bench.isolation import unlearn as isolated_unlearn
 from unlearn_bench.methods import DataView, Method, method_class
 from unlearn_bench.models import MODELS, create_model, model_options
 from unlearn_bench.pipelines.base import (
@@ -178,6 +179,10 @@ class ClassificationPipeline(Pipeline):
         select_device(cfg.device)
         check_metric_groups(cfg.eval.metrics)
         check_tune(cfg.tune)
+        check_isolation(cfg.method_isolation)
+        if cfg.method_isolation != "none" and cfg.eval.every_epoch:
+            raise ConfigError("eval.every_epoch evaluates inside the method's loop, which method_isolation="
+                              f"{cfg.method_isolation} runs in another process; use one of them")
         for key in ("train.epochs", "train.batch_size", "eval.batch_size", "model.width",
                     *(f"method.{k}" for k in cfg.method if k.endswith("batch_size"))):
             value = OmegaConf.select(cfg, key)
@@ -206,7 +211,8 @@ class ClassificationPipeline(Pipeline):
 
     def view(self, task: Task, method: Method | type[Method]) -> DataView:
         """The method's view of ``task``, its data order seeded with the run's seed."""
-        return DataView(task, method.needs, self.cfg.train, seed_everything(self.cfg.seed), self.cfg.progress)
+        return DataView.from_task(task, method.needs, self.cfg.train, seed_everything(self.cfg.seed),
+                                  self.cfg.progress)
 
     def references(self) -> References:
         cfg = self.cfg
@@ -261,8 +267,10 @@ class ClassificationPipeline(Pipeline):
 
         view = self.view(self.round_task(round_k), method)
         with observe_epochs(epoch_observer) if cfg.eval.every_epoch else contextlib.nullcontext():
-            unlearned, error, rte_s = timed_unlearning(lambda: method.unlearn(copy.deepcopy(start_model), view),
-                                                       cfg.method.name, self.device)
+            unlearned, error, rte_s = timed_unlearning(
+                lambda: isolated_unlearn(method, copy.deepcopy(start_model), view, cfg.method_isolation),
+                cfg.method.name, self.device)
+        self.read = view.read
         if round_k is not None and unlearned is not None:  # the next round starts from this model
             self.cache.load_or_build("iterative", round_payload(cfg, self.task, round_k), self.fresh_model(),
                                      lambda: unlearned)

@@ -18,6 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from unlearn_bench.cache import ModelCache, cached_evaluation
+from unlearn_bench.config import check_isolation
 from unlearn_bench.data.scenarios import SCENARIOS, create_scenario
 from unlearn_bench.data.task import Task, make_task
 from unlearn_bench.errors import ConfigError
@@ -33,6 +34,7 @@ from unlearn_bench.generation.metrics import (
     inception_features,
 )
 from unlearn_bench.generation.sampling import check_sampling, sample_per_class
+from unlearn_bench.isolation import unlearn as isolated_unlearn
 from unlearn_bench.methods.base import Method, method_class
 from unlearn_bench.pipelines.base import Evaluation, Pipeline, References, register_pipeline, timed_unlearning
 from unlearn_bench.pipelines.classification import (
@@ -112,6 +114,7 @@ class DDPMPipeline(Pipeline):
         if weights and not Path(weights).is_file():
             raise ConfigError(f"task.metrics.inception_weights={weights!r} is not a file; give a local torchvision "
                               "inception_v3 state dict, or null to use the classifier's features")
+        check_isolation(cfg.method_isolation)
         self.refuse_attacks()
 
     def setup(self, device: torch.device) -> None:
@@ -141,8 +144,8 @@ class DDPMPipeline(Pipeline):
                           self.task.num_classes).to(self.device)
 
     def view(self, method: Method | type[Method], generator: torch.Generator) -> GenerationView:
-        return GenerationView(self.task, method.needs, self.cfg.train, self.cfg.task.train, generator,
-                              self.cfg.progress)
+        return GenerationView.from_task(self.task, method.needs, self.cfg.train, self.cfg.task.train, generator,
+                                        self.cfg.progress)
 
     def references(self) -> References:
         cfg, task = self.cfg, self.task
@@ -168,9 +171,12 @@ class DDPMPipeline(Pipeline):
         return References(original, original_meta, retrain, retrain_meta)
 
     def unlearn(self, method: Method, refs: References) -> tuple[Any | None, str | None, float]:
-        generator = seed_everything(self.cfg.seed)
-        return timed_unlearning(lambda: method.unlearn(copy.deepcopy(refs.original), self.view(method, generator)),
-                                self.cfg.method.name, self.device)
+        view = self.view(method, seed_everything(self.cfg.seed))
+        result = timed_unlearning(
+            lambda: isolated_unlearn(method, copy.deepcopy(refs.original), view, self.cfg.method_isolation),
+            self.cfg.method.name, self.device)
+        self.read = view.read
+        return result
 
     def evaluate(self, unlearned: ConditionalDDPM | None, refs: References, store: Path) -> Evaluation:
         cfg, task = self.cfg, self.task

@@ -200,6 +200,9 @@ class SDPipeline(Pipeline):
                               "torch.save'd nn.Module, or null")
         select_device(cfg.device)
         import_transformers()
+        if cfg.method_isolation != "none":
+            raise ConfigError(f"method_isolation={cfg.method_isolation} is not supported by task=generation_sd (an "
+                              "SD pipeline does not cross processes); allowed: none")
         self.refuse_attacks()
 
     def setup(self, device: torch.device) -> None:

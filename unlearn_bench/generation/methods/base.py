@@ -7,7 +7,7 @@ SGD step, the DDPM optimizer is not stated) for ``iterations`` batches with grad
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,17 +19,25 @@ from unlearn_bench.config import TrainConfig
 from unlearn_bench.data.task import Task
 from unlearn_bench.generation.config import DDPMTrainConfig
 from unlearn_bench.generation.ddpm import optimize
-from unlearn_bench.methods.base import DataView, Method
+from unlearn_bench.methods.base import Method
+from unlearn_bench.methods.view import DataView, Split, task_data
 from unlearn_bench.training import Batches, Objective, StepHook
 
 
 class GenerationView(DataView):
     """A ``DataView`` plus the DDPM training recipe (for Retrain)."""
 
-    def __init__(self, task: Task, needs: frozenset[str], recipe: TrainConfig, ddpm_recipe: DDPMTrainConfig,
-                 generator: torch.Generator, progress: bool = True):
-        super().__init__(task, needs, recipe, generator, progress)
+    def __init__(self, splits: Mapping[str, Split], num_classes: int, device: torch.device | str,
+                 recipe: TrainConfig, ddpm_recipe: DDPMTrainConfig, generator: torch.Generator, progress: bool = True,
+                 crop_padding: int = 0, hflip: bool = False):
+        super().__init__(splits, num_classes, device, recipe, generator, progress, crop_padding, hflip)
         self.ddpm_recipe = ddpm_recipe
+
+    @classmethod
+    def from_task(cls, task: Task, needs: Iterable[str], recipe: TrainConfig,
+                  ddpm_recipe: DDPMTrainConfig, generator: torch.Generator, progress: bool = True) -> GenerationView:
+        return cls(**task_data(task, needs), recipe=recipe, ddpm_recipe=ddpm_recipe, generator=generator,
+                   progress=progress)
 
 
 @dataclass

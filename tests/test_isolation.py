@@ -1,0 +1,110 @@
+"""Process isolation: a method that declares D_f only cannot reach D_r in a child process, not even by scanning the
+interpreter's heap (which in-process finds the run's Task); errors come back with their type; a real method gives
+the in-process weights, reads and RNG states."""
+
+from __future__ import annotations
+
+import gc
+from dataclasses import dataclass
+
+import pytest
+import torch
+from torch import nn
+
+from tests.conftest import compose_config, reachable
+from unlearn_bench.data.task import Task, make_task
+from unlearn_bench.errors import ConfigError
+from unlearn_bench.isolation import IsolatedMethodError, unlearn
+from unlearn_bench.methods import METHODS, DataView, Method, create_method
+from unlearn_bench.methods.base import MethodConfig
+from unlearn_bench.methods.view import DataAccessError
+from unlearn_bench.models import create_model
+from unlearn_bench.runtime import seed_everything
+
+
+class LeakedError(AssertionError):
+    """The snoop found data it did not declare."""
+
+
+class Snoop(Method):
+    """Declares D_f only, then looks for D_r: a Task reachable from the view, a Task anywhere on the heap
+    (``heap``), and finally ``data.split("retain")``. Not registered: called directly."""
+
+    name = "snoop"
+    needs = frozenset({"forget"})
+
+    @dataclass
+    class Config(MethodConfig):
+        heap: bool = False
+
+    def unlearn(self, model: nn.Module, data: DataView) -> nn.Module:
+        found = [obj for obj in vars(data).values() if isinstance(obj, Task)]
+        found += [obj for obj in reachable(data) if isinstance(obj, Task)]
+        if self.cfg.heap:
+            found += [obj for obj in gc.get_objects() if issubclass(type(obj), Task)]  # type(): no lazy attributes
+        if found:
+            raise LeakedError(f"found a Task holding {len(found[0].split('retain')[1])} retain examples")
+        data.split("retain")
+        return model
+
+
+@pytest.fixture(scope="module")
+def cfg():
+    return compose_config(["data=fake", "scenario=random10", "data.n_train=80", "data.n_test=20"])
+
+
+@pytest.fixture(scope="module")
+def task(cfg):
+    return make_task(cfg.data, cfg.scenario, cfg.train, 0, "cpu")
+
+
+def snoop(heap: bool) -> Snoop:
+    return Snoop(Snoop.Config(name="snoop", heap=heap))
+
+
+def view_of(task, cfg, needs, seed=0):
+    return DataView.from_task(task, needs, cfg.train, seed_everything(seed), progress=False)
+
+
+def test_unknown_mode_is_a_config_error(task, cfg):
+    assert cfg.method_isolation == "none"
+    with pytest.raises(ConfigError, match=r"method_isolation='thread'.*none, process"):
+        unlearn(snoop(False), nn.Linear(1, 1), view_of(task, cfg, Snoop.needs), "thread")
+
+
+def test_in_process_the_view_refuses_retain_but_the_heap_holds_the_task(task, cfg):
+    with pytest.raises(DataAccessError, match="may not read 'retain'"):
+        unlearn(snoop(heap=False), nn.Linear(1, 1), view_of(task, cfg, Snoop.needs), "none")
+    with pytest.raises(LeakedError):  # why process isolation exists; also shows the heap scan works
+        unlearn(snoop(heap=True), nn.Linear(1, 1), view_of(task, cfg, Snoop.needs), "none")
+
+
+def test_in_a_child_process_retain_is_out_of_reach_and_the_error_comes_back(task, cfg):
+    view = view_of(task, cfg, Snoop.needs)
+    with pytest.raises(DataAccessError, match="may not read 'retain'") as raised:
+        unlearn(snoop(heap=True), nn.Linear(1, 1), view, "process")
+    assert isinstance(raised.value.__cause__, IsolatedMethodError)
+    assert 'data.split("retain")' in str(raised.value.__cause__)  # the child's traceback
+
+
+def test_process_isolation_gives_the_in_process_weights_reads_and_rng_states():
+    cfg = compose_config(["data=digits", "scenario=classwise", "method=ga", "method.epochs=1"])
+    task = make_task(cfg.data, cfg.scenario, cfg.train, 0, "cpu")
+    outcomes = []
+    for mode in ("none", "process"):
+        torch.manual_seed(1)
+        model = create_model(cfg.data.default_model, task.num_classes, cfg.data.in_chans, cfg.data.img_size,
+                             task.mean, task.std)
+        view = view_of(task, cfg, METHODS["ga"].needs, seed=cfg.seed)
+        returned = unlearn(create_method(cfg.method), model, view, mode)
+        assert returned is model  # GA edits the model in place; the child's weights are loaded into it
+        outcomes.append((model.state_dict(), view.read, view.generator.get_state(), torch.rand(3)))
+    (weights, read, generator, after), (p_weights, p_read, p_generator, p_after) = outcomes
+    assert read == p_read == {"forget"}
+    assert torch.equal(generator, p_generator) and torch.equal(after, p_after)
+    assert weights.keys() == p_weights.keys()
+    for key in weights:
+        assert torch.equal(weights[key], p_weights[key]), key
+    original = create_model(cfg.data.default_model, task.num_classes, cfg.data.in_chans, cfg.data.img_size,
+                            task.mean, task.std)
+    assert not all(torch.equal(original.state_dict()[k], weights[k]) for k in weights)  # GA did change weights
