@@ -15,7 +15,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # An internal notes path or a numbered reference to the reading list, instead of a citation.
 FORBIDDEN = re.compile(r"\.\./shared|shared/spec|seed paper|seed 00\d", re.IGNORECASE)
 # YAML groups whose values are hyper-parameters: the method options (top level, generation/ and sd/) and the train
-# recipes. conf/method/tuned/ (written by the tuner) and conf/method/digits/ (data presets) are not checked here.
+# recipes. Tuned presets (written by the tuner into the user's conf_local/) and conf/method/digits/ (data presets) are
+# not checked here.
 YAML_GLOBS = ("conf/method/*.yaml", "conf/method/generation/*.yaml", "conf/method/sd/*.yaml", "conf/train/*.yaml")
 # Bookkeeping keys, not hyper-parameters (their blocks are skipped too).
 SKIPPED_KEYS = {"defaults", "name", "tuned"}

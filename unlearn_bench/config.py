@@ -301,11 +301,14 @@ CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 
 def compose_config(overrides: list[str] | None = None) -> DictConfig:
     """The config ``python -m unlearn_bench <overrides>`` would run, without Hydra's job machinery (for
-    scripts and tests)."""
+    scripts and tests); the user's config folder (unlearn_bench/conf_local.py) is on its search path too."""
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
+    from unlearn_bench.conf_local import quiet_missing_default
+
     register_configs()
+    quiet_missing_default()
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         return compose("config", overrides=list(overrides or []))

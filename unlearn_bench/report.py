@@ -145,7 +145,8 @@ def summarize(frame: pd.DataFrame, metrics: tuple[str, ...] = GAP_METRICS) -> di
             row["Training-free"] = "yes" if bool(g["training_free"].iloc[0]) else "no"
             row["D_r-free"] = "yes" if "retain" not in reads.split(",") and reads != "D" else "no"
             row["Seeds"] = g["seed"].nunique()
-            # A tuned preset (conf/method/tuned/): its objective on the tuning seed, beside these (held-out) seeds.
+            # A tuned preset (<conf-local>/method/tuned/): its objective on the tuning seed, beside these (held-out)
+            # seeds.
             provenance = [t for t in g.get("tuned", pd.Series(dtype=object)).dropna() if t]
             tuned = json.loads(provenance[0]) if provenance else None
             row["Tuned on"] = f"seed {tuned['seed']}: {tuned['objective']} {tuned['value']:.2f}" if tuned else ""
