@@ -1,7 +1,7 @@
 """One prepared GPU check of the harness's speed paths (scripts/gpu_check.sh runs it): a JSON of figures.
 
     .venv/bin/python scripts/gpu_check.py --out gpu_check.json          # on a GPU: under 8 minutes
-    .venv/bin/python scripts/gpu_check.py --smoke --out /tmp/smoke.json  # CPU, tiny sizes: what CI runs
+    .venv/bin/python scripts/gpu_check.py --smoke --out smoke.json      # CPU, tiny sizes: what CI runs
 
 Sections (each timed, each failure recorded rather than fatal, so one broken path does not hide the others):
 

@@ -12,13 +12,14 @@ rewritten from every ``meta.json`` present, and lists the ``*_cpu`` presets that
     python scripts/reproduce_cpu.py                              # the default presets (main-text tables first)
     python scripts/reproduce_cpu.py --presets sure_table1_cpu    # one preset
     python scripts/reproduce_cpu.py --report-only                # tables and figures again, from the sweeps
-    UNLEARN_BENCH_CACHE=/tmp/cache python scripts/reproduce_cpu.py --outputs /tmp/sweeps
+    UNLEARN_BENCH_CACHE=.cache/cpu python scripts/reproduce_cpu.py --outputs outputs/cpu_sweeps
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shlex
 import shutil
@@ -209,6 +210,12 @@ def write_readme(results: Path) -> None:
     (results / "README.md").write_text("\n".join(lines).rstrip() + "\n")
 
 
+def repo_relative(path: str) -> Path:
+    """``path`` relative to the repo root (where the sweeps run), as meta.json and README.md record the commands: an
+    absolute --outputs would otherwise put a folder of this machine into committed files."""
+    return Path(os.path.relpath(path, ROOT)) if Path(path).is_absolute() else Path(path)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--presets", default=",".join(DEFAULT_PRESETS),
@@ -228,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     results = Path(args.results)
     for preset in presets:
-        reproduce(preset, Path(args.outputs), results, args.overrides, args.report_only)  # relative: to the repo root
+        reproduce(preset, repo_relative(args.outputs), results, args.overrides, args.report_only)
         write_readme(results)
     return 0
 

@@ -1,8 +1,9 @@
 """Default vs tuned hyper-parameters, scored on held-out seeds (issue: tuning against Retrain).
 
 For each scenario and method: tune on one seed (``tune=<method>``, TPE, ``--trials`` trials), write the best trial
-as a preset (conf/method/tuned/), then run the default and the tuned method on the held-out seeds and print the
-Avg. Gap of both (mean ± std over those seeds) with the tuning-seed objective beside them.
+as a preset (in the user's config folder, <conf-local>/method/tuned/: unlearn_bench/conf_local.py), then run the
+default and the tuned method on the held-out seeds and print the Avg. Gap of both (mean ± std over those seeds) with
+the tuning-seed objective beside them.
 
     python scripts/tune_vs_default.py --data digits --scenarios random10,classwise --methods ft,ga,rl,iu,salun \\
         --trials 8 --tune-seed 0 --seeds 1,2,3 --out outputs/tune_vs_default [--overrides data.train_subset=10000]

@@ -11,6 +11,7 @@ from omegaconf import OmegaConf
 
 from tests.test_launchers import TINY, run_cli, sweep_records
 from unlearn_bench.compose import compose_config, register_configs
+from unlearn_bench.conf_local import CONF_LOCAL_ENV
 from unlearn_bench.config import CONF_DIR, check_tune
 from unlearn_bench.errors import ConfigError
 from unlearn_bench.metrics.gap import select_epochs
@@ -104,7 +105,7 @@ def test_every_epoch_records_each_epoch_and_the_last_is_the_final_model(tmp_path
 
 
 @pytest.mark.slow
-def test_a_search_trains_original_and_retrain_once_and_its_preset_reproduces_the_best_trial(tmp_path):
+def test_a_search_trains_original_and_retrain_once_and_its_preset_reproduces_the_best_trial(tmp_path, monkeypatch):
     cache, sweep = tmp_path / "cache", tmp_path / "sweep"
     args = ["tune=ga", "method=digits/ga", "tune.n_trials=6", "tune.seed=3", *TINY[:-2], "train.epochs=4",
             "method.epochs=3", "progress=false", f"hydra.sweep.dir={sweep}"]
@@ -127,17 +128,17 @@ def test_a_search_trains_original_and_retrain_once_and_its_preset_reproduces_the
     worst = trials["objective"].max()
     assert worst > trials["objective"].min(), "the GA range must matter on digits for this test to mean anything"
 
-    preset = tmp_path / "conf" / "method" / "tuned" / "digits_ga.yaml"
-    assert main([str(sweep), "--out", str(preset)]) == 0
+    monkeypatch.setenv(CONF_LOCAL_ENV, str(tmp_path / "conf_local"))  # the CLI runs below see it too
+    preset = preset_path(records[0])
+    assert main([str(sweep)]) == 0 and preset.is_relative_to(tmp_path / "conf_local")
     assert (sweep / "tune_trials.png").stat().st_size > 0
     tuned = OmegaConf.load(preset)
     assert tuned.lr == pytest.approx(results.best_params["method.lr"])
     assert tuned.tuned.value == pytest.approx(results.best_value) and tuned.tuned.seed == 0
 
     # Rerun the preset from scratch (skip_existing=false): the same Avg. Gap as the best trial, up to noise.
-    rerun = run_cli([f"hydra.searchpath=[file://{tmp_path / 'conf'}]", "method=tuned/digits_ga", *TINY[:-2],
-                     "train.epochs=4", "progress=false", "skip_existing=false", f"hydra.run.dir={tmp_path / 'rerun'}"],
-                    cache)
+    rerun = run_cli([f"method=tuned/{preset.stem}", *TINY[:-2], "train.epochs=4", "progress=false",
+                     "skip_existing=false", f"hydra.run.dir={tmp_path / 'rerun'}"], cache)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     record = json.loads((tmp_path / "rerun" / "record.json").read_text())
     assert record["config"]["method"]["tuned"]["value"] == pytest.approx(results.best_value)
@@ -204,6 +205,7 @@ def test_a_data_preset_sets_the_swept_and_command_line_values_with_their_source_
     try:
         assert main([str(tmp_path), "--data-preset", str(out)]) == 0
         lines = out.read_text().splitlines()
+        assert str(tmp_path) not in out.read_text(), "the committed preset names a folder of this machine"
         assert "defaults: [/method/ga@_here_, _self_]" in lines
         assert ("lr: 0.001  # tuned: best of 2 grid trials on fashion_mnist (train_subset 4000) / lenet5 / random10, "
                 "seed 0, avg_gap 2.00") in lines

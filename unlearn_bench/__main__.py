@@ -14,9 +14,11 @@ from omegaconf import DictConfig
 from omegaconf.errors import InterpolationResolutionError, MissingMandatoryValue
 
 from unlearn_bench.compose import register_configs
+from unlearn_bench.conf_local import quiet_missing_default
 from unlearn_bench.errors import UserInputError
 
 register_configs()
+quiet_missing_default()
 log = logging.getLogger("unlearn_bench")
 
 # Bad input found while the job runs: a value left ??? or an interpolation that cannot be resolved.

@@ -181,7 +181,10 @@ def build_card(preset: str) -> dict[str, Any]:
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
+    from unlearn_bench.conf_local import quiet_missing_default
+
     register_configs()
+    quiet_missing_default()
     preset_file = CONF_DIR / "experiment" / f"{preset}.yaml"
     params = sweep_params(preset)
     swept = {k: ",".join(v) for k, v in params.items() if k.startswith(("method.", "train.")) and len(v) > 1}

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from unlearn_bench.metrics.gap import seed_interval
-from unlearn_bench.report import model_rows
+from unlearn_bench.tables import model_rows
 
 # The methods each paper compares with, as run by the benchmark (its Table 1 or the baselines its claim names).
 SALUN_BASELINES = ("ft", "rl", "ga", "l1_sparse")
@@ -30,7 +30,7 @@ class Claim:
 
 def per_seed(frame: pd.DataFrame) -> pd.DataFrame:
     """Rows (method, seed) of one scenario's records with every metric and gap, the Original and Retrain included
-    (``report.model_rows``); ``method`` is the registered name."""
+    (``tables.model_rows``); ``method`` is the registered name."""
     rows = model_rows(frame[frame["status"] == "ok"])
     return rows.assign(method=rows["method_name"])
 

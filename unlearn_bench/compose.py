@@ -6,6 +6,7 @@ from __future__ import annotations
 from omegaconf import DictConfig
 
 from unlearn_bench import pipelines  # noqa: F401  (registers every pipeline and method family with its schemas)
+from unlearn_bench.conf_local import quiet_missing_default
 from unlearn_bench.config import CONF_DIR, store_schemas
 
 
@@ -17,11 +18,12 @@ def register_configs() -> None:
 
 def compose_config(overrides: list[str] | None = None) -> DictConfig:
     """The config ``python -m unlearn_bench <overrides>`` would run, without Hydra's job machinery (for
-    scripts and tests)."""
+    scripts and tests); the user's config folder (unlearn_bench/conf_local.py) is on its search path too."""
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
     register_configs()
+    quiet_missing_default()
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         return compose("config", overrides=list(overrides or []))

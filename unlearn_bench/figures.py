@@ -41,8 +41,8 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from unlearn_bench.metrics.distances import per_class_accuracy  # noqa: E402
 from unlearn_bench.metrics.gap import GAP_METRICS  # noqa: E402
-from unlearn_bench.report import GROUP_KEYS, method_labels, model_rows, slug  # noqa: E402
 from unlearn_bench.results import ARRAYS_FILE, RECORD_FILE  # noqa: E402
+from unlearn_bench.tables import GROUP_KEYS, method_labels, model_rows, slug  # noqa: E402
 
 FORMATS = ("png", "pdf")
 

@@ -26,8 +26,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import kendalltau, spearmanr
 
-from unlearn_bench.report import GROUP_KEYS, method_labels
 from unlearn_bench.results import load_records
+from unlearn_bench.tables import GROUP_KEYS, method_labels
 
 # name -> (the record column it needs, its distance to Retrain from the records' frame)
 META_METRICS: dict[str, tuple[str, Callable[[pd.DataFrame], pd.Series]]] = {

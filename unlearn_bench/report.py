@@ -58,8 +58,8 @@ from unlearn_bench.errors import ConfigError
 from unlearn_bench.metrics.gap import GAP_METRICS, avg_gap, gaps, not_separated, seed_interval, select_epochs
 from unlearn_bench.metrics.sure import AEG_KEYS
 from unlearn_bench.results import load_records, shift_label
+from unlearn_bench.tables import GROUP_KEYS, model_rows, slug
 
-GROUP_KEYS = ["data", "model", "scenario", "shift"]  # shift: the evaluation shift (eval=gn1, ...)
 # --pool-classes: per-class scenario names -> the pooled name, and the paper's names for a pooled scenario.
 POOLED_SCENARIOS = {r"classwise_\d+": "classwise_all", r"subclass_.+": "subclass_all"}
 POOLED_REFERENCE = {"classwise_all": ("classwise_all", "classwise_avg"), "subclass_all": ("subclass_all",)}
@@ -73,12 +73,6 @@ SHIFT_SUFFIXES = {shift_label({"kind": "gaussian", "sigma": 0.08}): "_gn1",
                   shift_label({"kind": "elastic", "smoothing": 170.8}): "_et1"}
 # Columns of a comparison beyond the record metrics: our name -> the reference CSV's.
 SUMMARY_METRICS = {"avg_gap": "avg_gap", "rte_min": "rte_min"}
-REFERENCE_METHOD = {"Original": "original", "Retrain": "retrain"}
-
-
-def slug(*parts: object) -> str:
-    """File- and key-safe name of a group: ``digits-small-cnn-random10-none``."""
-    return re.sub(r"[^A-Za-z0-9.=]+", "-", "-".join(map(str, parts))).strip("-")
 
 
 def _cell(values: pd.Series, gap_values: pd.Series | None) -> str:
@@ -88,52 +82,6 @@ def _cell(values: pd.Series, gap_values: pd.Series | None) -> str:
     mean, std = values.mean(), values.std(ddof=0) if len(values) > 1 else 0.0
     text = f"{mean:.2f}±{std:.2f}"
     return f"{text} ({gap_values.mean():.2f})" if gap_values is not None else text
-
-
-def _reference_rows(group: pd.DataFrame) -> pd.DataFrame:
-    """Original and Retrain rows, one per seed (every record of a seed carries the same two models), and per class
-    under ``--pool-classes`` (each class has its own Retrain and forget set)."""
-    per_seed = group.drop_duplicates(["seed", "pooled_from"] if "pooled_from" in group else "seed")
-    rows = []
-    for label, prefix, seconds in (("Original", "original_", "original_train_s"),
-                                   ("Retrain", "retrain_", "retrain_train_s")):
-        for _, rec in per_seed.iterrows():
-            row = {"method": label, "method_name": REFERENCE_METHOD[label], "seed": rec["seed"],
-                   "rte_s": rec[seconds], "data_access": "D" if label == "Original" else "retain",
-                   "training_free": False, "path": rec["path"]}
-            metrics = {m: rec[prefix + m] for m in rec["metric_names"].split(",")
-                       if pd.notna(rec.get(prefix + m))}
-            gap = {m: abs(v - rec["retrain_" + m]) for m, v in metrics.items()
-                   if pd.notna(rec.get("retrain_" + m))}
-            row.update(metrics)
-            row.update({"gap_" + m: g for m, g in gap.items()})
-            row["avg_gap"] = avg_gap(gap)
-            rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def method_labels(methods: pd.DataFrame) -> pd.Series:
-    """The method name, plus the hyper-parameters that differ between its runs: a sweep over
-    ``method.lr=...`` gives one row per value instead of pooling them as if they were seeds."""
-    labels = methods["method"].copy()
-    for _, runs in methods.groupby("method"):
-        params = runs["method_params"].map(json.loads)
-        varying = sorted(k for k in set().union(*params) if len({json.dumps(p.get(k)) for p in params}) > 1)
-        if varying:
-            suffix = [" (" + ", ".join(f"{k}={p.get(k)}" for k in varying) + ")" for p in params]
-            labels[runs.index] = runs["method"] + suffix
-    return labels
-
-
-def model_rows(group: pd.DataFrame) -> pd.DataFrame:
-    """One row per (model, seed) of a table: Original and Retrain (from every record), then the methods' runs
-    (Retrain's own runs are its row already). ``method`` is the row label (with the hyper-parameters that vary),
-    ``method_name`` the registered name; ``rte_min`` the run time in minutes."""
-    methods = group[group["method"] != "retrain"]
-    methods = methods.assign(method_name=methods["method"], method=method_labels(methods))
-    methods = methods.sort_values("method", kind="stable")
-    rows = pd.concat([_reference_rows(group), methods], ignore_index=True)
-    return rows.assign(rte_min=rows["rte_s"] / 60)
 
 
 def select_epoch_rows(frame: pd.DataFrame, how: str) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -197,7 +145,8 @@ def summarize(frame: pd.DataFrame, metrics: tuple[str, ...] = GAP_METRICS) -> di
             row["Training-free"] = "yes" if bool(g["training_free"].iloc[0]) else "no"
             row["D_r-free"] = "yes" if "retain" not in reads.split(",") and reads != "D" else "no"
             row["Seeds"] = g["seed"].nunique()
-            # A tuned preset (conf/method/tuned/): its objective on the tuning seed, beside these (held-out) seeds.
+            # A tuned preset (<conf-local>/method/tuned/): its objective on the tuning seed, beside these (held-out)
+            # seeds.
             provenance = [t for t in g.get("tuned", pd.Series(dtype=object)).dropna() if t]
             tuned = json.loads(provenance[0]) if provenance else None
             row["Tuned on"] = f"seed {tuned['seed']}: {tuned['objective']} {tuned['value']:.2f}" if tuned else ""
@@ -593,7 +542,7 @@ def main(argv: list[str] | None = None) -> int:
         print(text)
     figures = []
     if args.figures:
-        from unlearn_bench.figures import save_figures
+        from unlearn_bench.figures import save_figures  # here: matplotlib loads only when figures are asked for
 
         figures, skipped = save_figures(frame, args.figures)
         for reason in skipped:

@@ -5,6 +5,13 @@ SalUn (Fan et al. 2024, §4.5/App. C.1) keeps, per baseline, the hyper-parameter
 Retrain; SURE (App. G) runs Bayesian optimisation over lr, alpha, forget batch size and lr-decay epoch.
 ``python -m unlearn_bench -m tune=<method>`` runs such a search (conf/tune/); every trial is an ordinary run
 (cached original and Retrain, a record per trial).
+
+Where presets go: a tuned preset is the user's, not the package's: by default
+``<conf-local>/method/tuned/<data>_<model>_<scenario>_<method>.yaml``, where <conf-local> is
+``$UNLEARN_BENCH_CONF_LOCAL`` if set, else ``conf_local/`` in the working directory (unlearn_bench/conf_local.py;
+it is on Hydra's search path, so ``method=tuned/<name>`` runs it); ``--out FILE`` writes elsewhere. ``--data-preset
+OUT`` writes the benchmark's committed presets (conf/method/fmnist/...) where it is told. Paths written into a
+preset are relative to the working directory, so a committed preset names no folder of the machine that made it.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ import argparse
 import functools
 import json
 import math
+import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -23,7 +31,8 @@ from omegaconf import OmegaConf
 
 from unlearn_bench.cache import atomic_write_bytes
 from unlearn_bench.compose import compose_config
-from unlearn_bench.config import CONF_DIR, check_tune_mode
+from unlearn_bench.conf_local import CONF_LOCAL_ENV, DEFAULT_CONF_LOCAL, conf_local_dir
+from unlearn_bench.config import check_tune_mode
 from unlearn_bench.metrics.gap import GAP_METRICS, avg_gap
 from unlearn_bench.results import RECORD_FILE
 
@@ -95,25 +104,24 @@ def best_trial(trials: pd.DataFrame) -> pd.Series:
 
 
 def preset_path(record: Mapping) -> Path:
-    """conf/method/tuned/<data>_<model>_<scenario>_<method>.yaml (<data> = e.g. ``fashion_mnist-n10000`` when tuned
-    on a ``data.train_subset``)."""
+    """<conf-local>/method/tuned/<data>_<model>_<scenario>_<method>.yaml (<data> = e.g. ``fashion_mnist-n10000`` when
+    tuned on a ``data.train_subset``): in the user's config folder, never the package's conf/."""
     subset = record["config"]["data"].get("train_subset")
     data = record["data"] if subset is None else f"{record['data']}-n{subset}"
     name = "_".join([data, *(record[k] for k in ("model", "scenario", "method"))])
-    return CONF_DIR / "method" / "tuned" / f"{name}.yaml"
+    return conf_local_dir() / "method" / "tuned" / f"{name}.yaml"
 
 
 def _portable(path: str | Path) -> str:
-    """``path`` relative to the working directory where it lies below it: a preset written here and committed names
-    no folder of the machine that made it."""
-    resolved = Path(path).resolve()
-    return str(resolved.relative_to(Path.cwd())) if resolved.is_relative_to(Path.cwd()) else str(path)
+    """``path`` relative to the working directory (the repository root when run as documented): a preset that is
+    committed names no folder of the machine that made it."""
+    return os.path.relpath(Path(path).resolve(), Path.cwd())
 
 
 def write_preset(trials: pd.DataFrame, sweep_dir: str | Path, out: str | Path | None = None) -> Path:
     """Write the best trial's whole method config as a preset (``method=tuned/<file stem>`` when it lies in
-    conf/method/tuned/): every value of the method, not only the swept ones, so later changes to the method's
-    defaults do not change what the preset runs; ``tuned`` records how it was chosen."""
+    <conf-local>/method/tuned/, the default): every value of the method, not only the swept ones, so later changes
+    to the method's defaults do not change what the preset runs; ``tuned`` records how it was chosen."""
     best = best_trial(trials)
     record = json.loads(Path(best["record"]).read_text())
     config, tune = record["config"], record["config"]["tune"]
@@ -132,7 +140,8 @@ def write_preset(trials: pd.DataFrame, sweep_dir: str | Path, out: str | Path | 
         f"# Tuned {record['method']} on {record['data']} / {record['model']} / {record['scenario']}: best of "
         f"{len(trials)} trials ({tune['mode']}, tune.seed={tune['seed']}) on seed {record['seed']},",
         f"# {tune['objective']} = {best['objective']:.3f}. Search space: {tune['source'] or 'conf/tune/'}.",
-        f"# Written by `python -m unlearn_bench.tune {sweep_dir}`. Run it (on other seeds to check for overfitting):",
+        f"# Written by `python -m unlearn_bench.tune {_portable(sweep_dir)}`. Run it (on other seeds to check for "
+        "overfitting):",
         f"#   python -m unlearn_bench method=tuned/{path.stem} {' '.join(overrides)} seed=1",
     ]
     body = OmegaConf.to_yaml({"defaults": [f"/method/base_{record['method']}@_here_", "_self_"], **method})
@@ -201,10 +210,13 @@ def plot_trials(trials: pd.DataFrame, keys: list[str], path: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Trials of a tuning sweep (tune=<method>): table, plot, preset.")
+    parser = argparse.ArgumentParser(
+        description="Trials of a tuning sweep (tune=<method>): table, plot, preset. The preset goes to the user's "
+                    f"config folder, ${{{CONF_LOCAL_ENV}}} if set, else ./{DEFAULT_CONF_LOCAL}/ (on Hydra's search "
+                    "path: method=tuned/<name> runs it), never into the package's conf/.")
     parser.add_argument("sweep_dir", help="the sweep folder (hydra.sweep.dir) of a tune=<method> search")
-    parser.add_argument("--out", help="where to write the preset (default conf/method/tuned/<data>_<model>_"
-                                      "<scenario>_<method>.yaml)")
+    parser.add_argument("--out", help="where to write the preset (default <config folder>/method/tuned/<data>_"
+                                      "<model>_<scenario>_<method>.yaml)")
     parser.add_argument("--no-preset", action="store_true", help="print the table and plot only")
     parser.add_argument("--data-preset", metavar="OUT", help="write the best trial as a data preset instead: the swept "
                                                              "keys only, extending the method's option, with sources")

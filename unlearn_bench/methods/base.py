@@ -22,8 +22,8 @@ from unlearn_bench.methods.view import METHOD_SPLITS, DataAccessError, DataView 
 @dataclass
 class MethodConfig:
     name: str = MISSING  # the registered method name (bookkeeping)
-    # Set by a tuned preset (conf/method/tuned/, written by `python -m unlearn_bench.tune`): how its values were
-    # chosen (objective, its value, the tuning seed). Metadata only: not part of the run's cache key.
+    # Set by a tuned preset (<conf-local>/method/tuned/, written by `python -m unlearn_bench.tune`): how its values
+    # were chosen (objective, its value, the tuning seed). Metadata only: not part of the run's cache key.
     tuned: dict[str, Any] | None = None
 
 
