@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+import unlearn_bench.pipelines.base as pipeline_base
 import unlearn_bench.pipelines.classification as classification
 import unlearn_bench.runner as runner
 from tests.conftest import compose_config
@@ -60,8 +61,8 @@ def test_identical_run_is_skipped_without_training(tmp_path, monkeypatch):
     def must_not_train(*args, **kwargs):
         raise AssertionError("a finished run was trained again")
 
-    monkeypatch.setattr(runner, "train_from_scratch", must_not_train)
-    monkeypatch.setattr(runner, "create_method", must_not_train)
+    monkeypatch.setattr(classification, "train_from_scratch", must_not_train)
+    monkeypatch.setattr(pipeline_base, "create_method", must_not_train)
     again = run(tmp_path, cache, "method=rl", out="b")
     assert again == first
     assert json.loads((tmp_path / "b" / "record.json").read_text())["run_key"] == first.run_key

@@ -53,7 +53,7 @@ from unlearn_bench.config import ChallengeConfig
 from unlearn_bench.data.task import Task
 from unlearn_bench.errors import ConfigError
 from unlearn_bench.evaluation import predict
-from unlearn_bench.methods import METHODS, create_method
+from unlearn_bench.methods import create_method, method_class
 from unlearn_bench.metrics.accuracy import accuracy
 from unlearn_bench.metrics.challenge import final_score, forget_score_from_epsilons, per_example_epsilons
 from unlearn_bench.runtime import resolve_eval_batch_size
@@ -125,7 +125,8 @@ def population_retrain(cfg: DictConfig, task: Task, retrain_payload: dict, new_m
     if index == 0:
         return retrain, "the run's Retrain"
     seed = derive_seed(cfg.seed, population_seed, _RETRAIN, index)
-    retrain_method = METHODS["retrain"](METHODS["retrain"].Config())
+    retrain_cls = method_class("retrain")
+    retrain_method = retrain_cls(retrain_cls.Config())
     model, meta = ModelCache(cfg.cache_dir).load_or_build(
         "challenge_retrain", {**retrain_payload, "challenge": {"index": index, "seed": population_seed}}, new_model(),
         lambda: unlearn_seeded(retrain_method, original, task, cfg.train, seed, progress))
