@@ -15,7 +15,7 @@ from tests.conftest import compose_config, reachable
 from unlearn_bench.data.task import Task, make_task
 from unlearn_bench.errors import ConfigError
 from unlearn_bench.isolation import IsolatedMethodError, unlearn
-from unlearn_bench.methods import METHODS, DataView, Method, create_method
+from unlearn_bench.methods import DataView, Method, create_method, method_class
 from unlearn_bench.methods.base import MethodConfig
 from unlearn_bench.methods.view import DataAccessError
 from unlearn_bench.models import create_model
@@ -95,7 +95,7 @@ def test_process_isolation_gives_the_in_process_weights_reads_and_rng_states():
         torch.manual_seed(1)
         model = create_model(cfg.data.default_model, task.num_classes, cfg.data.in_chans, cfg.data.img_size,
                              task.mean, task.std)
-        view = view_of(task, cfg, METHODS["ga"].needs, seed=cfg.seed)
+        view = view_of(task, cfg, method_class("ga").needs, seed=cfg.seed)
         returned = unlearn(create_method(cfg.method), model, view, mode)
         assert returned is model  # GA edits the model in place; the child's weights are loaded into it
         outcomes.append((model.state_dict(), view.read, view.generator.get_state(), torch.rand(3)))
@@ -108,3 +108,20 @@ def test_process_isolation_gives_the_in_process_weights_reads_and_rng_states():
     original = create_model(cfg.data.default_model, task.num_classes, cfg.data.in_chans, cfg.data.img_size,
                             task.mean, task.std)
     assert not all(torch.equal(original.state_dict()[k], weights[k]) for k in weights)  # GA did change weights
+
+
+def test_a_run_under_process_isolation_records_what_the_method_read(tmp_path):
+    """Through the runner: ``method_isolation=process`` gives the in-process record (weights, hence metrics) and the
+    record says which declared splits the method read."""
+    from unlearn_bench.runner import run
+
+    records = {}
+    for mode in ("none", "process"):
+        cfg = compose_config(["method=digits/ga", "scenario=classwise", "train.epochs=2", "progress=false",
+                              f"cache_dir={tmp_path / 'cache'}", f"method_isolation={mode}"])
+        records[mode] = run(cfg, output_dir=tmp_path / mode)
+    assert records["none"].status == records["process"].status == "ok"
+    assert records["process"].metrics == records["none"].metrics
+    assert records["process"].data_read == records["none"].data_read == ["forget"]
+    assert records["process"].run_key != records["none"].run_key  # its own record, not the in-process one skipped
+    assert records["process"].config["method_isolation"] == "process"

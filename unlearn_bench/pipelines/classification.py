@@ -139,6 +139,13 @@ def reference_eval_cfg(cfg: DictConfig) -> dict:
             if k not in ("every_epoch", *ATTACKS)}
 
 
+def isolation_keyed(payload: dict, cfg: DictConfig) -> dict:
+    """A run under ``method_isolation=process`` computes the same model but is its own record, so it shows that the
+    method ran with only its declared splits instead of being skipped for an in-process run (unset in-process, so
+    earlier runs keep their keys)."""
+    return payload if cfg.method_isolation == "none" else {**payload, "method_isolation": cfg.method_isolation}
+
+
 class MembershipScorer:
     """For a scenario that chooses D_f with the original (``worst_case``, JiT Table 6): the original model's member
     probability of every train example under JiT's MIA model (``scenarios.member_probability``: the whole train split
@@ -203,8 +210,9 @@ class ClassificationPipeline(Pipeline):
 
     def run_payload(self) -> dict:
         cfg = self.cfg
-        return {**retrain_payload(cfg, self.task), "scenario": scenario_payload(cfg),
-                "method": method_payload(cfg.method), "eval": OmegaConf.to_container(cfg.eval, resolve=True)}
+        payload = {**retrain_payload(cfg, self.task), "scenario": scenario_payload(cfg),
+                   "method": method_payload(cfg.method), "eval": OmegaConf.to_container(cfg.eval, resolve=True)}
+        return isolation_keyed(payload, cfg)
 
     def fresh_model(self) -> torch.nn.Module:
         return new_model(self.cfg, self.task, self.device)

@@ -40,6 +40,7 @@ from unlearn_bench.pipelines.base import Evaluation, Pipeline, References, regis
 from unlearn_bench.pipelines.classification import (
     data_payload,
     forget_sha,
+    isolation_keyed,
     original_model,
     original_payload,
     resolve_model_name,
@@ -133,10 +134,10 @@ class DDPMPipeline(Pipeline):
     def run_payload(self) -> dict:
         cfg = self.cfg
         task_cfg = OmegaConf.to_container(cfg.task, resolve=True)
-        return {**self.ddpm_retrain_payload, "task": "generation",
-                "classifier": original_payload(cfg, self.task), "scenario": scenario_payload(cfg),
-                "method": OmegaConf.to_container(cfg.method, resolve=True),
-                "sampling": task_cfg["sampling"], "metrics": task_cfg["metrics"]}
+        return isolation_keyed({**self.ddpm_retrain_payload, "task": "generation",
+                                "classifier": original_payload(cfg, self.task), "scenario": scenario_payload(cfg),
+                                "method": OmegaConf.to_container(cfg.method, resolve=True),
+                                "sampling": task_cfg["sampling"], "metrics": task_cfg["metrics"]}, cfg)
 
     def new_ddpm(self) -> ConditionalDDPM:
         cfg = self.cfg

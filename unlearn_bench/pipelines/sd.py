@@ -245,8 +245,10 @@ class SDPipeline(Pipeline):
         generator = seed_everything(self.cfg.seed)
         view = SDView(self.prompts, self.splits, method.needs, generator, self.device, self.cfg.train.amp,
                       self.cfg.progress)
-        return timed_unlearning(lambda: method.unlearn(refs.original.copy(), view), self.cfg.method.name,
-                                self.device)
+        result = timed_unlearning(lambda: method.unlearn(refs.original.copy(), view), self.cfg.method.name,
+                                  self.device)
+        self.read = view.read
+        return result
 
     def evaluate(self, unlearned: SDModel | None, refs: References, store: Path) -> Evaluation:
         cfg = self.cfg

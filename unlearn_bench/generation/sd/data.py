@@ -117,20 +117,32 @@ def real_split(images: torch.Tensor, labels: torch.Tensor, classes: list[int], p
 
 
 class SDView:
-    """What an SD method may read: the prompts (always) and the image splits in ``needs`` (reading another raises
-    ``DataAccessError``, as ``DataView``), a seeded generator, the device and the flags of the run."""
+    """What an SD method may read: the prompts (always) and the image splits in ``needs`` (the view holds only those;
+    reading another raises ``DataAccessError``, as ``DataView``), a seeded generator, the device and the flags of the
+    run. ``read``: the declared splits the method read."""
 
     def __init__(self, prompts: SDPrompts, splits: dict[str, PromptImages], needs: frozenset[str],
                  generator: torch.Generator, device: torch.device, amp: bool = False, progress: bool = True):
         unknown = set(needs) - METHOD_SPLITS
         if unknown:
             raise ConfigError(f"unknown splits {sorted(unknown)}")
-        self.prompts, self._splits, self.needs = prompts, splits, frozenset(needs)
+        self.prompts, self._needs = prompts, frozenset(needs)
+        self._splits = {name: split for name, split in splits.items() if name in self._needs}
+        self._read: set[str] = set()
         self.generator, self.device, self.amp, self.progress = generator, device, amp, progress
 
+    @property
+    def needs(self) -> frozenset[str]:
+        return self._needs
+
+    @property
+    def read(self) -> frozenset[str]:
+        return frozenset(self._read)
+
     def split(self, name: str) -> PromptImages:
-        if name not in self.needs:
-            raise DataAccessError(f"this method declared needs={sorted(self.needs)} and may not read {name!r}")
+        if name not in self._needs:
+            raise DataAccessError(f"this method declared needs={sorted(self._needs)} and may not read {name!r}")
+        self._read.add(name)
         return self._splits[name]
 
 
