@@ -40,7 +40,7 @@ from unlearn_bench.runtime import autocast
 from unlearn_bench.stacked import stacked_logits
 from unlearn_bench.training import Batches, DivergedError, cross_entropy, lr_factor
 
-__all__ = ["EnsembleJob", "build_cached", "fit_ensemble"]
+__all__ = ["PATHS", "EnsembleJob", "build_cached", "fit_ensemble", "stacked_losses"]
 
 log = logging.getLogger(__name__)
 
@@ -64,11 +64,18 @@ def _sgd(params: list[torch.Tensor], grads: list[torch.Tensor], bufs: list[torch
     torch._foreach_add_(params, d_p, alpha=-lr)
 
 
-def stacked_losses(model: nn.Module, label_smoothing: float) -> tuple[str, StackedLosses]:
+PATHS = ("grouped", "vmap")
+
+
+def stacked_losses(model: nn.Module, label_smoothing: float, path: str | None = None) -> tuple[str, StackedLosses]:
     """The per-model losses of K stacked copies of ``model`` and the path that computes them: ``"grouped"`` (the
-    grouped-convolution network of unlearn_bench/stacked.py, for small_cnn and lenet5) or ``"vmap"`` (any other
-    architecture)."""
-    logits_fn = stacked_logits(model)
+    grouped-convolution network of unlearn_bench/stacked.py, for small_cnn and lenet5) or ``"vmap"`` (any
+    architecture); ``path`` None picks grouped where it applies, a name forces it (benchmarks and tests)."""
+    if path not in (None, *PATHS):
+        raise ValueError(f"path={path!r}; allowed: None (automatic), {', '.join(PATHS)}")
+    logits_fn = stacked_logits(model) if path != "vmap" else None
+    if path == "grouped" and logits_fn is None:
+        raise ValueError(f"the grouped path has no stacked form of {type(model).__name__}; use vmap")
     if logits_fn is not None:
         def grouped(p: Tensors, b: Tensors, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
             logits = logits_fn(p, b, x).flatten(0, 1).float()
@@ -102,10 +109,10 @@ def _by_shape(batches: dict[int, tuple[torch.Tensor, torch.Tensor]]) -> list[lis
 
 
 def fit_ensemble(models: Sequence[nn.Module], sources: Sequence[Batches], recipe: TrainConfig,
-                 desc: str = "ensemble") -> list[nn.Module]:
+                 desc: str = "ensemble", path: str | None = None) -> list[nn.Module]:
     """Train ``models[k]`` on ``sources[k]`` (a re-iterable epoch of ``(x, y)`` batches) with ``recipe``, all in one
-    vectorised pass; the models are updated in place, put in eval mode and returned. Raises DivergedError when a
-    model's mean loss of an epoch is not finite (one host sync per epoch)."""
+    vectorised pass (``path``: see ``stacked_losses``); the models are updated in place, put in eval mode and
+    returned. Raises DivergedError when a model's mean loss of an epoch is not finite (one host sync per epoch)."""
     if len(models) != len(sources):
         raise ValueError(f"{len(models)} models but {len(sources)} batch sources")
     if not models:
@@ -119,7 +126,7 @@ def fit_ensemble(models: Sequence[nn.Module], sources: Sequence[Batches], recipe
     params = {n: p.detach().contiguous().requires_grad_() for n, p in params.items()}
     buffers = {n: b.contiguous() for n, b in buffers.items()}
     momentum_bufs = {n: torch.zeros_like(p) for n, p in params.items()}
-    path, batched_losses = stacked_losses(models[0], float(recipe.label_smoothing))
+    path, batched_losses = stacked_losses(models[0], float(recipe.label_smoothing), path)
     log.debug("%s: %d models on the %s path", desc, num, path)
     sgd = dict(momentum=float(recipe.momentum), weight_decay=float(recipe.weight_decay),
                nesterov=bool(recipe.nesterov))
