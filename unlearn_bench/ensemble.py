@@ -1,10 +1,19 @@
 """Many small reference models of one architecture trained in one vectorised pass.
 
 A benchmark's cost is its reference models: the original and Retrain per seed, the U-LiRA shadows
-(unlearn_bench/ulira.py), the challenge's Retrain population (unlearn_bench/challenge_eval.py). Trained one after the
-other, a small model spends most of a step in per-operator overhead; here K models of the same architecture and recipe
-are stacked (``torch.func.stack_module_state``) and every step runs all of them at once with ``torch.func.vmap`` over
-``functional_call`` (a convolution over K stacked weights becomes one grouped convolution).
+(unlearn_bench/ulira.py), the challenge's Retrain population (unlearn_bench/challenge_eval.py). Here K models of the
+same architecture and recipe are stacked (``torch.func.stack_module_state``: every parameter and buffer becomes one
+K x ... tensor) and every step runs all of them at once, on one of two paths (``stacked_losses`` picks):
+
+* ``grouped`` for ``small_cnn`` and ``lenet5`` (unlearn_bench/stacked.py): the K models written out as one network,
+  their channels side by side, convolutions with ``groups=K``, BatchNorm over the K*C channels, linear layers as
+  ``baddbmm``;
+* ``vmap`` for every other architecture: ``torch.func.vmap`` over ``functional_call`` of the model itself.
+
+Whether it pays depends on the device and the model (scripts/bench_ensemble.py, results/bench/ensemble_cpu.md): on
+one CPU thread a small model's step is already bound by its convolutions' arithmetic and its activations' memory
+traffic, not by per-operator overhead, so stacking gains little (lenet5) or nothing (small_cnn on digits); the grouped
+path is never slower than vmap there.
 
 Semantics are those of ``training.train_from_scratch`` per model: each model keeps its own initial weights, its own
 batch source (data subset, order and augmentation from its own generator), SGD with the recipe's momentum, weight decay
