@@ -1,11 +1,15 @@
 """Wall time of training K small reference models one after the other vs in one vectorised pass
-(unlearn_bench/ensemble.py), on the harness's data and recipe (digits, Fashion-MNIST), printed as a ratio.
+(unlearn_bench/ensemble.py), on each vectorised path (grouped: small_cnn and lenet5; vmap: any model), on the
+harness's data and recipe, printed with the ratio sequential / vectorised:
 
-    OMP_NUM_THREADS=1 .venv/bin/python scripts/bench_ensemble.py --data digits fashion_mnist --k 1 4 8 16
+    OMP_NUM_THREADS=1 .venv/bin/python scripts/bench_ensemble.py --data digits --k 1 4 8 16
+    OMP_NUM_THREADS=1 .venv/bin/python scripts/bench_ensemble.py --data fmnist_bench --model lenet5 --k 1 4 8 16
 
 Each of the K models gets its own seed (initial weights, data order) and a random 90% subset of the train split (the
 sizes differ, as U-LiRA's halves do). ``--epochs`` shortens the recipe (the ratio is per step, so a few epochs
-measure it) and ``--subset`` caps the train split (Fashion-MNIST's 54,000 images); ``--device cuda`` on a GPU.
+measure it) and ``--subset`` caps the train split (Fashion-MNIST's 54,000 images); ``--device cuda`` on a GPU. A K=1
+round runs first, untimed (first-call allocations and oneDNN kernel creation). Measured tables, 2-core CPU:
+results/bench/ensemble_cpu.md.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """K models of one small convolutional family run as one network of grouped convolutions (unlearn_bench/ensemble.py).
 
-``torch.func.vmap`` over a small CNN on a CPU thread is slower than training the models one by one
-(scripts/bench_ensemble.py): its batching rules for pooling and BatchNorm gather, reshape and reduce the stacked
-tensors at every call. Here the K models' layers are written out once as plain batched operators instead:
+``torch.func.vmap`` over a small CNN on a CPU thread is slower than training the models one by one: its batching rules
+for max pooling and BatchNorm reshape and reduce the stacked tensors in extra kernels at every call. Here the K models'
+layers are written out once as plain batched operators instead, 1.06-2.2x faster than vmap and about as fast as
+sequential training on one CPU thread (results/bench/ensemble_cpu.md):
 
 * spatial activations are ``(B, K*C, H, W)``, model k's channels in block k: a convolution with ``groups=K`` and the
   K weight tensors concatenated applies each model's weights to its own block; BatchNorm over the K*C channels
@@ -11,9 +12,12 @@ tensors at every call. Here the K models' layers are written out once as plain b
 * ``Flatten`` turns them into ``(K, B, F)`` (model k's features in their own (C, H, W) order) and a ``Linear`` layer
   is one ``baddbmm`` over the K stacked weights.
 
-The forward is built from the model's own layers (their stride, padding, momentum, eps), for the families listed in
-``_NETS`` whose ``forward`` is ``fc(features(x))`` with only the layer types below; any other model returns None and
-the ensemble uses vmap. It is a training forward: BatchNorm uses batch statistics and updates the running ones.
+Activations are channels_last (oneDNN's pooling and BatchNorm are several times slower on the contiguous layout) and
+so are the gradients handed back through reshapes and global pooling; a ReLU that a max pooling follows runs after it,
+on a quarter of the elements. The forward is built from the model's own layers (their stride, padding, momentum,
+eps), for the families listed in ``_NETS`` whose ``forward`` is ``fc(features(x))`` with only the layer types below;
+any other model returns None and the ensemble uses vmap. It is a training forward: BatchNorm uses batch statistics
+and updates the running ones.
 """
 
 from __future__ import annotations
