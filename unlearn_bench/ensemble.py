@@ -53,7 +53,7 @@ __all__ = ["PATHS", "EnsembleJob", "build_cached", "fit_ensemble", "stacked_loss
 
 log = logging.getLogger(__name__)
 
-
+PATHS = ("grouped", "vmap")
 Tensors = dict[str, torch.Tensor]
 # (stacked parameters, stacked buffers, inputs K x B x ..., labels K x B) -> the K models' mean losses
 StackedLosses = Callable[[Tensors, Tensors, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -71,9 +71,6 @@ def _sgd(params: list[torch.Tensor], grads: list[torch.Tensor], bufs: list[torch
         torch._foreach_add_(bufs, d_p)
         d_p = torch._foreach_add(d_p, bufs, alpha=momentum) if nesterov else bufs
     torch._foreach_add_(params, d_p, alpha=-lr)
-
-
-PATHS = ("grouped", "vmap")
 
 
 def stacked_losses(model: nn.Module, label_smoothing: float, path: str | None = None) -> tuple[str, StackedLosses]:
