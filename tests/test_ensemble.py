@@ -5,13 +5,16 @@ from __future__ import annotations
 import pytest
 import torch
 from omegaconf import OmegaConf
+from torch.func import stack_module_state
 
 from unlearn_bench.cache import ModelCache
 from unlearn_bench.config import TrainConfig
 from unlearn_bench.data.loader import iterate_batches
-from unlearn_bench.ensemble import EnsembleJob, build_cached, fit_ensemble
+from unlearn_bench.ensemble import EnsembleJob, build_cached, fit_ensemble, stacked_losses
 from unlearn_bench.models import create_model
+from unlearn_bench.models.small_cnn import SmallCNN
 from unlearn_bench.runtime import seed_everything
+from unlearn_bench.stacked import stacked_logits
 from unlearn_bench.training import DivergedError, train_from_scratch
 
 
@@ -21,47 +24,89 @@ def _recipe(**kw) -> TrainConfig:
     return OmegaConf.structured(TrainConfig(**{**base, **kw}))
 
 
-def _data(n: int = 70, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+_SIDE = {"small_cnn": 8, "lenet5": 16}  # lenet5's two 5x5 convolutions and poolings need 16 px
+
+
+def _data(n: int = 70, seed: int = 0, side: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
     g = torch.Generator().manual_seed(seed)
     y = torch.randint(0, 4, (n,), generator=g)
-    x = (torch.rand(n, 1, 8, 8, generator=g) * 80 + y[:, None, None, None] * 40).to(torch.uint8)
+    x = (torch.rand(n, 1, side, side, generator=g) * 80 + y[:, None, None, None] * 40).to(torch.uint8)
     return x, y
 
 
-def _model() -> torch.nn.Module:
-    return create_model("small_cnn", 4, 1, 8, [0.5], [0.25], width=4)
+def _model(name: str = "small_cnn") -> torch.nn.Module:
+    return create_model(name, 4, 1, _SIDE[name], [0.5], [0.25], width=4 if name == "small_cnn" else 6)
 
 
-def _jobs(x, y, sizes, crop=0):
+def _jobs(x, y, sizes, crop=0, name="small_cnn"):
     """(initial model, batch source) per size: model k sees the first sizes[k] examples in its own order."""
     out = []
     for k, n in enumerate(sizes):
         generator = seed_everything(100 + k)
-        model = _model()
+        model = _model(name)
         out.append((model, lambda n=n, g=generator: iterate_batches(x[:n], y[:n], 16, True, crop, False, g)))
     return out
 
 
+@pytest.mark.parametrize("name,path", [("small_cnn", "grouped"), ("lenet5", "grouped"), ("small_cnn", "vmap"),
+                                       ("lenet5", "vmap")])
 @pytest.mark.parametrize("kw", [{}, {"nesterov": True, "label_smoothing": 0.1, "schedule": "multistep",
                                      "milestones": [1]}])
-def test_vectorised_equals_sequential(kw):
-    """Same initial weights and batches: the K models after vectorised training equal those trained one by one
-    (up to float summation order), with subsets of different sizes (a different number of steps and a ragged last
-    batch) and BatchNorm running statistics."""
-    x, y = _data()
+def test_vectorised_equals_sequential(kw, name, path):
+    """Same initial weights and batches: the K models after vectorised training (either path) equal those trained one
+    by one (up to float summation order), with subsets of different sizes (a different number of steps and a ragged
+    last batch) and BatchNorm running statistics (small_cnn)."""
+    x, y = _data(side=_SIDE[name])
     recipe = _recipe(**kw)
     sizes = [70, 64, 70, 37]
-    sequential = [train_from_scratch(m, s, recipe, "seq", progress=False) for m, s in _jobs(x, y, sizes, crop=1)]
-    prepared = _jobs(x, y, sizes, crop=1)
-    vectorised = fit_ensemble([m for m, _ in prepared], [s for _, s in prepared], recipe)
+    sequential = [train_from_scratch(m, s, recipe, "seq", progress=False)
+                  for m, s in _jobs(x, y, sizes, crop=1, name=name)]
+    prepared = _jobs(x, y, sizes, crop=1, name=name)
+    vectorised = fit_ensemble([m for m, _ in prepared], [s for _, s in prepared], recipe, path=path)
     for a, b in zip(sequential, vectorised):
         assert not b.training
-        for (name, pa), pb in zip(a.state_dict().items(), b.state_dict().values()):
-            torch.testing.assert_close(pb, pa, rtol=1e-4, atol=1e-5, msg=name)
+        for (key, pa), pb in zip(a.state_dict().items(), b.state_dict().values()):
+            torch.testing.assert_close(pb, pa, rtol=1e-4, atol=1e-5, msg=key)
     # Not a vacuous comparison: the models moved from their initial weights and differ from each other.
-    init = _jobs(x, y, sizes)[0][0]
+    init = _jobs(x, y, sizes, name=name)[0][0]
     assert not torch.allclose(init.net.fc.weight, vectorised[0].net.fc.weight, atol=1e-3)
     assert not torch.allclose(vectorised[0].net.fc.weight, vectorised[2].net.fc.weight, atol=1e-3)
+
+
+@pytest.mark.parametrize("name", ["small_cnn", "lenet5"])
+def test_grouped_forward_is_each_models_forward(name):
+    """The grouped network's logits are each model's own training-mode forward on its own batch, and its BatchNorm
+    running statistics (updated in place through flat views of the K x C buffers) are each model's."""
+    models = [_model(name) for _ in range(3)]
+    params, buffers = stack_module_state(models)
+    params = {n: p.detach().contiguous() for n, p in params.items()}
+    buffers = {n: b.contiguous() for n, b in buffers.items()}
+    x = torch.rand(3, 5, 1, _SIDE[name], _SIDE[name])
+    logits = stacked_logits(models[0])(params, buffers, x)
+    for k, model in enumerate(models):
+        torch.testing.assert_close(logits[k], model.train()(x[k]), rtol=1e-4, atol=1e-5)
+        for n, b in model.named_buffers():
+            torch.testing.assert_close(buffers[n][k], b, msg=n)
+    assert not torch.allclose(logits[0], logits[1])
+
+
+def test_path_is_picked_by_family():
+    """small_cnn and lenet5 run grouped; any other architecture (or a subclass, whose forward may differ) vmap."""
+    assert stacked_losses(_model("small_cnn"), 0.0)[0] == "grouped"
+    assert stacked_losses(_model("lenet5"), 0.0)[0] == "grouped"
+    assert stacked_losses(_model("lenet5"), 0.0, path="vmap")[0] == "vmap"
+    resnet = create_model("resnet18", 4, 1, 8, [0.5], [0.25])
+    assert stacked_losses(resnet, 0.0)[0] == "vmap"
+    with pytest.raises(ValueError, match="grouped"):
+        stacked_losses(resnet, 0.0, path="grouped")
+
+    class Other(SmallCNN):
+        def forward(self, x):
+            return super().forward(x) * 2
+
+    other = _model()
+    other.net.__class__ = Other
+    assert stacked_losses(other, 0.0)[0] == "vmap"
 
 
 def test_divergence_is_reported():

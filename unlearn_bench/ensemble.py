@@ -1,10 +1,19 @@
 """Many small reference models of one architecture trained in one vectorised pass.
 
 A benchmark's cost is its reference models: the original and Retrain per seed, the U-LiRA shadows
-(unlearn_bench/ulira.py), the challenge's Retrain population (unlearn_bench/challenge_eval.py). Trained one after the
-other, a small model spends most of a step in per-operator overhead; here K models of the same architecture and recipe
-are stacked (``torch.func.stack_module_state``) and every step runs all of them at once with ``torch.func.vmap`` over
-``functional_call`` (a convolution over K stacked weights becomes one grouped convolution).
+(unlearn_bench/ulira.py), the challenge's Retrain population (unlearn_bench/challenge_eval.py). Here K models of the
+same architecture and recipe are stacked (``torch.func.stack_module_state``: every parameter and buffer becomes one
+K x ... tensor) and every step runs all of them at once, on one of two paths (``stacked_losses`` picks):
+
+* ``grouped`` for ``small_cnn`` and ``lenet5`` (unlearn_bench/stacked.py): the K models written out as one network,
+  their channels side by side, convolutions with ``groups=K``, BatchNorm over the K*C channels, linear layers as
+  ``baddbmm``;
+* ``vmap`` for every other architecture: ``torch.func.vmap`` over ``functional_call`` of the model itself.
+
+Whether it pays depends on the device and the model (scripts/bench_ensemble.py, results/bench/ensemble_cpu.md): on
+one CPU thread a small model's step is already bound by its convolutions' arithmetic and its activations' memory
+traffic, not by per-operator overhead, so stacking gains little (lenet5) or nothing (small_cnn on digits); the grouped
+path is never slower than vmap there.
 
 Semantics are those of ``training.train_from_scratch`` per model: each model keeps its own initial weights, its own
 batch source (data subset, order and augmentation from its own generator), SGD with the recipe's momentum, weight decay
@@ -26,48 +35,90 @@ from __future__ import annotations
 import copy
 import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
 from unlearn_bench.cache import ModelCache, config_hash
 from unlearn_bench.config import TrainConfig
 from unlearn_bench.runtime import autocast
+from unlearn_bench.stacked import stacked_logits
 from unlearn_bench.training import Batches, DivergedError, cross_entropy, lr_factor
 
-__all__ = ["EnsembleJob", "build_cached", "fit_ensemble"]
+__all__ = ["PATHS", "EnsembleJob", "build_cached", "fit_ensemble", "stacked_losses"]
 
 log = logging.getLogger(__name__)
 
+PATHS = ("grouped", "vmap")
+Tensors = dict[str, torch.Tensor]
+# (stacked parameters, stacked buffers, inputs K x B x ..., labels K x B) -> the K models' mean losses
+StackedLosses = Callable[[Tensors, Tensors, torch.Tensor, torch.Tensor], torch.Tensor]
+
 
 @torch.no_grad()
-def _sgd_rows(params: dict[str, torch.Tensor], grads: dict[str, torch.Tensor], bufs: dict[str, torch.Tensor],
-              rows: torch.Tensor | None, lr: float, momentum: float, weight_decay: float, nesterov: bool) -> None:
-    """``torch.optim.SGD`` (dampening 0) on the stacked rows ``rows`` (None = all) of every parameter, in place. A
-    zero momentum buffer gives torch's first step (buffer = d_p), so one buffer per row is exact from step one."""
-    for name, p in params.items():
-        if rows is None:
-            p_r, g_r, b_r = p, grads[name], bufs[name]
-        else:
-            p_r, g_r, b_r = p[rows], grads[name], bufs[name][rows]
-        d_p = g_r.add(p_r, alpha=weight_decay) if weight_decay != 0 else g_r
-        if momentum != 0:
-            b_r.mul_(momentum).add_(d_p)
-            d_p = d_p.add(b_r, alpha=momentum) if nesterov else b_r
-        p_r.add_(d_p, alpha=-lr)
-        if rows is not None:
-            p[rows] = p_r
-            bufs[name][rows] = b_r
+def _sgd(params: list[torch.Tensor], grads: list[torch.Tensor], bufs: list[torch.Tensor], lr: float,
+         momentum: float, weight_decay: float, nesterov: bool) -> None:
+    """``torch.optim.SGD`` (dampening 0) on stacked tensors, in place, in a handful of ``_foreach`` calls (one
+    Python round trip per operation, not per tensor). A zero momentum buffer gives torch's first step (buffer =
+    d_p), so one buffer per row is exact from step one."""
+    d_p = torch._foreach_add(grads, params, alpha=weight_decay) if weight_decay != 0 else grads
+    if momentum != 0:
+        torch._foreach_mul_(bufs, momentum)
+        torch._foreach_add_(bufs, d_p)
+        d_p = torch._foreach_add(d_p, bufs, alpha=momentum) if nesterov else bufs
+    torch._foreach_add_(params, d_p, alpha=-lr)
+
+
+def stacked_losses(model: nn.Module, label_smoothing: float, path: str | None = None) -> tuple[str, StackedLosses]:
+    """The per-model losses of K stacked copies of ``model`` and the path that computes them: ``"grouped"`` (the
+    grouped-convolution network of unlearn_bench/stacked.py, for small_cnn and lenet5) or ``"vmap"`` (any
+    architecture); ``path`` None picks grouped where it applies, a name forces it (benchmarks and tests)."""
+    if path not in (None, *PATHS):
+        raise ValueError(f"path={path!r}; allowed: None (automatic), {', '.join(PATHS)}")
+    logits_fn = stacked_logits(model) if path != "vmap" else None
+    if path == "grouped" and logits_fn is None:
+        raise ValueError(f"the grouped path has no stacked form of {type(model).__name__}; use vmap")
+    if logits_fn is not None:
+        def grouped(p: Tensors, b: Tensors, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+            logits = logits_fn(p, b, x).flatten(0, 1).float()
+            per_example = F.cross_entropy(logits, y.flatten(), reduction="none", label_smoothing=label_smoothing)
+            return per_example.view(y.shape).mean(1)
+        return "grouped", grouped
+    base = copy.deepcopy(model).to("meta")
+
+    def one_loss(p: Tensors, b: Tensors, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return cross_entropy(functional_call(base, (p, b), (x,)), y, label_smoothing=label_smoothing)
+
+    return "vmap", vmap(one_loss, randomness="error")
+
+
+def _next_batches(iterators: list[Iterator], active: list[int]) -> dict[int, tuple[torch.Tensor, torch.Tensor]]:
+    """The next batch of every active model that has one left this epoch."""
+    batches = {}
+    for k in active:
+        batch = next(iterators[k], None)
+        if batch is not None:
+            batches[k] = batch
+    return batches
+
+
+def _by_shape(batches: dict[int, tuple[torch.Tensor, torch.Tensor]]) -> list[list[int]]:
+    """The models grouped by batch shape (a ragged last batch or a finished model splits the stack)."""
+    groups: dict[tuple, list[int]] = {}
+    for k in sorted(batches):
+        groups.setdefault(tuple(batches[k][0].shape), []).append(k)
+    return list(groups.values())
 
 
 def fit_ensemble(models: Sequence[nn.Module], sources: Sequence[Batches], recipe: TrainConfig,
-                 desc: str = "ensemble") -> list[nn.Module]:
+                 desc: str = "ensemble", path: str | None = None) -> list[nn.Module]:
     """Train ``models[k]`` on ``sources[k]`` (a re-iterable epoch of ``(x, y)`` batches) with ``recipe``, all in one
-    vectorised pass; the models are updated in place, put in eval mode and returned. Raises DivergedError when a
-    model's mean loss of an epoch is not finite (one host sync per epoch)."""
+    vectorised pass (``path``: see ``stacked_losses``); the models are updated in place, put in eval mode and
+    returned. Raises DivergedError when a model's mean loss of an epoch is not finite (one host sync per epoch)."""
     if len(models) != len(sources):
         raise ValueError(f"{len(models)} models but {len(sources)} batch sources")
     if not models:
@@ -81,13 +132,10 @@ def fit_ensemble(models: Sequence[nn.Module], sources: Sequence[Batches], recipe
     params = {n: p.detach().contiguous().requires_grad_() for n, p in params.items()}
     buffers = {n: b.contiguous() for n, b in buffers.items()}
     momentum_bufs = {n: torch.zeros_like(p) for n, p in params.items()}
-    base = copy.deepcopy(models[0]).to("meta")
-    criterion_ls = float(recipe.label_smoothing)
-
-    def one_loss(p: dict, b: dict, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return cross_entropy(functional_call(base, (p, b), (x,)), y, label_smoothing=criterion_ls)
-
-    batched_loss = vmap(one_loss, randomness="error")
+    path, batched_losses = stacked_losses(models[0], float(recipe.label_smoothing), path)
+    log.debug("%s: %d models on the %s path", desc, num, path)
+    sgd = dict(momentum=float(recipe.momentum), weight_decay=float(recipe.weight_decay),
+               nesterov=bool(recipe.nesterov))
     amp = bool(recipe.amp)
     for epoch in range(int(recipe.epochs)):
         lr = float(recipe.lr) * lr_factor(recipe, epoch)
@@ -96,38 +144,30 @@ def fit_ensemble(models: Sequence[nn.Module], sources: Sequence[Batches], recipe
         iterators = [iter(source()) for source in sources]
         active = list(range(num))
         while active:
-            batches: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
-            for k in active:
-                batch = next(iterators[k], None)
-                if batch is not None:
-                    batches[k] = batch
+            batches = _next_batches(iterators, active)
             active = sorted(batches)
-            groups: dict[tuple, list[int]] = {}
-            for k in active:
-                groups.setdefault(tuple(batches[k][0].shape), []).append(k)
-            for members in groups.values():
+            for members in _by_shape(batches):
                 x = torch.stack([batches[k][0] for k in members]).contiguous()
                 y = torch.stack([batches[k][1] for k in members])
                 if len(members) == num:
-                    rows, p_g, b_g = None, params, buffers
-                else:
+                    rows, p_g, b_g, m_g = None, params, buffers, momentum_bufs
+                else:  # copies of the members' rows, written back after the step
                     rows = torch.tensor(members, device=device)
                     p_g = {n: p.detach()[rows].requires_grad_() for n, p in params.items()}
                     b_g = {n: b[rows] for n, b in buffers.items()}
+                    m_g = {n: m[rows] for n, m in momentum_bufs.items()}
                 with autocast(device, amp):
-                    losses = batched_loss(p_g, b_g, x, y)
+                    losses = batched_losses(p_g, b_g, x, y)
                 grads = torch.autograd.grad(losses.sum(), list(p_g.values()))
-                _sgd_rows(params, dict(zip(p_g, grads)), momentum_bufs, rows, lr, float(recipe.momentum),
-                          float(recipe.weight_decay), bool(recipe.nesterov))
+                _sgd(list(p_g.values()), list(grads), list(m_g.values()), lr, **sgd)
                 with torch.no_grad():
-                    if rows is None:
-                        running += losses.detach().float()
-                        seen += 1
-                    else:
-                        for n, b in b_g.items():
-                            buffers[n][rows] = b
-                        running[rows] += losses.detach().float()
-                        seen[rows] += 1
+                    if rows is not None:
+                        for stacked, group in ((params, p_g), (buffers, b_g), (momentum_bufs, m_g)):
+                            for n, t in group.items():
+                                stacked[n][rows] = t
+                    at = slice(None) if rows is None else rows
+                    running[at] += losses.detach().float()
+                    seen[at] += 1
         mean = (running / seen.clamp(min=1)).tolist()  # the epoch's one host sync
         bad = [k for k, v in enumerate(mean) if not math.isfinite(v)]
         if bad:
