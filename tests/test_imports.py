@@ -23,6 +23,7 @@ LAYERS = {
     "unlearn_bench": 0,
     "unlearn_bench.errors": 0,
     "unlearn_bench.config": 0,
+    "unlearn_bench.generation": 0,  # package docstrings only; their modules have their own layers
     "unlearn_bench.generation.config": 0,
     "unlearn_bench.generation.sd.config": 0,
     "unlearn_bench.data": 1,
