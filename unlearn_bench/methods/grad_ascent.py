@@ -27,8 +27,8 @@ class GradientAscent(Method):
     @dataclass
     class Config(SGDConfig):
         name: str = "ga"
-        epochs: int = 5
-        lr: float = 1e-4
+        epochs: int = 5  # SalUn App. C.1: GA 5 epochs
+        lr: float = 1e-4  # harness choice: 1e-4, the log-middle of SalUn App. C.1's range [1e-5, 1e-3]
 
     def unlearn(self, model: nn.Module, data: DataView) -> nn.Module:
         return fit_sgd(model, [forget_ascent_pass(data, self.cfg.batch_size)], self.cfg, data, self.name)

@@ -33,8 +33,8 @@ class NegGradPlus(Method):
     @dataclass
     class Config(SGDConfig):
         name: str = "neggrad_plus"
-        epochs: int = 5
-        lr: float = 0.01
+        epochs: int = 5  # harness choice: 5 epochs as GA (Kurmanji et al. and the Forget Vector paper state none)
+        lr: float = 0.01  # harness choice: SalUn repo arg_parser.py --unlearn_lr default (no published NegGrad+ lr)
         beta: float = 0.95  # weight of the retain loss; (1 - beta) weights the ascent on D_f
 
     def unlearn(self, model: nn.Module, data: DataView) -> nn.Module:
