@@ -16,6 +16,8 @@ MIARS-I).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -36,7 +38,6 @@ from unlearn_bench.runtime import autocast
 from unlearn_bench.training import DivergedError
 
 EVAL_SPLITS = ("forget", "retain", "test", "forget_test")
-METRIC_GROUPS = ("jit", "sure", "distances")
 
 
 SHIFT_KINDS = ("none", "gaussian", "elastic", "pgd")
@@ -178,11 +179,139 @@ def predict(model: nn.Module, x: torch.Tensor, batch_size: int, amp: bool = Fals
     return (host(logits), host(feats)) if features else host(logits)
 
 
+@dataclass
+class Outputs:
+    """One model's evaluation arrays (``<split>_logits`` / ``_labels`` / ``_features``, ``test_in_forget_class``) and
+    what every metric group reads about the forget set: whether it is class-level (the forgotten class(es)' test
+    images exist), whether those images are outside the ``test`` split (``disjoint``), and the size of the MIA's
+    shadow sets."""
+
+    arrays: dict[str, np.ndarray]
+    task: Task
+    class_level: bool
+    disjoint: bool
+    n_shadow: int
+
+
+class MetricGroup:
+    """Metrics beyond UA / RA / TA / CTA: ``absolute`` from one model's ``Outputs`` (and the metrics computed before
+    it), ``relative`` from a model's arrays against Retrain's (and both models, for weight distances). A group runs
+    when ``enabled``: by default when its name is in ``eval.metrics``."""
+
+    name: str = ""
+    selectable: bool = True  # named in eval.metrics (else on by its own rule)
+    needs_features: bool = False
+
+    def enabled(self, cfg: EvalConfig, task: Task) -> bool:
+        return self.name in cfg.metrics
+
+    def absolute(self, out: Outputs, metrics: dict[str, float]) -> dict[str, float]:
+        return {}
+
+    def relative(self, arrays: dict[str, np.ndarray], retrain_arrays: dict[str, np.ndarray], model: nn.Module | None,
+                 retrain: nn.Module | None) -> dict[str, float]:
+        return {}
+
+
+class SubclassAccuracies(MetricGroup):
+    """Sub-class scenarios: ``acc_<sub>`` of the forgotten sub-class and its siblings (Unlink Table 3)."""
+
+    name, selectable = "subclass", False
+
+    def enabled(self, cfg: EvalConfig, task: Task) -> bool:
+        return task.forgotten_subclass is not None
+
+    def absolute(self, out: Outputs, metrics: dict[str, float]) -> dict[str, float]:
+        a, task = out.arrays, out.task  # the sub-class scenario keeps the whole test set in `test`
+        return sibling_subclass_accuracies(a["test_logits"], a["test_labels"], task.test_sub, task.sub_classes,
+                                           task.forgotten_subclass)
+
+
+class MIAEfficacy(MetricGroup):
+    """SalUn's MIA-Efficacy (``eval.mia.enabled``). Shadow members: the first |test| examples of D_r in retain order,
+    non-members: the test set (SalUn repo). Where D_r is the smaller (a train_subset), both sides take its size: the
+    repo's sets are equal, and an unbalanced SVC calls every example a non-member (MIA 100 for any model)."""
+
+    name, selectable = "mia", False
+
+    def enabled(self, cfg: EvalConfig, task: Task) -> bool:
+        return cfg.mia.enabled
+
+    def absolute(self, out: Outputs, metrics: dict[str, float]) -> dict[str, float]:
+        a, n = out.arrays, out.n_shadow
+        return {"MIA": svc_mia_efficacy(a["retain_logits"][:n], a["retain_labels"][:n], a["test_logits"][:n],
+                                        a["test_labels"][:n], a["forget_logits"], a["forget_labels"])}
+
+
+class JiTMetrics(MetricGroup):
+    name = "jit"
+
+    def absolute(self, out: Outputs, metrics: dict[str, float]) -> dict[str, float]:
+        a = out.arrays
+        rest = ~a["test_in_forget_class"]
+        # Whole-class scenarios keep the forgotten classes' test images out of `test`: the full test set is both.
+        full_test = np.concatenate([a["test_logits"], a["forget_test_logits"]]) if out.disjoint else a["test_logits"]
+        return {"JiT_Dr": accuracy(a["test_logits"][rest], a["test_labels"][rest]),
+                "JiT_Df": metrics["CTA"] if out.class_level else 100.0 - metrics["UA"],
+                "JiT_MIA": jit_mia(a["retain_logits"], full_test, a["forget_logits"])}
+
+    def relative(self, arrays, retrain_arrays, model, retrain) -> dict[str, float]:
+        f, rf = arrays["forget_logits"], retrain_arrays["forget_logits"]
+        return {"JiT_ES_p": entropy_similarity(f, rf)[1] if len(f) else float("nan")}
+
+
+class ConfusionMetrics(MetricGroup):
+    """SURE App. F's resolving-confusion task: its own errors."""
+
+    name, selectable = "confusion", False
+
+    def enabled(self, cfg: EvalConfig, task: Task) -> bool:
+        return bool(task.confused_classes)
+
+    def absolute(self, out: Outputs, metrics: dict[str, float]) -> dict[str, float]:
+        return confusion_metrics(out.arrays, out.task.confused_classes)
+
+
+class SUREMetrics(MetricGroup):
+    name, needs_features = "sure", True
+
+    def absolute(self, out: Outputs, metrics: dict[str, float]) -> dict[str, float]:
+        a, n = out.arrays, out.n_shadow
+        # SCRUB's MIA-I compares D_f with the forgotten classes' test images in whole-class scenarios.
+        test_side = "forget_test" if out.disjoint else "test"
+        return {"MIA-I": mia_i(a["forget_logits"], a["forget_labels"], a[f"{test_side}_logits"],
+                               a[f"{test_side}_labels"]),
+                "MIARS-I": miars_i(a["forget_features"], a[f"{test_side}_features"]),
+                "MIARS-II": miars_ii(a["retain_features"][:n], a["test_features"][:n], a["forget_features"])}
+
+    def relative(self, arrays, retrain_arrays, model, retrain) -> dict[str, float]:
+        if model is None or retrain is None:
+            return {}
+        return {"W_dist": weight_distance(_head_weights(model), _head_weights(retrain))}
+
+
+class Distances(MetricGroup):
+    name = "distances"
+
+    def relative(self, arrays, retrain_arrays, model, retrain) -> dict[str, float]:
+        f, rf = arrays["forget_logits"], retrain_arrays["forget_logits"]
+        t, rt = arrays["test_logits"], retrain_arrays["test_logits"]
+        return {"KL_f": kl_divergence(f, rf), "JS_f": js_divergence(f, rf), "KL_test": kl_divergence(t, rt),
+                "JS_test": js_divergence(t, rt)}
+
+
+# In the order their metrics enter a record.
+GROUPS: dict[str, MetricGroup] = {group.name: group for group in (
+    SubclassAccuracies(), MIAEfficacy(), JiTMetrics(), ConfusionMetrics(), SUREMetrics(), Distances())}
+METRIC_GROUPS = tuple(name for name, group in GROUPS.items() if group.selectable)  # what eval.metrics may name
+
+
 def evaluate(model: nn.Module, task: Task, cfg: EvalConfig, amp: bool = False
              ) -> tuple[dict[str, float], dict[str, np.ndarray]]:
     """Metrics of one model and the per-example arrays they were computed from."""
     check_metric_groups(cfg.metrics)
-    with_features = "sure" in cfg.metrics
+    groups = [group for group in GROUPS.values() if group.enabled(cfg, task)]
+    with_features = any(group.needs_features for group in groups)
     arrays: dict[str, np.ndarray] = {}
     for split in EVAL_SPLITS:
         x, y = task.split(split)
@@ -205,35 +334,10 @@ def evaluate(model: nn.Module, task: Task, cfg: EvalConfig, amp: bool = False
     class_level = len(a["forget_test_labels"]) > 0
     if class_level:
         metrics["CTA"] = accuracy(a["forget_test_logits"], a["forget_test_labels"])
-    if task.forgotten_subclass is not None:  # the sub-class scenario keeps the whole test set in `test`
-        metrics.update(sibling_subclass_accuracies(a["test_logits"], a["test_labels"], task.test_sub,
-                                                   task.sub_classes, task.forgotten_subclass))
-    # Shadow members: the first |test| examples of D_r in retain order, non-members: the test set (SalUn repo).
-    # Where D_r is the smaller (a train_subset), both sides take its size: the repo's sets are equal, and an
-    # unbalanced SVC calls every example a non-member (MIA 100 for any model).
-    n_shadow = min(len(a["test_labels"]), len(a["retain_labels"]))
-    if cfg.mia.enabled:
-        metrics["MIA"] = svc_mia_efficacy(
-            a["retain_logits"][:n_shadow], a["retain_labels"][:n_shadow],
-            a["test_logits"][:n_shadow], a["test_labels"][:n_shadow], a["forget_logits"], a["forget_labels"])
-    # Whole-class scenarios keep the forgotten classes' test images out of `test`: the full test set is both.
-    disjoint = class_level and not a["test_in_forget_class"].any()
-    if "jit" in cfg.metrics:
-        rest = ~a["test_in_forget_class"]
-        metrics["JiT_Dr"] = accuracy(a["test_logits"][rest], a["test_labels"][rest])
-        metrics["JiT_Df"] = metrics["CTA"] if class_level else 100.0 - metrics["UA"]
-        full_test = np.concatenate([a["test_logits"], a["forget_test_logits"]]) if disjoint else a["test_logits"]
-        metrics["JiT_MIA"] = jit_mia(a["retain_logits"], full_test, a["forget_logits"])
-    if task.confused_classes:  # SURE App. F's resolving-confusion task: its own errors
-        metrics.update(confusion_metrics(a, task.confused_classes))
-    if "sure" in cfg.metrics:
-        # SCRUB's MIA-I compares D_f with the forgotten classes' test images in whole-class scenarios.
-        test_side = "forget_test" if disjoint else "test"
-        metrics["MIA-I"] = mia_i(a["forget_logits"], a["forget_labels"], a[f"{test_side}_logits"],
-                                 a[f"{test_side}_labels"])
-        metrics["MIARS-I"] = miars_i(a["forget_features"], a[f"{test_side}_features"])
-        metrics["MIARS-II"] = miars_ii(a["retain_features"][:n_shadow], a["test_features"][:n_shadow],
-                                       a["forget_features"])
+    outputs = Outputs(arrays, task, class_level, disjoint=class_level and not a["test_in_forget_class"].any(),
+                      n_shadow=min(len(a["test_labels"]), len(a["retain_labels"])))
+    for group in groups:
+        metrics.update(group.absolute(outputs, metrics))
     return metrics, arrays
 
 
@@ -250,15 +354,9 @@ def _head_weights(model: nn.Module) -> dict[str, np.ndarray]:
 
 def relative_metrics(arrays: dict[str, np.ndarray], retrain_arrays: dict[str, np.ndarray], groups: list[str],
                      model: nn.Module | None = None, retrain: nn.Module | None = None) -> dict[str, float]:
-    """Metrics of a model against Retrain, from both models' evaluation arrays (and weights for W_dist)."""
+    """Metrics of a model against Retrain, from both models' evaluation arrays (and weights for W_dist), for the
+    groups named in ``groups`` (``eval.metrics``)."""
     out: dict[str, float] = {}
-    f, rf = arrays["forget_logits"], retrain_arrays["forget_logits"]
-    if "jit" in groups:
-        out["JiT_ES_p"] = entropy_similarity(f, rf)[1] if len(f) else float("nan")
-    if "sure" in groups and model is not None and retrain is not None:
-        out["W_dist"] = weight_distance(_head_weights(model), _head_weights(retrain))
-    if "distances" in groups:
-        t, rt = arrays["test_logits"], retrain_arrays["test_logits"]
-        out.update({"KL_f": kl_divergence(f, rf), "JS_f": js_divergence(f, rf),
-                    "KL_test": kl_divergence(t, rt), "JS_test": js_divergence(t, rt)})
+    for name in (name for name in GROUPS if name in groups):
+        out.update(GROUPS[name].relative(arrays, retrain_arrays, model, retrain))
     return out
