@@ -5,14 +5,13 @@ sub-sampling, no padding (28 -> 24 -> 12 -> 8 -> 4). About 0.3 M multiply-adds p
 
 from __future__ import annotations
 
-import torch
 from torch import nn
 
 from unlearn_bench.errors import ConfigError
-from unlearn_bench.models.registry import register_model
+from unlearn_bench.models.registry import FeaturesThenLinear, register_model
 
 
-class LeNet5(nn.Module):
+class LeNet5(FeaturesThenLinear):
     def __init__(self, num_classes: int, in_chans: int, img_size: int, width: int = 6):
         super().__init__()
         c1, c2 = width, width * 16 // 6  # LeNet-5's C1 and C3: 6 and 16 maps at width 6
@@ -29,16 +28,6 @@ class LeNet5(nn.Module):
         )
         self.fc = nn.Linear(84, num_classes)
         self.stages = ["features.1", "features.4", "features.5"]  # spatial activations, for attention transfer
-
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.features(x)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.features(x))
-
-    def get_classifier(self) -> nn.Linear:
-        """The final linear layer (timm's name for it): ``models.classifier_head`` reads it."""
-        return self.fc
 
 
 @register_model

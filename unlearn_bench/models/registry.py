@@ -25,6 +25,24 @@ def register_model(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
     return fn
 
 
+class FeaturesThenLinear(nn.Module):
+    """A network that is ``features`` (input to penultimate representation) then one linear layer ``fc``, the final
+    layer ``get_classifier()`` names (small_cnn, lenet5)."""
+
+    features: nn.Module
+    fc: nn.Linear
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.features(x))
+
+    def get_classifier(self) -> nn.Linear:
+        """The final linear layer (timm's name for it): ``models.classifier_head`` reads it."""
+        return self.fc
+
+
 class Normalize(nn.Module):
     def __init__(self, mean: Sequence[float], std: Sequence[float]):
         super().__init__()

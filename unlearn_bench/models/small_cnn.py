@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import torch
 from torch import nn
 
-from unlearn_bench.models.registry import register_model
+from unlearn_bench.models.registry import FeaturesThenLinear, register_model
 
 
 def _block(c_in: int, c_out: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU())
 
 
-class SmallCNN(nn.Module):
+class SmallCNN(FeaturesThenLinear):
     def __init__(self, num_classes: int, in_chans: int, width: int = 32):
         super().__init__()
         self.features = nn.Sequential(
@@ -25,16 +24,6 @@ class SmallCNN(nn.Module):
         )
         self.fc = nn.Linear(4 * width, num_classes)
         self.stages = ["features.0", "features.1", "features.3"]  # spatial activations, for attention transfer
-
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.features(x)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.features(x))
-
-    def get_classifier(self) -> nn.Linear:
-        """The final linear layer (timm's name for it): ``models.classifier_head`` reads it."""
-        return self.fc
 
 
 @register_model
