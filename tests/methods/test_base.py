@@ -1,10 +1,13 @@
+from dataclasses import dataclass
+
 import pytest
 import torch
 
 from tests.conftest import compose_config
 from unlearn_bench.data.task import make_task
+from unlearn_bench.errors import ConfigError
 from unlearn_bench.methods import DataView, method_class
-from unlearn_bench.methods.base import DataAccessError
+from unlearn_bench.methods.base import DataAccessError, Method, MethodConfig, register_method
 
 
 @pytest.fixture(scope="module")
@@ -32,3 +35,31 @@ def test_every_method_declares_true_minimal_needs():
 def test_classwise_test_split_drops_forgotten_class(task):
     _, y = task.split("test")
     assert 0 not in y.tolist() and len(y) == 75
+
+
+def test_one_registry_keys_every_task_s_methods_by_task_and_name():
+    from unlearn_bench.compose import register_configs
+    from unlearn_bench.methods.base import METHODS, option
+
+    register_configs()  # every pipeline, hence every family, is imported
+    salun = {task: method_class("salun", task) for task in ("classification", "generation", "generation_sd")}
+    assert len({id(cls) for cls in salun.values()}) == 3 and all(cls.task == t for t, cls in salun.items())
+    assert [option(t, "salun") for t in salun] == ["salun", "generation/salun", "sd/salun"]
+    assert all((cls.task, cls.name) == key for key, cls in METHODS.items())
+    with pytest.raises(ConfigError, match=r"method=sd/ft is not registered for task=generation_sd; allowed: \[.sd/"):
+        method_class("ft", "generation_sd")
+
+
+def test_a_method_whose_config_names_another_or_that_is_registered_twice_is_refused():
+    @dataclass
+    class Config(MethodConfig):
+        name: str = "other"
+
+    class Misnamed(Method):
+        name, needs = "misnamed", frozenset({"forget"})
+
+    Misnamed.Config = Config
+    with pytest.raises(ConfigError, match="its Config names it 'other'"):
+        register_method(Misnamed)
+    with pytest.raises(ConfigError, match="registered twice"):
+        register_method(method_class("ga"))

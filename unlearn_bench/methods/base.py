@@ -8,6 +8,7 @@ other raises, so a zero-shot method provably never touches D_r, and ``method_iso
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -87,6 +88,11 @@ def register_method(cls: type[Method]) -> type[Method]:
     unknown = set(cls.needs) - METHOD_SPLITS
     if unknown:
         raise ConfigError(f"method {option(cls.task, cls.name)!r} declares unknown splits {sorted(unknown)}")
+    declared = next(f.default for f in dataclasses.fields(cls.Config) if f.name == "name")
+    if declared != cls.name:
+        raise ConfigError(f"method {option(cls.task, cls.name)!r}: its Config names it {declared!r}")
+    if (cls.task, cls.name) in METHODS:
+        raise ConfigError(f"method {option(cls.task, cls.name)!r} is registered twice")
     METHODS[(cls.task, cls.name)] = cls
     ConfigStore.instance().store(group=CONFIG_GROUPS[cls.task], name=f"base_{cls.name}", node=cls.Config)
     return cls
