@@ -1,0 +1,35 @@
+"""The pipelines behind the one run lifecycle: one per task, chosen by ``task.name``, each refusing what its task does
+not define before anything is loaded."""
+
+import pytest
+
+from tests.conftest import compose_config
+from unlearn_bench.errors import ConfigError
+from unlearn_bench.pipelines import PIPELINES, create_pipeline
+from unlearn_bench.runner import validate
+
+
+def test_every_task_has_one_pipeline():
+    assert sorted(PIPELINES) == ["classification", "generation", "generation_sd"]
+    assert all(cls.name == task for task, cls in PIPELINES.items())
+
+
+def test_an_unknown_task_names_the_allowed_ones():
+    cfg = compose_config(["task.name=audio"])
+    with pytest.raises(ConfigError, match=r"task.name='audio' is not supported; allowed: \['classification'"):
+        create_pipeline(cfg)
+
+
+@pytest.mark.parametrize("overrides", [["task=generation", "method=generation/ft"]])
+def test_a_task_without_attacks_refuses_an_enabled_one(overrides, tmp_path):
+    pytest.importorskip("diffusers")
+    cfg = compose_config([*overrides, "eval.relearn.enabled=true", f"cache_dir={tmp_path}"])
+    with pytest.raises(ConfigError, match="task=generation defines no model-based attacks; turn off "
+                                          "eval.relearn.enabled"):
+        validate(cfg)
+
+
+def test_method_isolation_is_checked_before_any_work(tmp_path):
+    cfg = compose_config(["method_isolation=thread", f"cache_dir={tmp_path}"])
+    with pytest.raises(ConfigError, match="method_isolation='thread' is not supported; allowed: none, process"):
+        validate(cfg)
