@@ -32,3 +32,17 @@ def reachable(root: object) -> list[object]:
         found.append(obj)
         stack.extend(gc.get_referents(obj))
     return found
+
+
+def tracked_text_files(but: str | Path) -> list[Path]:
+    """Every text file git tracks in this checkout, except ``but`` (a test file whose examples would match); skips the
+    test outside a git checkout."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    try:
+        out = subprocess.run(["git", "ls-files", "-z"], cwd=root, capture_output=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("not a git checkout")
+    paths = [root / name for name in out.decode().split("\0") if name]
+    return [p for p in paths if p.is_file() and p.resolve() != Path(but).resolve() and b"\0" not in p.read_bytes()]

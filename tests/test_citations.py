@@ -6,10 +6,9 @@ which the recipe cards (``python -m unlearn_bench.cards``) read."""
 from __future__ import annotations
 
 import re
-import subprocess
 from pathlib import Path
 
-import pytest
+from tests.conftest import tracked_text_files
 
 ROOT = Path(__file__).resolve().parents[1]
 # An internal notes path or a numbered reference to the reading list, instead of a citation.
@@ -21,19 +20,6 @@ YAML_GLOBS = ("conf/method/*.yaml", "conf/method/generation/*.yaml", "conf/metho
 # Bookkeeping keys, not hyper-parameters (their blocks are skipped too).
 SKIPPED_KEYS = {"defaults", "name", "tuned"}
 _KEY = re.compile(r"^(?P<indent>\s*)(?:-\s+)?(?P<key>[\w.\-/@]+):(?P<rest>.*)$")
-
-
-def tracked_text_files() -> list[Path]:
-    try:
-        out = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        pytest.skip("not a git checkout")
-    files = []
-    for name in out.decode().split("\0"):
-        path = ROOT / name
-        if name and path.is_file() and path.resolve() != Path(__file__).resolve():
-            files.append(path)
-    return files
 
 
 def forbidden_hits(text: str) -> list[str]:
@@ -49,11 +35,8 @@ def test_forbidden_pattern_matches_what_it_should():
 
 def test_no_tracked_file_cites_internal_notes():
     bad = {}
-    for path in tracked_text_files():
-        data = path.read_bytes()
-        if b"\0" in data:  # binary
-            continue
-        hits = forbidden_hits(data.decode("utf-8", errors="replace"))
+    for path in tracked_text_files(__file__):
+        hits = forbidden_hits(path.read_bytes().decode("utf-8", errors="replace"))
         if hits:
             bad[str(path.relative_to(ROOT))] = hits[:3]
     assert not bad, "files citing notes paths / seed numbers instead of the papers:\n" + "\n".join(

@@ -4,10 +4,11 @@ docs are relative to the repository root, so they mean the same on every checkou
 from __future__ import annotations
 
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import tracked_text_files
 
 ROOT = Path(__file__).resolve().parents[1]
 # A checkout, home, temp or admin folder of a machine (Unix, macOS, Windows). Not a URL's path (``github.com/work``)
@@ -15,16 +16,6 @@ ROOT = Path(__file__).resolve().parents[1]
 # Fixed install paths that are the same on every machine are not matched, e.g. /usr/share/datasets/fashion-mnist,
 # where Debian's dataset-fashion-mnist package puts the files (conf/data/fashion_mnist.yaml reads it by design).
 MACHINE_PATH = re.compile(r"(?<![\w.])/(?:work|root|tmp|home/[\w.\-]+|Users/[\w.\-]+)/|\b[A-Za-z]:\\Users\\")
-
-
-def tracked_text_files() -> list[Path]:
-    """Every file git tracks, except binaries and this file (whose examples are machine paths)."""
-    try:
-        out = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        pytest.skip("not a git checkout")
-    paths = [ROOT / name for name in out.decode().split("\0") if name]
-    return [p for p in paths if p.is_file() and p.resolve() != Path(__file__).resolve() and b"\0" not in p.read_bytes()]
 
 
 def machine_paths(text: str) -> list[str]:
@@ -49,7 +40,7 @@ def test_the_pattern_leaves_other_paths_alone(line):
 
 
 def test_no_tracked_file_holds_an_absolute_path_of_a_machine():
-    files = tracked_text_files()
+    files = tracked_text_files(__file__)
     assert len(files) > 100, "git ls-files found too few files for this test to mean anything"
     bad = [f"{p.relative_to(ROOT)}:{hit}" for p in files for hit in machine_paths(p.read_text(errors="replace"))]
     assert not bad, ("absolute paths of a machine in committed files (write them relative to the repo root):\n  "

@@ -27,7 +27,7 @@ def register_model(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
 
 class FeaturesThenLinear(nn.Module):
     """A network that is ``features`` (input to penultimate representation) then one linear layer ``fc``, the final
-    layer ``get_classifier()`` names (small_cnn, lenet5)."""
+    layer ``get_classifier()`` names (small_cnn, lenet5, vgg)."""
 
     features: nn.Module
     fc: nn.Linear

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import torch
 from torch import nn
 
 from unlearn_bench.errors import ConfigError
-from unlearn_bench.models.registry import register_model
+from unlearn_bench.models.registry import FeaturesThenLinear, register_model
 
 _VGG11 = [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"]
 _VGG16 = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]
 
 
-class VGG(nn.Module):
+class VGG(FeaturesThenLinear):
     def __init__(self, layout: list, num_classes: int, in_chans: int):
         super().__init__()
         layers, c_in, self.stages = [], in_chans, []  # stages: the activation before each pooling
@@ -25,16 +24,6 @@ class VGG(nn.Module):
                 c_in = v
         self.features = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten())
         self.fc = nn.Linear(c_in, num_classes)
-
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.features(x)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.features(x))
-
-    def get_classifier(self) -> nn.Linear:
-        """The final linear layer (timm's name for it): ``models.classifier_head`` reads it."""
-        return self.fc
 
 
 def _vgg(name: str, layout: list, num_classes: int, in_chans: int, img_size: int) -> VGG:
