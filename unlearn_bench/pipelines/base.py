@@ -17,15 +17,16 @@ or a divergence into a record, write the record and arrays, print the table); a 
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from unlearn_bench.attacks import AttackContext, enabled_attacks
 from unlearn_bench.errors import ConfigError
@@ -134,6 +135,22 @@ def create_pipeline(cfg: DictConfig) -> Pipeline:
         raise ConfigError(f"task={name} needs {KINDS[name]}, but method={shown} is {KINDS[family]} (it needs "
                           f"task={family}); allowed: {allowed}")
     return PIPELINES[name](cfg)
+
+
+def check_counts(cfg: DictConfig, keys: Iterable[str]) -> None:
+    """Each of ``keys`` that is set must be >= 1 (an unset one is chosen automatically or not read by the method)."""
+    for key in keys:
+        value = OmegaConf.select(cfg, key)
+        if value is not None and value < 1:
+            raise ConfigError(f"{key}={value} must be >= 1")
+
+
+def check_rates(cfg: DictConfig, keys: Iterable[str]) -> None:
+    """Each of ``keys`` (learning rates) must be a finite number > 0."""
+    for key in keys:
+        value = OmegaConf.select(cfg, key)
+        if not (math.isfinite(value) and value > 0):
+            raise ConfigError(f"{key}={value} must be a finite number > 0")
 
 
 def non_finite(model: torch.nn.Module) -> list[str]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import hashlib
-import math
 import time
 from functools import partial
 from pathlib import Path
@@ -31,7 +30,9 @@ from unlearn_bench.pipelines.base import (
     Evaluation,
     Pipeline,
     References,
+    check_counts,
     check_finite,
+    check_rates,
     register_pipeline,
     timed_unlearning,
 )
@@ -190,13 +191,9 @@ class ClassificationPipeline(Pipeline):
         if cfg.method_isolation != "none" and cfg.eval.every_epoch:
             raise ConfigError("eval.every_epoch evaluates inside the method's loop, which method_isolation="
                               f"{cfg.method_isolation} runs in another process; use one of them")
-        for key in ("train.epochs", "train.batch_size", "eval.batch_size", "model.width",
-                    *(f"method.{k}" for k in cfg.method if k.endswith("batch_size"))):
-            value = OmegaConf.select(cfg, key)
-            if value is not None and value < 1:  # None: chosen automatically
-                raise ConfigError(f"{key}={value} must be >= 1")
-        if not (math.isfinite(cfg.train.lr) and cfg.train.lr > 0):
-            raise ConfigError(f"train.lr={cfg.train.lr} must be a finite number > 0")
+        check_counts(cfg, ("train.epochs", "train.batch_size", "eval.batch_size", "model.width",
+                           *(f"method.{k}" for k in cfg.method if k.endswith("batch_size"))))
+        check_rates(cfg, ("train.lr",))
         lr_factor(cfg.train, cfg.train.warmup_epochs)  # the first epoch after warm-up: raises on an unknown schedule
 
     def setup(self, device: torch.device) -> None:

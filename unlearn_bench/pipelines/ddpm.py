@@ -7,7 +7,6 @@ record."""
 from __future__ import annotations
 
 import copy
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,7 +35,15 @@ from unlearn_bench.generation.metrics import (
 from unlearn_bench.generation.sampling import check_sampling, sample_per_class
 from unlearn_bench.isolation import unlearn as isolated_unlearn
 from unlearn_bench.methods.base import Method, method_class
-from unlearn_bench.pipelines.base import Evaluation, Pipeline, References, register_pipeline, timed_unlearning
+from unlearn_bench.pipelines.base import (
+    Evaluation,
+    Pipeline,
+    References,
+    check_counts,
+    check_rates,
+    register_pipeline,
+    timed_unlearning,
+)
 from unlearn_bench.pipelines.classification import (
     data_payload,
     forget_sha,
@@ -102,14 +109,9 @@ class DDPMPipeline(Pipeline):
         resolve_model_name(cfg)
         select_device(cfg.device)
         check_sampling(cfg.task.sampling)
-        for key in ("task.train.iterations", "task.train.batch_size", "method.iterations", "method.batch_size",
-                    "train.epochs", "train.batch_size"):
-            if OmegaConf.select(cfg, key) < 1:
-                raise ConfigError(f"{key}={OmegaConf.select(cfg, key)} must be >= 1")
-        for key in ("task.train.lr", "method.lr", "train.lr"):
-            value = OmegaConf.select(cfg, key)
-            if not (math.isfinite(value) and value > 0):
-                raise ConfigError(f"{key}={value} must be a finite number > 0")
+        check_counts(cfg, ("task.train.iterations", "task.train.batch_size", "method.iterations", "method.batch_size",
+                           "train.epochs", "train.batch_size"))
+        check_rates(cfg, ("task.train.lr", "method.lr", "train.lr"))
         build_ddpm(cfg.task.unet, cfg.task.diffusion, cfg.data.in_chans, cfg.data.img_size, cfg.data.num_classes)
         weights = cfg.task.metrics.inception_weights
         if weights and not Path(weights).is_file():

@@ -9,7 +9,6 @@ report shows the metrics and the original's row."""
 from __future__ import annotations
 
 import logging
-import math
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +29,15 @@ from unlearn_bench.generation.sd.data import PromptImages, SDPrompts, SDView, ge
 from unlearn_bench.generation.sd.metrics import classifier_fns, detect_nudity, load_classifier, sd_metrics
 from unlearn_bench.generation.sd.pipeline import SDModel, get_pipeline, import_transformers
 from unlearn_bench.methods.base import Method, method_class
-from unlearn_bench.pipelines.base import Evaluation, Pipeline, References, register_pipeline, timed_unlearning
+from unlearn_bench.pipelines.base import (
+    Evaluation,
+    Pipeline,
+    References,
+    check_counts,
+    check_rates,
+    register_pipeline,
+    timed_unlearning,
+)
 from unlearn_bench.pipelines.classification import original_model, scenario_payload
 from unlearn_bench.pipelines.ddpm import check_full_class, fid_metric_name
 from unlearn_bench.runtime import seed_everything, select_device
@@ -157,11 +164,8 @@ class SDPipeline(Pipeline):
         if task.model != MODEL_NAME:
             raise ConfigError(f"task.model={task.model!r} is not supported by task=generation_sd; allowed: "
                               f"{MODEL_NAME}")
-        for key in ("task.sampling.steps", "task.sampling.num_per_prompt", "task.sampling.batch_size",
-                    "task.data.num_per_prompt", "method.batch_size", "method.iterations", "method.epochs"):
-            value = OmegaConf.select(cfg, key)
-            if value is not None and value < 1:
-                raise ConfigError(f"{key}={value} must be >= 1")
+        check_counts(cfg, ("task.sampling.steps", "task.sampling.num_per_prompt", "task.sampling.batch_size",
+                           "task.data.num_per_prompt", "method.batch_size", "method.iterations", "method.epochs"))
         if task.pipeline is None:
             raise ConfigError("task.pipeline is not set: give a local StableDiffusionPipeline folder (downloaded "
                               "beforehand; nothing is downloaded at run time) or task.pipeline=tiny")
@@ -189,8 +193,7 @@ class SDPipeline(Pipeline):
         if not 0 <= task.sampling.grid_per_prompt <= task.sampling.num_per_prompt:
             raise ConfigError(f"task.sampling.grid_per_prompt={task.sampling.grid_per_prompt} must be in [0, "
                               f"num_per_prompt={task.sampling.num_per_prompt}]")
-        if not (math.isfinite(cfg.method.lr) and cfg.method.lr > 0):
-            raise ConfigError(f"method.lr={cfg.method.lr} must be a finite number > 0")
+        check_rates(cfg, ("method.lr",))
         weights = task.metrics.inception_weights
         if weights and not Path(weights).is_file():
             raise ConfigError(f"task.metrics.inception_weights={weights!r} is not a file")
