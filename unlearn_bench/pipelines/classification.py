@@ -240,7 +240,8 @@ class ClassificationPipeline(Pipeline):
         for round_k in self.scenario.earlier_rounds():
             def build(previous: torch.nn.Module = model, round_k: int = round_k) -> torch.nn.Module:
                 view = self.view(self.round_task(round_k), method)
-                return check_finite_unlearned(method, previous, view)
+                return check_finite(isolated_unlearn(method, copy.deepcopy(previous), view,
+                                                     self.cfg.method_isolation), method.name)
 
             model, _ = self.cache.load_or_build("iterative", round_payload(self.cfg, self.task, round_k),
                                                 self.fresh_model(), build)
@@ -326,8 +327,3 @@ class ClassificationPipeline(Pipeline):
 
     def forget_idx(self) -> np.ndarray:
         return self.task.forget_idx
-
-
-def check_finite_unlearned(method: Method, model: torch.nn.Module, view: DataView) -> torch.nn.Module:
-    """``method`` applied to a copy of ``model``; DivergedError when it leaves NaN/inf weights."""
-    return check_finite(method.unlearn(copy.deepcopy(model), view), method.name)
