@@ -23,6 +23,7 @@ from unlearn_bench.errors import ConfigError, UserInputError
 from unlearn_bench.loggers import log_run
 from unlearn_bench.metrics.gap import avg_gap, gaps
 from unlearn_bench.pipelines import Evaluation, Pipeline, create_pipeline
+from unlearn_bench.pipelines.base import unbuilt
 from unlearn_bench.report import reading, render, summarize
 from unlearn_bench.results import RECORD_FILE, RunRecord, load_records, read_record, write_record
 from unlearn_bench.runtime import (
@@ -132,8 +133,7 @@ def run(cfg: DictConfig, output_dir: str | Path | None = None) -> RunRecord:
 
     # Failures are data: an exception below is recorded (status `failed`, its message) and the sweep goes on.
     status, error, result = "ok", None, Evaluation()
-    refs_meta = {"original": {"seconds": float("nan"), "cached": False},
-                 "retrain": {"seconds": float("nan"), "cached": False}}
+    refs_meta = {"original": unbuilt(), "retrain": unbuilt()}
     rte_s = eval_s = float("nan")
     try:
         refs = pipeline.references()

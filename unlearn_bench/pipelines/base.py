@@ -34,6 +34,11 @@ from unlearn_bench.methods.base import Method, create_method, method_names, meth
 from unlearn_bench.training import DivergedError
 
 
+def unbuilt() -> dict:
+    """The cache metadata of a reference model that was not built (no Retrain, or the run failed first)."""
+    return {"seconds": float("nan"), "cached": False}
+
+
 @dataclass
 class References:
     """The reference models of a run and their cache metadata (``seconds``, ``cached``, ``sha256``)."""
@@ -41,7 +46,7 @@ class References:
     original: Any
     original_meta: dict
     retrain: Any | None = None  # None: the task has no Retrain (Stable Diffusion)
-    retrain_meta: dict = field(default_factory=lambda: {"seconds": float("nan"), "cached": False})
+    retrain_meta: dict = field(default_factory=unbuilt)
 
 
 @dataclass

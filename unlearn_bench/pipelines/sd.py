@@ -37,6 +37,7 @@ from unlearn_bench.pipelines.base import (
     check_rates,
     register_pipeline,
     timed_unlearning,
+    unbuilt,
 )
 from unlearn_bench.pipelines.classification import original_model, scenario_payload
 from unlearn_bench.pipelines.ddpm import check_full_class, fid_metric_name
@@ -242,7 +243,7 @@ class SDPipeline(Pipeline):
             self.classifier_cached = meta["cached"]
         elif cfg.task.metrics.classifier is not None:
             self.classifier = load_classifier(cfg.task.metrics.classifier, self.device)
-        return References(original, {"seconds": float("nan"), "cached": False})
+        return References(original, unbuilt())
 
     def unlearn(self, method: Method, refs: References) -> tuple[Any | None, str | None, float]:
         generator = seed_everything(self.cfg.seed)
