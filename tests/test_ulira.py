@@ -10,6 +10,7 @@ from tests.conftest import compose_config
 from unlearn_bench.data.task import make_task
 from unlearn_bench.errors import ConfigError
 from unlearn_bench.models import create_model
+from unlearn_bench.runner import validate
 from unlearn_bench.runtime import prepare_model, seed_everything
 from unlearn_bench.training import train_from_scratch
 
@@ -47,9 +48,11 @@ def test_fix_variance_follows_lira_rule_and_few_shadows_are_refused():
     assert ulira.resolve_fix_variance(None, 8) and ulira.resolve_fix_variance(None, 126)
     assert not ulira.resolve_fix_variance(None, 128)
     assert not ulira.resolve_fix_variance(False, 8) and ulira.resolve_fix_variance(True, 256)
-    cfg = compose_config([*SETUP, "eval.ulira.num_shadows=3"])
+    cfg = compose_config([*SETUP, "eval=ulira", "eval.ulira.num_shadows=3"])
     with pytest.raises(ConfigError, match="num_shadows"):
         ulira.ulira_attack(cfg, None, {}, None, None, None)
+    with pytest.raises(ConfigError, match="eval.ulira.num_shadows=3 must be >= 4"):
+        validate(cfg)  # refused before any data is loaded or model trained
 
 
 @pytest.fixture(scope="module")

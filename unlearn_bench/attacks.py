@@ -67,7 +67,7 @@ from unlearn_bench.metrics.representation import knn_probe_accuracy, linear_cka
 from unlearn_bench.metrics.sure import weight_distance
 from unlearn_bench.runtime import autocast, resolve_eval_batch_size, seed_everything
 from unlearn_bench.training import DivergedError
-from unlearn_bench.ulira import derive_seed, ulira_attack
+from unlearn_bench.ulira import check_ulira_config, derive_seed, ulira_attack
 
 log = logging.getLogger(__name__)
 
@@ -163,6 +163,9 @@ class ULiRA(Attack):
     ``ULiRA_s``."""
 
     name, reruns_method = "ulira", True
+
+    def check(self, cfg: DictConfig) -> None:
+        check_ulira_config(cfg.eval.ulira)
 
     def run(self, ctx: AttackContext) -> AttackResult:
         metrics, arrays = ulira_attack(ctx.cfg, ctx.task, ctx.original_payload, ctx.fresh_model, ctx.unlearned,

@@ -90,6 +90,13 @@ def keep_matrix(num_shadows: int, n: int, seed: int) -> np.ndarray:
     return rng.uniform(size=(num_shadows, n)).argsort(0) < num_shadows // 2
 
 
+def check_ulira_config(ucfg: DictConfig) -> None:
+    """Raise ConfigError for a shadow count too small for LiRA's per-example Gaussian fits (run before training)."""
+    if not int(ucfg.num_shadows) >= 4:
+        raise ConfigError(f"eval.ulira.num_shadows={ucfg.num_shadows} must be >= 4 (each example needs >= 2 "
+                          "shadows per side for a Gaussian fit)")
+
+
 def resolve_fix_variance(fix_variance: bool | None, num_shadows: int) -> bool:
     """null = LiRA's rule (Carlini et al. 2022, §VI-A): a global variance when fewer than 64 shadows per side."""
     return num_shadows // 2 < 64 if fix_variance is None else bool(fix_variance)
@@ -162,9 +169,7 @@ def ulira_attack(cfg: DictConfig, task: Task, original_payload: dict, new_model:
     start = time.perf_counter()
     ucfg = cfg.eval.ulira
     num_shadows = int(ucfg.num_shadows)
-    if num_shadows < 4:
-        raise ConfigError(f"eval.ulira.num_shadows={num_shadows} must be >= 4 (each example needs >= 2 shadows "
-                          "per side for a Gaussian fit)")
+    check_ulira_config(ucfg)
     fix_variance = resolve_fix_variance(ucfg.fix_variance, num_shadows)
     recipe, amp = cfg.train, bool(cfg.train.amp)
     batch_size = resolve_eval_batch_size(cfg.eval.batch_size, task.device)
