@@ -7,8 +7,9 @@ harness's data and recipe, printed with the ratio sequential / vectorised:
 
 Each of the K models gets its own seed (initial weights, data order) and a random 90% subset of the train split (the
 sizes differ, as U-LiRA's halves do). ``--epochs`` shortens the recipe (the ratio is per step, so a few epochs
-measure it) and ``--subset`` caps the train split (Fashion-MNIST's 54,000 images); ``--device cuda`` on a GPU. A K=1
-round runs first, untimed (first-call allocations and oneDNN kernel creation). Measured tables, 2-core CPU:
+measure it) and ``--subset`` caps the train split (Fashion-MNIST's 54,000 images); ``--device cuda`` on a GPU;
+``--profile`` prints where the time goes per operator at the largest K. A K=1 round runs first, untimed (first-call
+allocations and oneDNN kernel creation). Measured tables, 2-core CPU:
 results/bench/ensemble_cpu.md.
 """
 
@@ -44,8 +45,15 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def _print_profile(title: str, fn: Callable[[], object], rows: int = 12) -> None:
+    """Where ``fn``'s time goes, per operator (self time): is the step bound by arithmetic or by overhead?"""
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        fn()
+    print(f"\n{title}\n" + prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=rows), flush=True)
+
+
 def bench(data: str, ks: list[int], epochs: int, subset: int | None, device_name: str, model: str | None,
-          paths: list[str], extra: list[str]) -> list[dict]:
+          paths: list[str], extra: list[str], profile: bool = False) -> list[dict]:
     overrides = [f"data={data}", "progress=false", f"device={device_name}", *extra]
     if model:
         overrides.append(f"model={model}")
@@ -85,6 +93,9 @@ def bench(data: str, ks: list[int], epochs: int, subset: int | None, device_name
         for path in paths:
             row[f"{path}_s"] = _timed(device, functools.partial(vectorised, path))
             row[f"{path}_ratio"] = row["sequential_s"] / row[f"{path}_s"]
+        if profile and k == max(ks):
+            for label, fn in [("sequential", sequential), *((p, functools.partial(vectorised, p)) for p in paths)]:
+                _print_profile(f"{data} {name} K={k} {label}", fn)
         return row
 
     paths = [p for p in paths if p != "grouped" or stacked_logits(create_model(
@@ -111,12 +122,14 @@ def main() -> None:
     parser.add_argument("--model", default=None)
     parser.add_argument("--paths", nargs="+", default=list(PATHS), choices=PATHS,
                         help="vectorised paths to time (grouped: small_cnn and lenet5 only)")
+    parser.add_argument("--profile", action="store_true",
+                        help="also print torch.profiler's per-operator self times at the largest K")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. train.batch_size=128")
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     for data in args.data:
         subset = args.fashion_subset if data.startswith("fashion") and args.subset is None else args.subset
-        bench(data, args.k, args.epochs, subset, args.device, args.model, args.paths, args.overrides)
+        bench(data, args.k, args.epochs, subset, args.device, args.model, args.paths, args.overrides, args.profile)
 
 
 if __name__ == "__main__":
