@@ -20,6 +20,7 @@ from unlearn_bench.methods.base import MethodConfig
 from unlearn_bench.methods.view import DataAccessError
 from unlearn_bench.models import create_model
 from unlearn_bench.runtime import seed_everything
+from unlearn_bench.ulira import unlearn_seeded
 
 
 class LeakedError(AssertionError):
@@ -125,3 +126,34 @@ def test_a_run_under_process_isolation_records_what_the_method_read(tmp_path):
     assert records["process"].data_read == records["none"].data_read == ["forget"]
     assert records["process"].run_key != records["none"].run_key  # its own record, not the in-process one skipped
     assert records["process"].config["method_isolation"] == "process"
+
+
+def test_an_attacks_rerun_of_the_method_is_held_to_the_runs_isolation(task, cfg):
+    """U-LiRA's shadows and the challenge's / KLoM's populations re-run the method through ``unlearn_seeded``: in
+    process the snoop finds the Task on the heap, in the run's ``process`` mode it cannot."""
+    with pytest.raises(LeakedError):
+        unlearn_seeded(snoop(heap=True), nn.Linear(1, 1), task, cfg.train, seed=0)
+    with pytest.raises(DataAccessError, match="may not read 'retain'"):
+        unlearn_seeded(snoop(heap=True), nn.Linear(1, 1), task, cfg.train, seed=0, isolation="process")
+
+
+@pytest.mark.slow
+def test_ulira_under_process_isolation_reruns_the_method_in_children_with_the_same_scores(tmp_path, monkeypatch):
+    """Through the runner: every U-LiRA shadow's unlearning runs in a child too (one child for the run, one per
+    shadow), and the attack's scores equal the in-process ones."""
+    import unlearn_bench.isolation as isolation
+    from unlearn_bench.runner import run
+
+    children = []
+    real_run_in_child = isolation._run_in_child
+    monkeypatch.setattr(isolation, "_run_in_child", lambda *a: children.append(a[0].name) or real_run_in_child(*a))
+    records = {}
+    for mode in ("none", "process"):
+        run_cfg = compose_config(["data=fake", "train.epochs=2", "method=ft", "method.epochs=1", "progress=false",
+                                  "eval=ulira", "eval.ulira.num_shadows=4", f"cache_dir={tmp_path / 'cache'}",
+                                  f"method_isolation={mode}"])
+        records[mode] = run(run_cfg, output_dir=tmp_path / mode)
+    assert records["none"].status == records["process"].status == "ok"
+    assert children == ["ft"] * 5
+    ulira_keys = [k for k in records["none"].metrics if k.startswith("ULiRA") and k != "ULiRA_s"]
+    assert ulira_keys and all(records["process"].metrics[k] == records["none"].metrics[k] for k in ulira_keys)

@@ -139,7 +139,7 @@ def population_unlearned(cfg: DictConfig, method_cfg: DictConfig, task: Task, or
     ``original``, seeded by (seed, population_seed, index) from a stream apart from the Retrain population's (not
     cached: it is the method's). Raises DivergedError when the method diverges."""
     return unlearn_seeded(create_method(method_cfg), original, task, cfg.train,
-                          derive_seed(cfg.seed, population_seed, _UNLEARN, index), progress)
+                          derive_seed(cfg.seed, population_seed, _UNLEARN, index), progress, cfg.method_isolation)
 
 
 def challenge_evaluation(cfg: DictConfig, task: Task, retrain_payload: dict, new_model: Callable[[], nn.Module],

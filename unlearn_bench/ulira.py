@@ -55,6 +55,7 @@ from unlearn_bench.config import ULiRAConfig
 from unlearn_bench.data.task import Task
 from unlearn_bench.errors import ConfigError
 from unlearn_bench.evaluation import predict
+from unlearn_bench.isolation import unlearn as isolated_unlearn
 from unlearn_bench.methods import DataView, Method, create_method
 from unlearn_bench.metrics.lira import (
     attack_auc,
@@ -118,11 +119,14 @@ def scaled_confidences(model: nn.Module, x: torch.Tensor, y: np.ndarray, batch_s
 
 
 def unlearn_seeded(method: Method, original: nn.Module, task: Task, recipe: DictConfig, seed: int,
-                   progress: bool = False) -> nn.Module:
+                   progress: bool = False, isolation: str = "none") -> nn.Module:
     """``method`` applied to a copy of ``original`` through a DataView of ``task``, everything seeded by ``seed``
-    (the global RNGs and the data-order generator), as the runner applies the run's method."""
+    (the global RNGs and the data-order generator), as the runner applies the run's method: in the run's
+    ``method_isolation`` mode (``isolation``) when it is the run's method, so an attack's re-runs are held to the
+    same data access as the run itself."""
     generator = seed_everything(seed)
-    return method.unlearn(copy.deepcopy(original), DataView.from_task(task, method.needs, recipe, generator, progress))
+    view = DataView.from_task(task, method.needs, recipe, generator, progress)
+    return isolated_unlearn(method, copy.deepcopy(original), view, isolation)
 
 
 def _nan_metrics(start: float) -> dict[str, float]:
@@ -220,7 +224,8 @@ def ulira_attack(cfg: DictConfig, task: Task, original_payload: dict, new_model:
         else:
             try:
                 shadow_unlearned = unlearn_seeded(create_method(cfg.method), original, shadow, recipe,
-                                                  derive_seed(cfg.seed, ucfg.seed, _UNLEARN, k), progress)
+                                                  derive_seed(cfg.seed, ucfg.seed, _UNLEARN, k), progress,
+                                                  cfg.method_isolation)
             except DivergedError as err:
                 log.warning("U-LiRA shadow %d: %s diverged (%s); U-LiRA metrics are NaN", k, cfg.method.name, err)
                 return _nan_metrics(start), {}
