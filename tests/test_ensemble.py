@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from omegaconf import OmegaConf
@@ -184,7 +185,6 @@ def _assert_same_states(a, b):
 def test_ulira_shadows_vectorised_match_the_sequential_ones(tmp_path):
     """eval.ulira.ensemble=true stores the shadow originals and retrained models under the sequential keys with the
     weights the sequential loop trains (different half sizes: ragged steps)."""
-    import numpy as np
 
     import unlearn_bench.ulira as ulira
 
@@ -218,13 +218,38 @@ def test_challenge_population_vectorised_matches_the_sequential_one(tmp_path):
         original = new_model()
         seed_everything(0)
         if flag:
-            challenge._build_population_vectorised(cfg, task, {"run": 0}, new_model, original,
-                                                   ModelCache(cfg.cache_dir))
+            challenge.build_retrain_population(cfg, task, {"run": 0}, new_model, original, 3, 0)
         else:
             challenge.challenge_evaluation(cfg, task, {"run": 0}, new_model, original.eval(), original)
         states[flag] = _cached_states(tmp_path / str(flag), "challenge_retrain")
         assert len(states[flag]) == 2
     _assert_same_states(states[False], states[True])
+
+
+@pytest.mark.parametrize("ensemble", [False, True])
+def test_klom_builds_its_retrain_population_vectorised_when_asked(monkeypatch, ensemble):
+    """eval.klom.ensemble=true trains the population's missing Retrains in vectorised passes (with KLoM's own size
+    and seed) before reading them; the method's own population is never vectorised."""
+    from types import SimpleNamespace
+
+    import unlearn_bench.attacks as attacks
+    from tests.conftest import compose_config
+
+    cfg = compose_config(["eval=deep", "eval.klom.num_models=3", "eval.klom.seed=7",
+                          f"eval.klom.ensemble={str(ensemble).lower()}"])
+    events = []
+    monkeypatch.setattr(attacks, "build_retrain_population", lambda *a: events.append(("built", a[-2:])))
+    monkeypatch.setattr(attacks, "population_retrain", lambda *a: events.append(("read", a[6])) or (None, ""))
+    monkeypatch.setattr(attacks, "population_unlearned", lambda *a: events.append(("unlearned", a[4])))
+    monkeypatch.setattr(attacks, "_margins", lambda *a: {"forget": np.zeros(2), "test": np.zeros(3)})
+    ctx = SimpleNamespace(cfg=cfg, task=None, retrain_payload={}, fresh_model=None, original=None, retrain=None,
+                          progress=False, batch_size=8)
+    klom = attacks.KLoM()
+    klom._population(ctx, None)
+    klom._population(ctx, cfg.method)
+    built = [("built", (3, 7))] if ensemble else []
+    assert events == [*built, ("read", 0), ("read", 1), ("read", 2), ("unlearned", 0), ("unlearned", 1),
+                      ("unlearned", 2)]
 
 
 @pytest.mark.parametrize("vectorised", [False, True])

@@ -28,7 +28,8 @@ in this run as ``<Name>_s`` (reference scores included when they were computed, 
   App. E.1; Rinberg et al., "Data Unlearning Beyond Uniform Forgetting via Diffusing the Forget Set", 2026, EasyDUB):
   per example the KL divergence of margins (``metrics.klom``) between N runs of the method on the original (the
   challenge's unlearned population and seeds) and N Retrains (the challenge's cached Retrain population, shared with
-  ``eval=challenge`` when the seeds agree). ``KLoM_f`` (mean over D_f), ``KLoM_f_p50``, ``KLoM_f_p95``, ``KLoM_test``
+  ``eval=challenge`` when the seeds agree; trained in vectorised passes with ``eval.klom.ensemble=true``).
+  ``KLoM_f`` (mean over D_f), ``KLoM_f_p50``, ``KLoM_f_p95``, ``KLoM_test``
   (mean over the test split). Retrain's own score is N further retrainings against the population (the floor that N
   models can resolve, cached per seed); the original's is the original's margins as a point mass (the method that does
   nothing). Arrays: ``klom_f`` (per example), also the original's and Retrain's (prefixed).
@@ -50,6 +51,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from unlearn_bench.challenge_eval import (
+    build_retrain_population,
     challenge_evaluation,
     check_challenge_config,
     population_retrain,
@@ -334,6 +336,9 @@ class KLoM(Attack):
     def _population(self, ctx: AttackContext, method_cfg: DictConfig | None) -> dict[str, np.ndarray]:
         """Margins (models x examples) of the Retrain population (``method_cfg`` None) or of N runs of a method."""
         kcfg, amp = ctx.cfg.eval.klom, bool(ctx.cfg.train.amp)
+        if method_cfg is None and kcfg.ensemble:
+            build_retrain_population(ctx.cfg, ctx.task, ctx.retrain_payload, ctx.fresh_model, ctx.original,
+                                     int(kcfg.num_models), int(kcfg.seed))
         per_model = []
         for i in range(int(kcfg.num_models)):
             if method_cfg is None:

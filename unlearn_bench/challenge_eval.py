@@ -92,27 +92,26 @@ def _nan_result(start: float, arrays: dict[str, np.ndarray]) -> tuple[dict[str, 
     return {**dict.fromkeys(METRIC_KEYS, float("nan")), "Challenge_s": time.perf_counter() - start}, arrays
 
 
-def _build_population_vectorised(cfg: DictConfig, task: Task, retrain_payload: dict,
-                                 new_model: Callable[[], nn.Module], original: nn.Module, cache: ModelCache) -> None:
-    """``eval.challenge.ensemble``: train the missing Retrain population (indices >= 1) in vectorised passes
-    (unlearn_bench/ensemble.py), seeded as ``unlearn_seeded`` seeds the ``retrain`` method (global seed, then
-    ``reset_parameters`` of a copy of the original, then the D_r order from the generator) and cached under the same
-    keys, so the loop below loads them."""
+def build_retrain_population(cfg: DictConfig, task: Task, retrain_payload: dict, new_model: Callable[[], nn.Module],
+                             original: nn.Module, num_models: int, population_seed: int) -> None:
+    """``eval.challenge.ensemble`` / ``eval.klom.ensemble``: train the missing models 1 .. num_models - 1 of the
+    Retrain population in vectorised passes (unlearn_bench/ensemble.py), seeded as ``unlearn_seeded`` seeds the
+    ``retrain`` method (global seed, then ``reset_parameters`` of a copy of the original, then the D_r order from the
+    generator) and cached under ``population_retrain``'s keys, so that it loads them."""
     from unlearn_bench.ensemble import EnsembleJob, build_cached
     from unlearn_bench.models import reset_parameters
     from unlearn_bench.runtime import seed_everything
 
-    challenge_cfg, recipe = cfg.eval.challenge, cfg.train
-    population_seed = int(challenge_cfg.seed)
+    recipe = cfg.train
     jobs = []
-    for i in range(1, int(challenge_cfg.num_models)):
+    for i in range(1, num_models):
         def prepare(i=i):
             generator = seed_everything(derive_seed(cfg.seed, population_seed, _RETRAIN, i))
             model = reset_parameters(copy.deepcopy(original))
             return model, lambda: task.loader("retain", recipe.batch_size, generator=generator)
         jobs.append(EnsembleJob("challenge_retrain",
                                 {**retrain_payload, "challenge": {"index": i, "seed": population_seed}}, prepare))
-    build_cached(cache, jobs, new_model, recipe, desc="challenge Retrains")
+    build_cached(ModelCache(cfg.cache_dir), jobs, new_model, recipe, desc="Retrain population")
 
 
 def population_retrain(cfg: DictConfig, task: Task, retrain_payload: dict, new_model: Callable[[], nn.Module],
@@ -156,14 +155,13 @@ def challenge_evaluation(cfg: DictConfig, task: Task, retrain_payload: dict, new
     num_models, population_seed = int(challenge_cfg.num_models), int(challenge_cfg.seed)
     amp = bool(cfg.train.amp)
     batch_size = resolve_eval_batch_size(cfg.eval.batch_size, task.device)
-    cache = ModelCache(cfg.cache_dir)
     phi = {side: np.full((num_models, len(task.forget_idx)), np.nan) for side in _POPULATIONS}
     retain_acc = {side: np.full(num_models, np.nan) for side in _POPULATIONS}
     test_acc = {side: np.full(num_models, np.nan) for side in _POPULATIONS}
     log.info("challenge: %d retrained and %d unlearned models (method %s)", num_models, num_models, cfg.method.name)
 
-    if challenge_cfg.get("ensemble", False):
-        _build_population_vectorised(cfg, task, retrain_payload, new_model, original, cache)
+    if challenge_cfg.ensemble:
+        build_retrain_population(cfg, task, retrain_payload, new_model, original, num_models, population_seed)
 
     for i in range(num_models):
         model_start = time.perf_counter()

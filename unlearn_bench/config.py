@@ -164,6 +164,8 @@ class KLoMConfig:
     estimator: str = "binned"  # binned (EasyDUB's reference code) | gaussian (normal fits; for a few models)
     bins: int = 20  # binned: EasyDUB reference code klom.py, bin_count=20
     seed: int = 0  # harness choice: the population seed, eval.challenge.seed's default so the Retrains are shared
+    # The Retrain population in vectorised passes (unlearn_bench/ensemble.py); same model cache keys.
+    ensemble: bool = False  # harness choice: off (sequential), on CPU the small CNN is compute-bound (bench_ensemble)
 
 
 @dataclass
