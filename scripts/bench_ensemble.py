@@ -27,7 +27,7 @@ from unlearn_bench.compose import compose_config
 from unlearn_bench.data.task import make_task
 from unlearn_bench.ensemble import PATHS, fit_ensemble
 from unlearn_bench.models import create_model
-from unlearn_bench.runtime import prepare_model, resolve_amp, seed_everything, select_device
+from unlearn_bench.runtime import prepare_model, provenance, resolve_amp, seed_everything, select_device
 from unlearn_bench.stacked import stacked_logits
 from unlearn_bench.training import train_from_scratch
 
@@ -126,7 +126,7 @@ def main() -> None:
                         help="also print torch.profiler's per-operator self times at the largest K")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. train.batch_size=128")
     args = parser.parse_args()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print(provenance())
     for data in args.data:
         subset = args.fashion_subset if data.startswith("fashion") and args.subset is None else args.subset
         bench(data, args.k, args.epochs, subset, args.device, args.model, args.paths, args.overrides, args.profile)

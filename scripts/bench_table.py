@@ -22,6 +22,7 @@ from pathlib import Path
 
 from unlearn_bench.compose import compose_config
 from unlearn_bench.runner import run
+from unlearn_bench.runtime import provenance
 
 PHASES = ("references", "unlearning", "evaluation", "attacks", "other")
 
@@ -50,6 +51,7 @@ def main() -> None:
     parser.add_argument("--cache", default=None, help="cache folder (default: a new temp folder = cold)")
     parser.add_argument("overrides", nargs="*")
     args = parser.parse_args()
+    print(provenance(), flush=True)
     logging.basicConfig(level=logging.WARNING)
     methods = args.methods or (["retrain", "ft", "ga"] if args.quick else ["retrain", "ft", "ga", "rl", "salun"])
     base = ["data=fmnist_bench", "model=lenet5", "scenario=random10", "seed=0", "progress=false", "eval=ulira",

@@ -34,7 +34,15 @@ from unlearn_bench.compose import compose_config
 from unlearn_bench.data.loader import iterate_batches
 from unlearn_bench.ensemble import fit_ensemble
 from unlearn_bench.models import create_model
-from unlearn_bench.runtime import autocast, configure_backends, peak_memory_mb, prepare_model, seed_everything
+from unlearn_bench.runtime import (
+    autocast,
+    configure_backends,
+    git_rev,
+    peak_memory_mb,
+    prepare_model,
+    provenance,
+    seed_everything,
+)
 from unlearn_bench.training import cross_entropy, sgd, train_from_scratch
 
 CIFAR_MEAN, CIFAR_STD = [0.4914, 0.4822, 0.4465], [0.2470, 0.2435, 0.2616]
@@ -225,7 +233,9 @@ def main() -> None:
     device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device)
     configure_backends(device)
     report = {"device": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
-              "torch": torch.__version__, "smoke": args.smoke, "threads": torch.get_num_threads(), "errors": {}}
+              "torch": torch.__version__, "git_rev": git_rev(), "smoke": args.smoke, "threads": torch.get_num_threads(),
+              "errors": {}}
+    print(provenance(), flush=True)
     checks: dict[str, Callable] = {"loader": lambda: check_loader(device, args.smoke, args.compile_cpu),
                                    "retrain_epoch": lambda: check_retrain_epoch(device, args.smoke),
                                    "ensemble": lambda: check_ensemble(device, args.smoke),

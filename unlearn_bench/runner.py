@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import subprocess
 import time
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from unlearn_bench.report import reading, render, summarize
 from unlearn_bench.results import RECORD_FILE, RunRecord, load_records, read_record, write_record
 from unlearn_bench.runtime import (
     configure_backends,
+    git_rev,
     peak_memory_mb,
     resolve_amp,
     resolve_eval_batch_size,
@@ -81,15 +81,6 @@ def versions(pipeline: Pipeline) -> dict[str, str]:
 
     return {"unlearn_bench": unlearn_bench.__version__, "torch": torch.__version__, "hydra": hydra.__version__,
             "sklearn": sklearn.__version__, "numpy": np.__version__, **pipeline.versions()}
-
-
-def git_rev() -> str | None:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-                             cwd=Path(__file__).parent)
-        return out.stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        return None
 
 
 def config_options() -> dict[str, str]:

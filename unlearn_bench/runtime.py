@@ -6,7 +6,9 @@ import contextlib
 import random
 import re
 import resource
+import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -85,3 +87,20 @@ def peak_memory_mb(device: torch.device) -> dict[str, float]:
     if device.type == "cuda":
         out["cuda_max_allocated_mb"] = torch.cuda.max_memory_allocated(device) / 1024**2
     return out
+
+
+def git_rev() -> str | None:
+    """The git revision of the imported ``unlearn_bench`` (not of the working directory), None outside a checkout."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                             cwd=Path(__file__).parent)
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def provenance() -> str:
+    """Which code a benchmark ran: the imported package's folder and revision, torch and its thread count (a script
+    run by path imports the installed ``unlearn_bench``, which need not be the checkout it sits in)."""
+    return (f"unlearn_bench {Path(__file__).parent} at {git_rev() or 'no git revision'}, torch {torch.__version__}, "
+            f"{torch.get_num_threads()} threads")
