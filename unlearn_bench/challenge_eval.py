@@ -92,6 +92,11 @@ def _nan_result(start: float, arrays: dict[str, np.ndarray]) -> tuple[dict[str, 
     return {**dict.fromkeys(METRIC_KEYS, float("nan")), "Challenge_s": time.perf_counter() - start}, arrays
 
 
+def _population_payload(retrain_payload: dict, index: int, population_seed: int) -> dict:
+    """The cache key of model ``index`` of the Retrain population, whether trained alone or in a vectorised pass."""
+    return {**retrain_payload, "challenge": {"index": index, "seed": population_seed}}
+
+
 def build_retrain_population(cfg: DictConfig, task: Task, retrain_payload: dict, new_model: Callable[[], nn.Module],
                              original: nn.Module, num_models: int, population_seed: int) -> None:
     """``eval.challenge.ensemble`` / ``eval.klom.ensemble``: train the missing models 1 .. num_models - 1 of the
@@ -109,8 +114,7 @@ def build_retrain_population(cfg: DictConfig, task: Task, retrain_payload: dict,
             generator = seed_everything(derive_seed(cfg.seed, population_seed, _RETRAIN, i))
             model = reset_parameters(copy.deepcopy(original))
             return model, lambda: task.loader("retain", recipe.batch_size, generator=generator)
-        jobs.append(EnsembleJob("challenge_retrain",
-                                {**retrain_payload, "challenge": {"index": i, "seed": population_seed}}, prepare))
+        jobs.append(EnsembleJob("challenge_retrain", _population_payload(retrain_payload, i, population_seed), prepare))
     build_cached(ModelCache(cfg.cache_dir), jobs, new_model, recipe, desc="Retrain population")
 
 
@@ -127,7 +131,7 @@ def population_retrain(cfg: DictConfig, task: Task, retrain_payload: dict, new_m
     retrain_cls = method_class("retrain")
     retrain_method = retrain_cls(retrain_cls.Config())
     model, meta = ModelCache(cfg.cache_dir).load_or_build(
-        "challenge_retrain", {**retrain_payload, "challenge": {"index": index, "seed": population_seed}}, new_model(),
+        "challenge_retrain", _population_payload(retrain_payload, index, population_seed), new_model(),
         lambda: unlearn_seeded(retrain_method, original, task, cfg.train, seed, progress))
     return model, "cached" if meta["cached"] else "trained"
 

@@ -43,7 +43,7 @@ import dataclasses
 import hashlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import torch
@@ -53,6 +53,7 @@ from torch import nn
 from unlearn_bench.cache import ModelCache
 from unlearn_bench.config import ULiRAConfig
 from unlearn_bench.data.task import Task
+from unlearn_bench.ensemble import EnsembleJob
 from unlearn_bench.errors import ConfigError
 from unlearn_bench.evaluation import predict
 from unlearn_bench.isolation import unlearn as isolated_unlearn
@@ -133,31 +134,38 @@ def _nan_metrics(start: float) -> dict[str, float]:
     return {**dict.fromkeys(METRIC_KEYS, float("nan")), "ULiRA_s": time.perf_counter() - start}
 
 
-def _build_shadows_vectorised(cfg: DictConfig, task: Task, original_payload: dict, new_model: Callable[[], nn.Module],
-                              keep: np.ndarray, in_forget: np.ndarray, cache: ModelCache) -> None:
-    """``eval.ulira.ensemble``: train the missing shadow originals and retrained models in vectorised passes
-    (unlearn_bench/ensemble.py), seeded and cached exactly as the sequential loop below, which then loads them."""
-    from unlearn_bench.ensemble import EnsembleJob, build_cached
+@dataclasses.dataclass
+class _Shadow:
+    """Shadow k: its task (restricted to the half H_k) and its two reference models as cache jobs, the original on
+    H_k and the retrained model on H_k \\ F_k, each seeded from its own stream (protocol step 2)."""
 
+    k: int
+    task: Task
+    original: EnsembleJob
+    retrained: EnsembleJob
+
+
+def _shadows(cfg: DictConfig, task: Task, original_payload: dict, new_model: Callable[[], nn.Module],
+             keep: np.ndarray, in_forget: np.ndarray) -> Iterator[_Shadow]:
+    """The shadows with at least one forget example in their half (the others are used by no example), one at a time
+    (each holds a copy of its half). Their jobs' ``prepare()`` seeds, builds and feeds the model exactly as it is
+    trained, so the sequential loop and ``eval.ulira.ensemble``'s vectorised passes train and cache the same models."""
     ucfg, recipe = cfg.eval.ulira, cfg.train
     num_shadows = int(ucfg.num_shadows)
-    jobs = []
-    for k in range(num_shadows):
-        if not in_forget[k].any():
-            continue
+    for k in np.flatnonzero(in_forget.any(1)):
         half = np.flatnonzero(keep[k])
         shadow = restrict_task(task, half)
-        tag = {"shadow": k, "num_shadows": num_shadows, "seed": int(ucfg.seed), "half_sha256": _sha(half)}
-        for kind, stream, split, payload in (
-                ("ulira_original", _ORIGINAL, "train", {**original_payload, "ulira": tag}),
-                ("ulira_retrain", _RETRAIN, "retain",
-                 {**original_payload, "ulira": {**tag, "forget_sha256": _sha(task.forget_idx[in_forget[k]])}})):
-            def prepare(shadow=shadow, k=k, stream=stream, split=split):
+        tag = {"shadow": int(k), "num_shadows": num_shadows, "seed": int(ucfg.seed), "half_sha256": _sha(half)}
+
+        def job(kind: str, stream: int, split: str, tag: dict, shadow: Task = shadow, k: int = int(k)) -> EnsembleJob:
+            def prepare() -> tuple[nn.Module, Callable]:
                 generator = seed_everything(derive_seed(cfg.seed, ucfg.seed, stream, k))
-                model = new_model()
-                return model, lambda: shadow.loader(split, recipe.batch_size, generator=generator)
-            jobs.append(EnsembleJob(kind, payload, prepare))
-    build_cached(cache, jobs, new_model, recipe, desc="U-LiRA shadows")
+                return new_model(), lambda: shadow.loader(split, recipe.batch_size, generator=generator)
+            return EnsembleJob(kind, {**original_payload, "ulira": tag}, prepare)
+
+        retrained_tag = {**tag, "forget_sha256": _sha(task.forget_idx[in_forget[k]])}
+        yield _Shadow(int(k), shadow, job("ulira_original", _ORIGINAL, "train", tag),
+                      job("ulira_retrain", _RETRAIN, "retain", retrained_tag))
 
 
 def ulira_attack(cfg: DictConfig, task: Task, original_payload: dict, new_model: Callable[[], nn.Module],
@@ -190,40 +198,29 @@ def ulira_attack(cfg: DictConfig, task: Task, original_payload: dict, new_model:
     log.info("U-LiRA: %d shadows (%d per side per example), fix_variance=%s, method %s", num_shadows,
              num_shadows // 2, fix_variance, cfg.method.name)
 
-    if ucfg.get("ensemble", False):
-        _build_shadows_vectorised(cfg, task, original_payload, new_model, keep, in_forget, cache)
+    if ucfg.ensemble:
+        from unlearn_bench.ensemble import build_cached
 
-    for k in range(num_shadows):
-        if not in_forget[k].any():
-            log.info("U-LiRA shadow %d/%d: no forget example in its half, skipped", k + 1, num_shadows)
-            continue
-        shadow_start = time.perf_counter()
-        half = np.flatnonzero(keep[k])
-        shadow = restrict_task(task, half)
-        tag = {"shadow": k, "num_shadows": num_shadows, "seed": int(ucfg.seed), "half_sha256": _sha(half)}
+        jobs = [job for s in _shadows(cfg, task, original_payload, new_model, keep, in_forget)
+                for job in (s.original, s.retrained)]
+        build_cached(cache, jobs, new_model, recipe, desc="U-LiRA shadows")
 
-        def train_original(shadow=shadow, k=k) -> nn.Module:
-            generator = seed_everything(derive_seed(cfg.seed, ucfg.seed, _ORIGINAL, k))
-            return train_from_scratch(new_model(), lambda: shadow.loader("train", recipe.batch_size,
-                                                                         generator=generator),
-                                      recipe, desc=f"ulira original {k}", progress=progress)
+    for k in np.flatnonzero(~in_forget.any(1)):
+        log.info("U-LiRA shadow %d/%d: no forget example in its half, skipped", k + 1, num_shadows)
+    for s in _shadows(cfg, task, original_payload, new_model, keep, in_forget):
+        k, shadow_start = s.k, time.perf_counter()
 
-        def train_retrained(shadow=shadow, k=k) -> nn.Module:
-            generator = seed_everything(derive_seed(cfg.seed, ucfg.seed, _RETRAIN, k))
-            return train_from_scratch(new_model(), lambda: shadow.loader("retain", recipe.batch_size,
-                                                                         generator=generator),
-                                      recipe, desc=f"ulira retrain {k}", progress=progress)
+        def load_or_train(job: EnsembleJob, desc: str) -> tuple[nn.Module, dict]:
+            return cache.load_or_build(job.kind, job.payload, new_model(),
+                                       lambda: train_from_scratch(*job.prepare(), recipe, desc=desc, progress=progress))
 
-        original, original_meta = cache.load_or_build(
-            "ulira_original", {**original_payload, "ulira": tag}, new_model(), train_original)
-        retrained, retrained_meta = cache.load_or_build(
-            "ulira_retrain", {**original_payload, "ulira": {**tag, "forget_sha256": _sha(forget_idx[in_forget[k]])}},
-            new_model(), train_retrained)
+        original, original_meta = load_or_train(s.original, f"ulira original {k}")
+        retrained, retrained_meta = load_or_train(s.retrained, f"ulira retrain {k}")
         if is_retrain:
             shadow_unlearned = retrained
         else:
             try:
-                shadow_unlearned = unlearn_seeded(create_method(cfg.method), original, shadow, recipe,
+                shadow_unlearned = unlearn_seeded(create_method(cfg.method), original, s.task, recipe,
                                                   derive_seed(cfg.seed, ucfg.seed, _UNLEARN, k), progress,
                                                   cfg.method_isolation)
             except DivergedError as err:
@@ -234,7 +231,7 @@ def ulira_attack(cfg: DictConfig, task: Task, original_payload: dict, new_model:
         unlearned_phi[k, cols] = scaled_confidences(shadow_unlearned, shadow_forget_x, forget_y[cols], batch_size, amp)
         retrained_phi[k, cols] = scaled_confidences(retrained, shadow_forget_x, forget_y[cols], batch_size, amp)
         log.info("U-LiRA shadow %d/%d: |H|=%d |F|=%d original %s, retrained %s, %.1f s", k + 1, num_shadows,
-                 len(half), int(cols.sum()), "cached" if original_meta["cached"] else "trained",
+                 len(s.task.train_y), int(cols.sum()), "cached" if original_meta["cached"] else "trained",
                  "cached" if retrained_meta["cached"] else "trained", time.perf_counter() - shadow_start)
         del original, retrained, shadow_unlearned
 
