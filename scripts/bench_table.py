@@ -20,17 +20,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from unlearn_bench.compose import compose_config
+from unlearn_bench.compose import compose_config, data_preset
 from unlearn_bench.runner import run
 from unlearn_bench.runtime import provenance
 
 PHASES = ("references", "unlearning", "evaluation", "attacks", "other")
-
-
-def _method_override(method: str) -> str:
-    """The benchmark's tuned preset for random forgetting (conf/method/fmnist/random/) where there is one."""
-    preset = Path(__file__).resolve().parents[1] / "conf" / "method" / "fmnist" / "random" / f"{method}.yaml"
-    return f"method=fmnist/random/{method}" if preset.exists() else f"method={method}"
 
 
 def breakdown(record) -> dict[str, float]:
@@ -64,8 +58,9 @@ def main() -> None:
     for phase_name in ("cold", "warm"):
         rows, start = [], time.perf_counter()
         for method in methods:
-            cfg = compose_config([*base, _method_override(method), f"cache_dir={cache}", "skip_existing=false",
-                                  *args.overrides])
+            # the benchmark's tuned preset for random forgetting (conf/method/fmnist/random/) where there is one
+            cfg = compose_config([*base, f"method={data_preset('fmnist/random', method)}", f"cache_dir={cache}",
+                                  "skip_existing=false", *args.overrides])
             record = run(cfg, out_root / phase_name / method)
             if record.status != "ok":
                 print(f"  {method}: status {record.status} ({record.error})")
