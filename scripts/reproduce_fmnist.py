@@ -1,219 +1,313 @@
-"""The CPU benchmark on real Fashion-MNIST (``make reproduce-fmnist``): tune every method against Retrain, report it
-on held-out seeds, and test each paper's headline claim. Everything lands in results/fmnist/.
+"""The CPU benchmark on real Fashion-MNIST (``make reproduce-fmnist``): tune every method against Retrain in every
+setting, report it on ten held-out seeds, and test each paper's claim by paired tests. Lands in results/fmnist/.
 
 The regime (results/fmnist/README.md): ``data=fmnist_bench`` (a fixed 4,000-image subset, the full test set) and
-``model=lenet5``, trained 60 epochs without augmentation, memorise their training images (train ~100%, test ~84%),
-so the original and Retrain differ (random 10%: UA 0 vs ~14, MIA-Efficacy ~2 vs ~20) and a method can beat doing
-nothing.
+``model=lenet5``, trained 60 epochs without augmentation, memorise their training images, so the original and
+Retrain differ and a method can beat doing nothing.
 
-Stages (each skips what the cache and the sweep folders already hold):
-1. ``tune``: per method and scenario kind (random: random10; class-wise: class 0), the search of ``tune=<method>``
-   (conf/tune/: the papers' ranges) on the tuning seed, grid mode (SURE: 30 TPE trials; its grid has 120 points),
-   minimising SalUn's Avg. Gap; the best trial becomes the data preset conf/method/fmnist/<kind>/<method>.yaml.
-2. ``eval``: Retrain and every method with its preset on the held-out seeds, for random10, random30, random50
-   (random presets), classwise and subclass (fmnist5_bench, sneaker; class-wise presets), and the shifted
-   evaluations gn1 / et1 of class-wise forgetting (Forget Vector §6.2).
-3. ``report``: one table per scenario (mean ± std, 95% interval, separation), tuning.md and claims.md.
+The protocol, per setting (random10, classwise, random50, random30, subclass, in that order: the claims' settings
+first), each stage resumable (the run cache skips finished runs; the committed outputs skip finished work):
+1. ``tune``: every method gets the same search: TPE (optuna, seeded, 3 random start-up trials) over its space in
+   conf/tune/<method>.yaml (``tune.bayes``: the papers' ranges, widened where an optimum sat on an edge), TRIALS
+   trials, each scored by the mean Avg. Gap to Retrain over the tuning seeds 0 and 1 (a collapsed, diverged or
+   failed run scores 100). The best trial becomes conf/method/fmnist/<setting>/<method>.yaml; every trial goes to
+   results/fmnist/tuning/<setting>.csv.
+2. ``eval``: Retrain and every preset on the held-out seeds 2..11 (each seed its own original, Retrain and forget
+   set); one row per (method, seed) in results/fmnist/seeds/<setting>.csv. ``classwise_gn1``: Retrain, FT, RL and
+   GA (Forget Vector Fig. 2 / A1) under Gaussian noise on the class-wise presets.
+3. ``report``: from the per-seed CSVs alone: one table per setting, overview.md, tuning.md and claims.md.
 
-    python scripts/reproduce_fmnist.py                     # all stages, 2 processes
-    python scripts/reproduce_fmnist.py --stages report     # tables and claims again from the sweeps
+Runs go to two worker processes (``--jobs``) of one intra-op thread each, each importing the package once.
+
+    python scripts/reproduce_fmnist.py                              # all stages, every setting
+    python scripts/reproduce_fmnist.py --settings random10 --stages tune,eval
+    python scripts/reproduce_fmnist.py --stages report              # tables and claims from the committed CSVs
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import multiprocessing
 import os
-import shlex
-import subprocess
 import sys
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = Path("results/fmnist")
+RESULTS = ROOT / "results" / "fmnist"
+PRESETS = ROOT / "conf" / "method" / "fmnist"
 REGIME = {data: [f"data={data}", "model=lenet5"] for data in ("fmnist_bench", "fmnist5_bench")}
-# Tuned methods and their search mode; the paper option each kind's search starts from (its per-setting values).
-TUNED = {"ft": "grid", "rl": "grid", "ga": "grid", "l1_sparse": "grid", "salun": "grid", "scrub": "grid",
-         "ssd": "grid", "unlink": "grid", "jit": "grid", "forget_vector": "grid", "sure": "bayes"}
-BASE_OPTION = {"random": {"jit": "jit_random", "forget_vector": "forget_vector_random", "ssd": "ssd_random"},
-               "classwise": {}}
+METHODS = ("ft", "rl", "ga", "l1_sparse", "salun", "neggrad_plus", "iu", "bs", "be", "scrub", "ssd", "unlink", "jit",
+           "forget_vector", "sure")
+# The paper option each setting's search starts from where the method has one per kind of forgetting.
+RANDOM_OPTION = {"jit": "jit_random", "forget_vector": "forget_vector_random", "ssd": "ssd_random"}
 # 3,600 training images, 1/12.5 of the papers' CIFAR-10 45,000: the SalUn-family methods' batch 256 would leave
 # them an eighth of the paper's optimiser steps per epoch (2 per epoch on a random 10% D_f); 32 restores them.
 SMALL_BATCH = {"ft", "rl", "ga", "l1_sparse", "salun"}
-TUNE_SCENARIO = {"random": ["scenario=random10"], "classwise": ["scenario=classwise"]}
-# Reported scenario -> (data, preset kind, overrides).
-SCENARIOS = {
-    "random10": ("fmnist_bench", "random", ["scenario=random10"]),
-    "random30": ("fmnist_bench", "random", ["scenario=random30"]),
-    "random50": ("fmnist_bench", "random", ["scenario=random50"]),
-    "classwise": ("fmnist_bench", "classwise", ["scenario=classwise"]),
-    "subclass": ("fmnist5_bench", "classwise", ["scenario=subclass", "scenario.subclass=sneaker"]),
+# Setting -> (data, base options, overrides); the order is the order they run in.
+SETTINGS = {
+    "random10": ("fmnist_bench", RANDOM_OPTION, ["scenario=random10"]),
+    "classwise": ("fmnist_bench", {}, ["scenario=classwise"]),
+    "random50": ("fmnist_bench", RANDOM_OPTION, ["scenario=random50"]),
+    "random30": ("fmnist_bench", RANDOM_OPTION, ["scenario=random30"]),
+    "subclass": ("fmnist5_bench", {"jit": "jit_subclass"},
+                 ["scenario=subclass", "scenario.subclass=sneaker"]),
 }
-SHIFTS = ("gn1", "et1")
-SEEDS_NOTE = "1, 2, 3 (presets tuned on seed 0); mean ± std (gap to Retrain), Avg. Gap with its 95% interval"
-SHIFT_METHODS = ("ft", "rl", "salun", "scrub", "forget_vector")
+# Evaluated under a shift with another setting's presets: name -> (setting, eval option, methods).
+SHIFTED = {"classwise_gn1": ("classwise", "gn1", ("ft", "rl", "ga"))}
+TUNE_SEEDS = (0, 1)
+HELD_OUT_SEEDS = tuple(range(2, 12))
+TRIALS = 6
+STARTUP_TRIALS = 3
+TPE_SEED = 0
+PROTOCOL = (f"protocol: TPE (seed {TPE_SEED}, {STARTUP_TRIALS} random start-up trials), {TRIALS} trials, objective "
+            f"the mean Avg. Gap over tuning seeds {', '.join(map(str, TUNE_SEEDS))}")
+SEED_COLUMNS = ["setting", "method", "seed", "status", "UA", "RA", "TA", "MIA", "gap_UA", "gap_RA", "gap_TA", "gap_MIA",
+                "avg_gap", "rte_s", "data_access", "training_free", "preset", "preset_sha"]
 
 
-def python_m(*args: str) -> list[str]:
-    return [sys.executable, "-m", *args]
+# --- worker side: one process per job slot, the package imported once -----------------------------------------------
+
+def _init_worker() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+    os.chdir(ROOT)
 
 
-def run_logged(cmd: list[str], log: Path) -> str | None:
-    """Run ``cmd`` from the repo root (one intra-op thread: the benchmark runs jobs side by side), its output into
-    ``log``; None, or what failed and where its log is."""
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("w") as out:
-        done = subprocess.run(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-                              env={**os.environ, "OMP_NUM_THREADS": "1"})
-    return f"failed ({done.returncode}): {shlex.join(cmd)}; see {log}" if done.returncode else None
+def run_one(overrides: list[str], output_dir: str) -> dict:
+    """One run through ``runner.run`` (skips a recorded run): its status, metrics, gaps, objective and timings."""
+    from unlearn_bench.compose import compose_config
+    from unlearn_bench.runner import run
+    from unlearn_bench.tune import objective
+
+    cfg = compose_config([*overrides, "progress=false"])
+    record = run(cfg, output_dir=output_dir)
+    return {"status": record.status, "metrics": record.metrics, "gaps": record.gaps, "avg_gap": record.avg_gap,
+            "objective": objective(record.status, record.gaps, cfg.tune), "rte_s": record.rte_s,
+            "wall_s": record.wall_s, "data_access": ",".join(record.data_access),
+            "training_free": record.training_free, "original_metrics": record.original_metrics,
+            "retrain_metrics": record.retrain_metrics, "original_train_s": record.original_train_s,
+            "retrain_train_s": record.retrain_train_s}
 
 
-def parallel(jobs: list[tuple[list[str], Path]], workers: int) -> float:
-    """Run every job (a failed one does not stop the others: a rerun skips what finished); the wall seconds, or
-    SystemExit listing the failures once all have ended."""
-    start = time.perf_counter()
-    with ThreadPoolExecutor(workers) as pool:
-        failures = [f for f in pool.map(lambda job: run_logged(*job), jobs) if f]
-    if failures:
-        raise SystemExit("\n".join(failures))
-    return time.perf_counter() - start
+# --- driver side -------------------------------------------------------------------------------------------------
+
+class Progress:
+    """Jobs done out of those submitted, with an ETA from the mean wall time per finished job so far."""
+
+    def __init__(self, stage: str) -> None:
+        self.stage, self.start, self.done, self.total, self.lock = stage, time.perf_counter(), 0, 0, threading.Lock()
+
+    def add(self, n: int) -> None:
+        with self.lock:
+            self.total += n
+
+    def tick(self, what: str) -> None:
+        with self.lock:
+            self.done += 1
+            elapsed = time.perf_counter() - self.start
+            eta = elapsed / self.done * (self.total - self.done)
+            print(f"[{self.stage}] {self.done}/{self.total} {what}; {elapsed / 60:.1f} min, ETA {eta / 60:.1f} min "
+                  "(for the jobs submitted so far)", flush=True)
 
 
-def tune_jobs(outputs: Path, seed: int) -> list[tuple[list[str], Path]]:
-    jobs = []
-    for kind, scenario in TUNE_SCENARIO.items():
-        for method, mode in TUNED.items():
-            base = BASE_OPTION[kind].get(method, method)
-            sweep = outputs / "tune" / kind / method
-            trials = ["tune.mode=bayes", "tune.n_trials=30"] if mode == "bayes" else ["tune.mode=grid"]
-            batch = ["method.batch_size=32"] if method in SMALL_BATCH else []
-            cmd = python_m("unlearn_bench", "-m", f"tune={method}", f"method={base}", *batch, *trials,
-                           *REGIME["fmnist_bench"], *scenario, f"seed={seed}", "progress=false",
-                           f"hydra.sweep.dir={sweep}")
-            jobs.append((cmd, sweep.with_suffix(".log")))
-    return jobs
+def submit(pool: ProcessPoolExecutor, progress: Progress, what: str, overrides: list[str], out: Path) -> Future:
+    future = pool.submit(run_one, overrides, str(out))
+    future.add_done_callback(lambda f: progress.tick(f"{what}: {'error' if f.exception() else f.result()['status']}"))
+    return future
 
 
-def write_presets(outputs: Path) -> None:
-    jobs = [(python_m("unlearn_bench.tune", str(outputs / "tune" / kind / method), "--data-preset",
-                      str(Path("conf/method/fmnist") / kind / f"{method}.yaml")),
-             outputs / "tune" / kind / f"{method}_preset.log") for kind in TUNE_SCENARIO for method in TUNED]
-    parallel(jobs, 1)
+def setting_overrides(setting: str) -> list[str]:
+    data, _, overrides = SETTINGS[setting]
+    return [*REGIME[data], *overrides]
 
 
-def method_list(kind: str, methods: tuple[str, ...] | None = None) -> str:
-    return ",".join(["retrain", *(f"fmnist/{kind}/{m}" for m in (methods or tuple(TUNED)))])
+def option(setting: str, method: str) -> str:
+    """The method option a search in ``setting`` starts from."""
+    return SETTINGS[setting][1].get(method, method)
 
 
-def eval_jobs(outputs: Path, seeds: list[int]) -> list[tuple[list[str], Path]]:
-    jobs = []
-    for name, (data, kind, overrides) in SCENARIOS.items():
-        for seed in seeds:  # one process per seed: seeds share no artifact, so they run side by side
-            sweep = outputs / name / f"seed{seed}"
-            cmd = python_m("unlearn_bench", "-m", *REGIME[data], *overrides, f"method={method_list(kind)}",
-                           f"seed={seed}", "progress=false", f"hydra.sweep.dir={sweep}")
-            jobs.append((cmd, sweep.with_suffix(".log")))
-    for shift in SHIFTS:
-        for seed in seeds:
-            sweep = outputs / f"classwise_{shift}" / f"seed{seed}"
-            cmd = python_m("unlearn_bench", "-m", *REGIME["fmnist_bench"], "scenario=classwise", f"eval={shift}",
-                           f"method={method_list('classwise', SHIFT_METHODS)}", f"seed={seed}", "progress=false",
-                           f"hydra.sweep.dir={sweep}")
-            jobs.append((cmd, sweep.with_suffix(".log")))
-    return jobs
+def base_overrides(setting: str, method: str) -> list[str]:
+    batch = ["method.batch_size=32"] if method in SMALL_BATCH else []
+    return [*setting_overrides(setting), f"method={option(setting, method)}", *batch]
 
 
-def tuning_table(outputs: Path) -> str:
-    """One row per search: trials, the best values and their Avg. Gap on the tuning seed."""
-    from unlearn_bench.tune import best_trial, load_trials, swept_keys
+def value_text(value: object) -> str:
+    return repr(value) if isinstance(value, float) else str(value)
 
+
+def search(pool: ProcessPoolExecutor, progress: Progress, setting: str, method: str, outputs: Path) -> pd.DataFrame:
+    """TRIALS TPE trials over conf/tune/<method>.yaml's space, each the mean objective over TUNE_SEEDS."""
+    import optuna
+
+    from unlearn_bench.tune import search_space
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    space = search_space(method)
+    study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(
+        seed=TPE_SEED, n_startup_trials=STARTUP_TRIALS))
     rows = []
-    for kind, scenario in TUNE_SCENARIO.items():
-        for method in TUNED:
-            trials = load_trials(outputs / "tune" / kind / method)
-            best = best_trial(trials)
-            tune = json.loads(Path(best["record"]).read_text())["config"]["tune"]
-            values = ", ".join(f"{k.removeprefix('method.')}={best[k]:.4g}" if isinstance(best[k], float)
-                               else f"{k.removeprefix('method.')}={best[k]}" for k in swept_keys(tune))
-            rows.append({"kind": kind, "tuned on": scenario[0].split("=")[1], "method": method,
-                         "mode": tune["mode"], "trials": len(trials), "ok": int((trials["status"] == "ok").sum()),
-                         "best": values, "Avg. Gap": f"{best['objective']:.2f}",
-                         "preset": f"fmnist/{kind}/{method}"})
-    return pd.DataFrame(rows).to_markdown(index=False)
+    progress.add(TRIALS * len(TUNE_SEEDS))
+    for number in range(TRIALS):
+        trial = study.ask(space)
+        params = [f"{key}={value_text(value)}" for key, value in trial.params.items()]
+        runs = {seed: submit(pool, progress, f"tune {setting} {method} trial {number} seed {seed}",
+                             [*base_overrides(setting, method), *params, f"seed={seed}"],
+                             outputs / setting / "tune" / method / f"trial{number}_seed{seed}")
+                for seed in TUNE_SEEDS}
+        results = {seed: run.result() for seed, run in runs.items()}
+        value = sum(r["objective"] for r in results.values()) / len(results)
+        study.tell(trial, value)
+        rows.append({"setting": setting, "method": method, "trial": number, "params": json.dumps(trial.params),
+                     **{f"seed{s}_avg_gap": r["avg_gap"] for s, r in results.items()},
+                     **{f"seed{s}_status": r["status"] for s, r in results.items()}, "objective": value})
+    return pd.DataFrame(rows)
 
 
-def overview(tables: dict[str, pd.DataFrame], not_ok: dict[str, pd.Series]) -> pd.DataFrame:
-    """Methods x scenarios: each cell the mean Avg. Gap [95% interval] over the held-out seeds, with the seeds whose
-    run diverged or failed (``not_ok``: per scenario, method -> count) named."""
-    from unlearn_bench.claims import fmt, interval
+def write_preset(setting: str, method: str, trials: pd.DataFrame) -> Path:
+    """The best trial as conf/method/fmnist/<setting>/<method>.yaml: it extends the method's option and sets the
+    searched keys, each with its source (the search, its score on the tuning seeds)."""
+    from unlearn_bench.tune import search_source
 
-    names = [n for n in SCENARIOS if n in tables]
-    methods = ["original", *sorted(set().union(*(set(tables[n]["method"]) for n in names), *(set(not_ok[n].index)
-                                                                                              for n in names))
-                                   - {"original", "retrain"})]
+    best = trials.loc[trials["objective"].idxmin()]
+    start = option(setting, method)
+    source = (f"tuned: best of {len(trials)} TPE trials on {setting}, mean Avg. Gap {best['objective']:.2f} over "
+              f"seeds {', '.join(map(str, TUNE_SEEDS))}")
+    lines = [f"# {method} for the Fashion-MNIST benchmark's {setting} setting: the values of a search against Retrain;"
+             f" the rest is method={start}.", f"# Search space: {search_source(method)}.",
+             f"# {PROTOCOL}. Written by scripts/reproduce_fmnist.py.", f"defaults: [/method/{start}@_here_, _self_]"]
+    lines += [f"{key.removeprefix('method.')}: {json.dumps(value)}  # {source}"
+              for key, value in json.loads(best["params"]).items()]
+    if method in SMALL_BATCH:
+        lines.append("batch_size: 32  # set for the benchmark: 3,600 training images (scripts/reproduce_fmnist.py)")
+    path = PRESETS / setting / f"{method}.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+    return path
 
-    def cell(name: str, method: str) -> str:
-        ok = fmt(interval(tables[name], method)) if (tables[name]["method"] == method).any() else ""
-        bad = int(not_ok[name].get(method, 0))
-        return " ".join(filter(None, [ok, f"({bad} seed{'s' * (bad > 1)} diverged or failed)" if bad else ""]))
 
-    return pd.DataFrame({n: {m: cell(n, m) for m in methods} for n in names})
+def tuned(setting: str, method: str) -> bool:
+    """Whether the committed preset and trials already come from this protocol."""
+    path, trials = PRESETS / setting / f"{method}.yaml", RESULTS / "tuning" / f"{setting}.csv"
+    return (path.exists() and PROTOCOL in path.read_text() and trials.exists()
+            and (pd.read_csv(trials)["method"] == method).any())
 
 
-def report(outputs: Path) -> None:
-    """results/fmnist/<scenario>.md (and .csv), tuning.md and claims.md from the sweeps."""
-    from unlearn_bench.claims import claims_table, per_seed
-    from unlearn_bench.report import render, summarize
-    from unlearn_bench.results import load_records
+def tune_stage(pool: ProcessPoolExecutor, setting: str, outputs: Path) -> int:
+    todo = [m for m in METHODS if not tuned(setting, m)]
+    if not todo:
+        return 0
+    progress = Progress(f"tune {setting}")
+    with ThreadPoolExecutor(len(todo)) as threads:  # every search at once: the two workers never idle
+        found = dict(zip(todo, threads.map(lambda m: search(pool, progress, setting, m, outputs), todo)))
+    path = RESULTS / "tuning" / f"{setting}.csv"
+    old = pd.read_csv(path) if path.exists() else pd.DataFrame(columns=["method"])
+    frames = [old[~old["method"].isin(todo)], *found.values()]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pd.concat(frames, ignore_index=True).sort_values(["method", "trial"]).to_csv(path, index=False)
+    for method, trials in found.items():
+        write_preset(setting, method, trials)
+    return len(todo) * TRIALS * len(TUNE_SEEDS)
 
-    results = ROOT / RESULTS
-    results.mkdir(parents=True, exist_ok=True)
-    tables, not_ok = {}, {}
-    for name in [*SCENARIOS, *(f"classwise_{s}" for s in SHIFTS)]:
-        frame = load_records(ROOT / outputs / name)
-        if frame.empty:
-            print(f"no records under {outputs / name}: no table (run --stages eval)")
-            continue
-        ok = frame[frame["status"] == "ok"]
-        tables[name], not_ok[name] = per_seed(ok), frame.loc[frame["status"] != "ok", "method"].value_counts()
-        summary = summarize(ok)
-        (results / f"{name}.md").write_text(f"# {name}: Retrain and every method on seeds {SEEDS_NOTE}\n\n"
-                                            + render(summary, "md") + "\n")
-        (results / f"{name}.csv").write_text(render(summary, "csv"))
-    (results / "overview.md").write_text("# Avg. Gap to Retrain, mean [95% interval] over seeds 1, 2, 3\n\n"
-                                         + overview(tables, not_ok).to_markdown() + "\n")
-    (results / "tuning.md").write_text("# Tuning against Retrain (seed 0)\n\n" + tuning_table(outputs) + "\n")
-    claims = claims_table(tables)
-    (results / "claims.md").write_text("# The papers' headline claims on the Fashion-MNIST benchmark\n\n"
-                                       + claims.to_markdown(index=False) + "\n")
-    print(claims.to_markdown(index=False))
+
+def preset_sha(setting: str, method: str) -> str:
+    if method == "retrain":
+        return ""
+    return hashlib.sha256((PRESETS / setting / f"{method}.yaml").read_bytes()).hexdigest()[:12]
+
+
+def seed_rows(setting: str, method: str, seed: int, result: dict, preset: str, sha: str) -> list[dict]:
+    """The CSV rows of one run: the method's; for Retrain's run also the Original's and Retrain's."""
+    def row(name: str, metrics: dict, status: str, rte_s: float, access: str, free: bool, preset: str = preset,
+            sha: str = "") -> dict:
+        gap = {k: abs(metrics[k] - result["retrain_metrics"][k]) for k in ("UA", "RA", "TA", "MIA")
+               if k in metrics and k in result["retrain_metrics"]}
+        return {"setting": setting, "method": name, "seed": seed, "status": status, **metrics,
+                **{f"gap_{k}": v for k, v in gap.items()},
+                "avg_gap": sum(gap.values()) / len(gap) if len(gap) == 4 else float("nan"), "rte_s": rte_s,
+                "data_access": access, "training_free": free, "preset": preset, "preset_sha": sha}
+
+    if method != "retrain":
+        return [row(method, result["metrics"], result["status"], result["rte_s"], result["data_access"],
+                    result["training_free"], preset, sha)]
+    return [row("original", result["original_metrics"], "ok", result["original_train_s"], "D", False, "", ""),
+            row("retrain", result["retrain_metrics"], "ok", result["retrain_train_s"], "retain", False)]
+
+
+def eval_stage(pool: ProcessPoolExecutor, name: str, outputs: Path) -> int:
+    """Retrain (with the Original) and every preset on the held-out seeds; rows already in the CSV with the same
+    preset are kept, so an interrupted stage resumes."""
+    setting, shift, methods = SHIFTED.get(name, (name, None, METHODS))
+    path = RESULTS / "seeds" / f"{name}.csv"
+    old = pd.read_csv(path) if path.exists() else pd.DataFrame(columns=SEED_COLUMNS)
+    have = {(r.method, int(r.seed), "" if pd.isna(r.preset_sha) else str(r.preset_sha)) for r in old.itertuples()}
+    jobs = [(m, s) for s in HELD_OUT_SEEDS for m in ("retrain", *methods)
+            if (m if m != "retrain" else "original", s, preset_sha(setting, m)) not in have]
+    if not jobs:
+        return 0
+    # Retrain's runs first: each builds its seed's original and Retrain, so no method waits on another's lock.
+    jobs.sort(key=lambda job: job[0] != "retrain")
+    progress = Progress(f"eval {name}")
+    progress.add(len(jobs))
+    preset = {m: "retrain" if m == "retrain" else f"fmnist/{setting}/{m}" for m, _ in jobs}
+    futures = {(m, seed): submit(pool, progress, f"eval {name} {m} seed {seed}",
+                                 [*setting_overrides(setting), f"method={preset[m]}",
+                                  *([f"eval={shift}"] if shift else []), f"seed={seed}"],
+                                 outputs / name / f"seed{seed}" / m) for m, seed in jobs}
+    rows = [r for (m, seed), f in futures.items()
+            for r in seed_rows(name, m, seed, f.result(), preset[m], preset_sha(setting, m))]
+    keep = old[~old.apply(lambda r: (r["method"], int(r["seed"])) in
+                          {(row["method"], row["seed"]) for row in rows}, axis=1)] if len(old) else old
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame = pd.concat([keep, pd.DataFrame(rows)], ignore_index=True)[SEED_COLUMNS]
+    frame.sort_values(["method", "seed"]).to_csv(path, index=False)
+    return len(jobs)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--stages", default="tune,eval,report", help="comma-separated: tune, eval, report")
-    parser.add_argument("--outputs", default="outputs/fmnist", help="sweep folders (relative to the repo root)")
-    parser.add_argument("--tune-seed", type=int, default=0)
-    parser.add_argument("--seeds", default="1,2,3", help="held-out seeds of the tables")
-    parser.add_argument("--jobs", type=int, default=2, help="processes side by side (one thread each)")
+    parser.add_argument("--settings", default=",".join([*SETTINGS, *SHIFTED]),
+                        help=f"comma-separated, run in this order; of {', '.join([*SETTINGS, *SHIFTED])}")
+    parser.add_argument("--outputs", default="outputs/fmnist", help="run folders (relative to the repo root)")
+    parser.add_argument("--jobs", type=int, default=2, help="worker processes (one thread each)")
     args = parser.parse_args(argv)
-    outputs, stages = Path(args.outputs), args.stages.split(",")
+    stages, settings = args.stages.split(","), args.settings.split(",")
+    unknown = [s for s in settings if s not in SETTINGS and s not in SHIFTED]
+    if unknown or not set(stages) <= {"tune", "eval", "report"}:
+        parser.error(f"--settings {unknown} / --stages {stages}: allowed settings {[*SETTINGS, *SHIFTED]}, "
+                     "stages tune, eval, report")
+    outputs = ROOT / args.outputs
     meta_path = RESULTS / "meta.json"
-    meta = json.loads((ROOT / meta_path).read_text()) if (ROOT / meta_path).exists() else {}
-    if "tune" in stages:
-        meta["tune_wall_s"] = parallel(tune_jobs(outputs, args.tune_seed), args.jobs)
-        write_presets(outputs)
-    if "eval" in stages:
-        meta["eval_wall_s"] = parallel(eval_jobs(outputs, [int(s) for s in args.seeds.split(",")]), args.jobs)
+    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+    walls = meta.setdefault("wall_s", {})
+    os.environ["OMP_NUM_THREADS"] = "1"  # inherited by the workers
+    if {"tune", "eval"} & set(stages):
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(args.jobs, mp_context=context, initializer=_init_worker) as pool:
+            for name in settings:
+                for stage in ("tune", "eval"):
+                    if stage in stages and (stage == "eval" or name in SETTINGS):
+                        start = time.perf_counter()
+                        runs = (tune_stage if stage == "tune" else eval_stage)(pool, name, outputs)
+                        if runs:  # a stage that found its work done keeps the time it took when it ran
+                            walls[f"{stage} {name}"] = {"s": round(time.perf_counter() - start, 1), "runs": runs}
+                            meta.update(jobs=args.jobs, threads_per_job=1)
+                            meta_path.write_text(json.dumps(meta, indent=2) + "\n")
     if "report" in stages:
-        report(outputs)
-    meta.update(jobs=args.jobs, tune_seed=args.tune_seed, seeds=args.seeds)
-    (ROOT / RESULTS).mkdir(parents=True, exist_ok=True)
-    (ROOT / meta_path).write_text(json.dumps(meta, indent=2) + "\n")
+        from unlearn_bench.claims import write_report
+
+        start = time.perf_counter()
+        write_report(RESULTS)
+        walls["report"] = round(time.perf_counter() - start, 1)
+        meta_path.write_text(json.dumps(meta, indent=2) + "\n")
     return 0
 
 

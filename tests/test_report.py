@@ -65,15 +65,18 @@ def test_report_matches_hand_computation(tmp_path):
     assert table.loc["salun", "Seeds"] == 2
 
 
-def test_report_gives_the_seed_interval_and_marks_methods_it_does_not_separate(tmp_path):
+def test_report_gives_the_seed_interval_and_the_paired_test_against_the_closest(tmp_path):
     write_two_seeds(tmp_path)
     table = next(iter(summarize(load_records(tmp_path)).values())).set_index("Method")
     # SalUn's Avg. Gap per seed 1.5, 2.0: mean 1.75, sample std 0.354, t_{0.975, 1} = 12.706 -> half width 3.18
     assert table.loc["salun", "Avg. Gap 95% CI"] == "[-1.43, 4.93]"
     # Original's per-seed Avg. Gaps (|0-5|+0+1+|2-12|)/4 = 4 and (4+0+2+10)/4 = 4: [4, 4], inside SalUn's interval
     assert table.loc["Original", "Avg. Gap 95% CI"] == "[4.00, 4.00]"
-    assert table.loc["salun", "Not separated from"] == "Original, Retrain"
-    assert table.loc["Original", "Not separated from"] == "salun"
+    # Paired on seeds: Original - salun = (4 - 1.5, 4 - 2.0) = (2.5, 2.0); signed sums ±2.5±2.0, two of four reach
+    # |4.5|: p = 0.5 (one comparison: Holm leaves it), so two seeds cannot separate them.
+    assert table.loc["salun", "Paired vs closest"] == "closest"
+    assert table.loc["Original", "Paired vs closest"] == "+2.25 (2 pairs, p=0.5, not separated)"
+    assert table.loc["Retrain", "Paired vs closest"] == ""
 
 
 def test_reading_names_the_model_closest_to_retrain_and_compares_it_with_doing_nothing(tmp_path):

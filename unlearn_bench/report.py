@@ -55,9 +55,10 @@ import pandas as pd
 from omegaconf import OmegaConf
 
 from unlearn_bench.errors import ConfigError
-from unlearn_bench.metrics.gap import GAP_METRICS, avg_gap, gaps, not_separated, seed_interval, select_epochs
+from unlearn_bench.metrics.gap import GAP_METRICS, avg_gap, gaps, select_epochs
 from unlearn_bench.metrics.sure import AEG_KEYS
 from unlearn_bench.results import load_records, shift_label
+from unlearn_bench.stats import seed_interval, versus_best
 from unlearn_bench.tables import GROUP_KEYS, model_rows, slug
 
 # --pool-classes: per-class scenario names -> the pooled name, and the paper's names for a pooled scenario.
@@ -122,7 +123,7 @@ def summarize(frame: pd.DataFrame, metrics: tuple[str, ...] = GAP_METRICS) -> di
     name in ``metrics``."""
     tables = {}
     for key, group in frame.groupby(GROUP_KEYS, sort=True):
-        out, intervals = [], {}
+        out, per_seed = [], {}
         # SalUn's Avg. Gap needs all four of its metrics; a generation record's avg_gap is its UA gap alone
         salun_gap = set(GAP_METRICS) <= {n for names in group["metric_names"] for n in names.split(",")}
         for method, g in model_rows(group).groupby("method", sort=False):
@@ -136,7 +137,9 @@ def summarize(frame: pd.DataFrame, metrics: tuple[str, ...] = GAP_METRICS) -> di
             row["Avg. Gap"] = f"{g['avg_gap'].mean():.2f}" if salun_gap else ""
             if salun_gap:
                 _, low, high = seed_interval(g["avg_gap"].tolist())
-                intervals[method] = (low, high)
+                # pairs are seeds (and, under --pool-classes, each class of a seed: its own Retrain and forget set)
+                units = g["seed"].astype(str) + ("/" + g["pooled_from"].astype(str) if "pooled_from" in g else "")
+                per_seed[method] = dict(zip(units, g["avg_gap"]))
                 row["Avg. Gap 95% CI"] = f"[{low:.2f}, {high:.2f}]" if g["seed"].nunique() > 1 else ""
             row["RTE (min)"] = f"{g['rte_min'].mean():.2f}"
             # Data access, as the Unlink paper's Table 1: what the method reads, training-free, D_r-free.
@@ -152,14 +155,24 @@ def summarize(frame: pd.DataFrame, metrics: tuple[str, ...] = GAP_METRICS) -> di
             row["Tuned on"] = f"seed {tuned['seed']}: {tuned['objective']} {tuned['value']:.2f}" if tuned else ""
             out.append(row)
         table = pd.DataFrame(out)
-        if intervals and (table["Seeds"] > 1).any():
-            # Methods whose Avg. Gap intervals overlap are not separated by these seeds: no ranking between them.
-            overlaps = not_separated(intervals)
-            table["Not separated from"] = [", ".join(overlaps.get(m, [])) for m in table["Method"]]
+        if per_seed and (table["Seeds"] > 1).any():
+            # Every model of a seed shares its original, Retrain and forget set: each is compared with the closest
+            # one by the paired test on per-seed Avg. Gaps (Holm-adjusted over the table), not by interval overlap.
+            table["Paired vs closest"] = [paired_cell(m, per_seed) for m in table["Method"]]
         else:
             table = table.drop(columns="Avg. Gap 95% CI", errors="ignore")
         tables[key] = table if table["Tuned on"].any() else table.drop(columns="Tuned on")
     return tables
+
+
+def paired_cell(method: str, per_seed: dict[str, dict[str, float]], alpha: float = 0.05) -> str:
+    """``closest`` for the model with the lowest mean Avg. Gap, else its mean paired difference to that model, the
+    pairs, the Holm-adjusted sign-flip p and whether the seeds separate the two at ``alpha``."""
+    compared = versus_best({m: v for m, v in per_seed.items() if m != "Retrain"})
+    if method not in compared:
+        return "closest" if method != "Retrain" else ""
+    diff, n, p = compared[method]
+    return f"{diff:+.2f} ({n} pairs, p={p:.3g}{'' if p < alpha else ', not separated'})"
 
 
 def reading(table: pd.DataFrame) -> str:

@@ -20,7 +20,7 @@ FORGET_IDX_FILE = "forget_idx.npy"
 @dataclass
 class RunRecord:
     run_key: str
-    status: str  # ok | diverged | failed
+    status: str  # ok | diverged (NaN/inf) | collapsed (RA or TA at chance) | failed
     data: str
     model: str
     scenario: str

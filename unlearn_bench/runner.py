@@ -139,6 +139,8 @@ def run(cfg: DictConfig, output_dir: str | Path | None = None) -> RunRecord:
         result = pipeline.evaluate(unlearned, refs, store)
         if result.diverged:
             status, error, unlearned = "diverged", result.diverged, None
+        elif result.collapsed and status == "ok":  # its metrics stay in the record; tables and tuning skip it
+            status, error, unlearned = "collapsed", result.collapsed, None
         eval_s = time.perf_counter() - eval_start
         if unlearned is not None and (attacks := enabled_attacks(cfg)):
             context = pipeline.attack_context(refs, unlearned)

@@ -32,7 +32,8 @@ from omegaconf import OmegaConf
 from unlearn_bench.cache import atomic_write_bytes
 from unlearn_bench.compose import compose_config
 from unlearn_bench.conf_local import CONF_LOCAL_ENV, DEFAULT_CONF_LOCAL, conf_local_dir
-from unlearn_bench.config import check_tune_mode
+from unlearn_bench.config import CONF_DIR, check_tune_mode
+from unlearn_bench.errors import ConfigError
 from unlearn_bench.metrics.gap import GAP_METRICS, avg_gap
 from unlearn_bench.results import RECORD_FILE
 
@@ -63,6 +64,29 @@ def sampler(mode: str, seed: int) -> Any:
     if mode == "grid":
         return functools.partial(optuna.samplers.GridSampler)
     return optuna.samplers.TPESampler(seed=seed)
+
+
+def _tune_file(method: str) -> Any:
+    path = CONF_DIR / "tune" / f"{method}.yaml"
+    if not path.exists():
+        raise ConfigError(f"tune={method}: no search space {path.name} in conf/tune/")
+    return OmegaConf.load(path).tune
+
+
+def search_space(method: str) -> dict[str, Any]:
+    """The Bayesian search space of conf/tune/<method>.yaml (its ``tune.bayes`` node) as optuna distributions, parsed
+    as hydra-optuna-sweeper parses it for ``tune=<method> tune.mode=bayes``: the same space either way."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra_plugins.hydra_optuna_sweeper._impl import create_optuna_distribution_from_override
+
+    parser = OverridesParser.create()
+    return {key: create_optuna_distribution_from_override(parser.parse_override(f"{key}={value}"))
+            for key, value in _tune_file(method).bayes.items()}
+
+
+def search_source(method: str) -> str:
+    """Where conf/tune/<method>.yaml's ranges come from (its ``tune.source``)."""
+    return _tune_file(method).source
 
 
 def swept_keys(tune: Mapping) -> list[str]:

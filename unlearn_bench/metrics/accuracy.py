@@ -26,3 +26,23 @@ def sibling_subclass_accuracies(test_logits: np.ndarray, test_labels: np.ndarray
     siblings = np.unique(test_sub[np.isin(test_labels, super_class)])
     return {f"acc_{sub_classes[s]}": accuracy(test_logits[test_sub == s], test_labels[test_sub == s])
             for s in siblings}
+
+
+# A model within a tenth of the way from chance (100/K) to perfect accuracy has lost what it learned: 19% for
+# K=10 classes, 28% for 5, 55% for 2. Scale-free in K; far below any working model of the benchmark (Retrain's TA
+# is 84 on Fashion-MNIST and 95+ on digits), and far above chance's sampling noise (0.3 points on 10,000 test images).
+COLLAPSE_FRACTION = 0.1
+
+
+def collapse_threshold(num_classes: int) -> float:
+    """The accuracy (percent) at or below which a model counts as collapsed to chance."""
+    chance = 100.0 / num_classes
+    return chance + COLLAPSE_FRACTION * (100.0 - chance)
+
+
+def collapsed(metrics: dict[str, float], num_classes: int, keys: tuple[str, ...] = ("RA", "TA")) -> str | None:
+    """Why the model counts as collapsed (its RA or TA at chance level: ``collapse_threshold``), or None."""
+    limit = collapse_threshold(num_classes)
+    low = [f"{k} {metrics[k]:.1f}" for k in keys if k in metrics and metrics[k] <= limit]
+    return (f"collapsed to chance: {', '.join(low)} <= {limit:.1f} (chance {100 / num_classes:.1f} "
+            f"+ {COLLAPSE_FRACTION:g} of the way to 100)") if low else None

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-
-import numpy as np
+from collections.abc import Mapping
 
 GAP_METRICS = ("UA", "RA", "TA", "MIA")
 
@@ -40,23 +38,3 @@ def select_epochs(epoch_metrics: list[Mapping[str, float]], retrain: Mapping[str
     names = [n for n in chosen[0] if n != "epoch"]
     return {n: sum(m[n] for m in chosen) / len(chosen) for n in names}, [m["epoch"] for m in chosen]
 
-
-def seed_interval(values: Sequence[float], level: float = 0.95) -> tuple[float, float, float]:
-    """(mean, low, high): the two-sided ``level`` Student-t interval of the mean over seeds (n - 1 degrees of
-    freedom); low = high = mean for a single seed, whose spread is unknown."""
-    from scipy import stats
-
-    x = np.asarray([v for v in values if np.isfinite(v)], dtype=float)
-    if len(x) == 0:
-        return (float("nan"),) * 3
-    mean = float(x.mean())
-    if len(x) < 2:
-        return mean, mean, mean
-    half = float(stats.t.ppf(0.5 + level / 2, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x)))
-    return mean, mean - half, mean + half
-
-
-def not_separated(intervals: Mapping[str, tuple[float, float]]) -> dict[str, list[str]]:
-    """For each name, the other names whose (low, high) interval overlaps its own: pairs the seeds do not separate."""
-    return {a: [b for b, (lo_b, hi_b) in intervals.items() if b != a and lo_b <= hi_a and lo_a <= hi_b]
-            for a, (lo_a, hi_a) in intervals.items()}

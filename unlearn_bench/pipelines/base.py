@@ -57,6 +57,7 @@ class Evaluation:
     retrain_metrics: dict[str, float] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)  # written into the run store, copied beside the record
     diverged: str | None = None  # the unlearned model's outputs were NaN/inf (its weights were finite)
+    collapsed: str | None = None  # finite, but its utility fell to chance (metrics.accuracy.collapsed): never ranks
 
 
 class Pipeline:

@@ -25,6 +25,7 @@ from unlearn_bench.errors import ConfigError
 from unlearn_bench.evaluation import check_metric_groups, check_shift, evaluate, predict, relative_metrics
 from unlearn_bench.isolation import unlearn as isolated_unlearn
 from unlearn_bench.methods import DataView, Method, method_class
+from unlearn_bench.metrics.accuracy import collapsed
 from unlearn_bench.models import MODELS, create_model, model_options
 from unlearn_bench.pipelines.base import (
     Evaluation,
@@ -300,6 +301,7 @@ class ClassificationPipeline(Pipeline):
         if unlearned is not None:
             try:
                 result.metrics, result.arrays = evaluate(unlearned, task, cfg.eval, amp)
+                result.collapsed = collapsed(result.metrics, cfg.data.num_classes)
             except DivergedError as err:
                 result.diverged, unlearned = f"{cfg.method.name}: {err}", None
         groups = list(cfg.eval.metrics)
