@@ -1,57 +1,105 @@
-"""Claim verdicts on made-up per-seed Avg. Gaps: a claim holds only where the seeds' intervals separate it."""
+"""Claim verdicts on made-up per-seed rows: paired tests, symmetric verdicts, and what never pairs."""
 
 import pandas as pd
+import pytest
 
-from unlearn_bench.claims import best_of, salun_ratio_trend, shift_resilience, unlink_close_to_retrain
+from unlearn_bench.claims import (
+    INCONCLUSIVE,
+    NOT_REPRODUCED,
+    REPRODUCED,
+    SIMILAR_MARGIN,
+    best_of,
+    shift_resilience,
+    similar,
+    top_two,
+    unlink_training_free,
+)
+
+TEN = range(10)
 
 
-def rows(gaps: dict[str, list[float]], **columns: dict[str, list[float]]) -> pd.DataFrame:
-    out = [{"method": m, "seed": s, "avg_gap": g, **{c: v[m][s] for c, v in columns.items()}}
-           for m, values in gaps.items() for s, g in enumerate(values)]
+def rows(gaps: dict[str, list[float]], status: dict[str, list[str]] | None = None, **metrics) -> pd.DataFrame:
+    """Per-seed rows of one setting: method, seed, status, avg_gap (and UA/TA where given)."""
+    out = []
+    for method, values in gaps.items():
+        for seed, gap in enumerate(values):
+            row = {"method": method, "seed": seed, "avg_gap": gap,
+                   "status": (status or {}).get(method, ["ok"] * len(values))[seed],
+                   "data_access": "forget", "training_free": False, "rte_s": 1.0}
+            row.update({k: v[method][seed] for k, v in metrics.items()})
+            out.append(row)
     return pd.DataFrame(out)
 
 
-def test_best_of_holds_only_when_the_candidate_is_lowest_and_separated():
-    separated = rows({"salun": [1.0, 1.1, 0.9], "rl": [3.0, 3.2, 2.8], "ft": [5.0, 5.0, 5.1]})
-    measured, verdict = best_of(separated, "salun", ("rl", "ft"))
-    assert verdict == "holds" and measured.startswith("salun 1.00")
-    overlapping = rows({"salun": [1.0, 2.0, 3.0], "rl": [2.0, 2.5, 3.0]})
-    assert best_of(overlapping, "salun", ("rl",))[1].startswith("not separated: lowest mean, but the interval "
-                                                                 "overlaps rl")
-    beaten = rows({"salun": [3.0, 3.1, 2.9], "rl": [1.0, 1.1, 0.9]})
-    assert best_of(beaten, "salun", ("rl",))[1] == "fails: rl is lower"
-    assert best_of(rows({"rl": [1.0]}), "salun", ("rl",))[1] == "not testable here"
+def claim(kind, frame, candidate, others):
+    return kind({"s": frame}, "s", candidate, others, ("P", "cite"), "where", "quote")
 
 
-def test_ratio_trend_needs_salun_lowest_at_every_ratio():
-    tables = {"random10": rows({"salun": [1.0, 1.0], "rl": [2.0, 2.0]}),
-              "random50": rows({"salun": [4.0, 4.0], "rl": [3.0, 3.0]})}
-    claim = salun_ratio_trend(tables, ["random10", "random50"])
-    assert claim.verdict == "fails: salun is not the lowest at random50"
-    assert "random50: rl 3.00, salun 4.00" in claim.measured
+def test_best_of_is_reproduced_only_when_lower_than_every_other_by_the_paired_test():
+    lower = rows({"a": [1.0 + 0.1 * s for s in TEN], "b": [2.0 + 0.1 * s for s in TEN],
+                  "c": [1.5 + 0.1 * s + 0.01 * s for s in TEN]})
+    found = claim(best_of, lower, "a", ("b", "c"))
+    # a - b = -1 on every seed: only the all-plus / all-minus sign vectors reach it: p = 2/1024; Holm x2 for the
+    # smaller of the two (equal here) -> 0.0039
+    assert found.verdict == REPRODUCED
+    assert found.comparisons[0].p == pytest.approx(2 / 1024) and found.comparisons[0].p_holm == pytest.approx(4 / 1024)
+    beaten = rows({"a": [2.0] * 10, "b": [1.0 + 0.01 * s for s in TEN]})
+    assert claim(best_of, beaten, "a", ("b",)).verdict == NOT_REPRODUCED
 
 
-def test_shift_resilience_compares_the_moves_of_ua_and_ta():
-    clean = rows({"ft": [1.0, 1.0]}, UA={"ft": [10.0, 10.0]}, TA={"ft": [80.0, 80.0]})
-    shifted = rows({"ft": [1.0, 1.0]}, UA={"ft": [11.0, 11.0]}, TA={"ft": [70.0, 70.0]})
-    claim = shift_resilience({"classwise": clean, "classwise_gn1": shifted}, "classwise", ["classwise_gn1"])
-    assert claim.verdict == "holds" and "UA 1.00, TA 10.00" in claim.measured and "|" not in claim.rule
-    wrecked = rows({"ft": [1.0, 1.0], "retrain": [0.0, 0.0]}, UA={"ft": [10.0, 10.0], "retrain": [9.0, 9.0]},
-                   TA={"ft": [10.0, 10.0], "retrain": [12.0, 12.0]})
-    clean_with_retrain = pd.concat([clean, rows({"retrain": [0.0, 0.0]}, UA={"retrain": [9.0, 9.0]},
-                                                TA={"retrain": [81.0, 81.0]})])
-    claim = shift_resilience({"classwise": clean_with_retrain, "classwise_et1": wrecked}, "classwise",
-                             ["classwise_et1"])
-    assert claim.verdict == "not testable here" and "left out, Retrain's TA falls from 81.0 to 12.0" in claim.measured
+def test_three_seeds_cannot_decide_even_a_perfectly_consistent_difference():
+    found = claim(best_of, rows({"a": [1.0, 1.0, 1.0], "b": [5.0, 6.0, 7.0]}), "a", ("b",))
+    assert found.comparisons[0].p == pytest.approx(0.25) and found.verdict == INCONCLUSIVE
 
 
-def test_unlink_is_compared_with_the_best_method_that_trains():
-    table = rows({"unlink": [1.0, 1.1, 0.9], "edit_only": [0.1, 0.1, 0.1], "rl": [3.0, 3.1, 2.9],
-                  "original": [9.0, 9.0, 9.0]},
-                 training_free={"unlink": [True] * 3, "edit_only": [True] * 3, "rl": [False] * 3,
-                                "original": [False] * 3},
-                 data_access={"unlink": ["forget"] * 3, "edit_only": ["forget"] * 3, "rl": ["forget,retain"] * 3,
-                              "original": ["D"] * 3})
-    claim = unlink_close_to_retrain({"classwise": table}, "classwise")
-    assert "best trained rl" in claim.measured  # a closer method that trains nothing is not the yardstick
-    assert claim.verdict == "holds: not separated from the best trained method"  # unlink is even below rl
+def test_a_narrow_win_and_a_narrow_loss_are_both_inconclusive():
+    noise = [0.5, -0.5, 0.4, -0.6, 0.3, -0.2, 0.1, -0.3, 0.2, -0.1]
+    base = [3.0] * 10
+    win = rows({"a": [b + n - 0.05 for b, n in zip(base, noise)], "b": base})
+    loss = rows({"a": [b + n + 0.05 for b, n in zip(base, noise)], "b": base})
+    assert claim(best_of, win, "a", ("b",)).verdict == INCONCLUSIVE
+    assert claim(best_of, loss, "a", ("b",)).verdict == INCONCLUSIVE
+
+
+def test_top_two_allows_one_better_method_and_is_refuted_by_two():
+    cand = [2.0 + 0.1 * s for s in TEN]
+    two_worse_one_better = rows({"fv": cand, "x": [c + 1 for c in cand], "y": [c + 2 + 0.01 * s for s, c in
+                                                                              zip(TEN, cand)],
+                                 "z": [c - 1 for c in cand]})
+    assert claim(top_two, two_worse_one_better, "fv", ("x", "y", "z")).verdict == REPRODUCED
+    two_better = rows({"fv": cand, "x": [c - 1 for c in cand], "y": [c - 2 - 0.01 * s for s, c in zip(TEN, cand)],
+                       "z": [c + 1 for c in cand]})
+    assert claim(top_two, two_better, "fv", ("x", "y", "z")).verdict == NOT_REPRODUCED
+
+
+def test_similar_is_non_inferiority_within_the_margin():
+    other = [3.0 + 0.1 * s for s in TEN]
+    close = rows({"u": [o + SIMILAR_MARGIN - 1.0 + 0.01 * s for s, o in zip(TEN, other)], "o": other})
+    assert claim(similar, close, "u", ("o",)).verdict == REPRODUCED  # worse by 1, within the margin of 2
+    far = rows({"u": [o + SIMILAR_MARGIN + 1.0 + 0.01 * s for s, o in zip(TEN, other)], "o": other})
+    assert claim(similar, far, "u", ("o",)).verdict == NOT_REPRODUCED
+
+
+def test_a_collapsed_seed_never_pairs_and_is_reported():
+    status = {"a": ["collapsed"] + ["ok"] * 9}
+    found = claim(best_of, rows({"a": [0.0] + [1.0] * 9, "b": [2.0 + 0.01 * s for s in TEN]}, status), "a", ("b",))
+    assert found.comparisons[0].pairs == 9 and "1 collapsed" in found.measured
+
+
+def test_unlink_that_reads_the_retain_set_is_not_reproduced():
+    frame = rows({"unlink": [1.0] * 10, "salun": [1.0] * 10, "l1_sparse": [1.0] * 10})
+    frame["training_free"] = frame["method"] == "unlink"
+    assert "training-free True" in unlink_training_free({"classwise": frame}).measured
+    frame.loc[frame["method"] == "unlink", "data_access"] = "forget,retain"
+    assert unlink_training_free({"classwise": frame}).verdict == NOT_REPRODUCED
+
+
+def test_shift_resilience_pairs_the_moves_of_ua_and_ta_by_seed():
+    methods = ("retrain", "ft")
+    clean = rows({m: [1.0] * 10 for m in methods}, UA={m: [10.0] * 10 for m in methods},
+                 TA={m: [80.0] * 10 for m in methods})
+    shifted = rows({m: [1.0] * 10 for m in methods}, UA={m: [10.5] * 10 for m in methods},
+                   TA={m: [70.0 - 0.1 * s for s in TEN] for m in methods})
+    found = shift_resilience({"classwise": clean, "classwise_gn1": shifted}, methods=methods)
+    assert found.verdict == REPRODUCED and "|dUA| 0.50" in found.measured
+    assert shift_resilience({"classwise": clean, "classwise_gn1": clean}, methods=methods).verdict == INCONCLUSIVE

@@ -29,6 +29,7 @@ LAYERS = {
     "unlearn_bench.data": 1,
     "unlearn_bench.models": 1,
     "unlearn_bench.metrics": 1,
+    "unlearn_bench.stats": 1,
     "unlearn_bench.runtime": 1,
     "unlearn_bench.conf_local": 1,
     "unlearn_bench.training": 2,

@@ -11,6 +11,7 @@ import unlearn_bench.pipelines.classification as classification
 import unlearn_bench.runner as runner
 from tests.conftest import compose_config
 from unlearn_bench.results import load_records
+from unlearn_bench.tune import WORST_GAP, objective
 
 FAST = ["data=fake", "train.epochs=3", "progress=false"]
 
@@ -133,3 +134,18 @@ def test_bad_input_fails_before_training(tmp_path, override, match, monkeypatch)
     with pytest.raises(ValueError, match=match):
         runner.run(cfg, output_dir=tmp_path / "run")
     assert not (tmp_path / "cache").exists()
+
+
+def test_a_model_at_chance_is_recorded_collapsed_with_its_metrics_and_never_scored(tmp_path, monkeypatch):
+    def constant(method, model, view, isolation):  # finite weights, the same logits for every image: chance accuracy
+        with torch.no_grad():
+            for p in model.parameters():
+                p.zero_()
+        return model
+
+    monkeypatch.setattr(classification, "isolated_unlearn", constant)
+    record = run(tmp_path, tmp_path / "cache", "method=ft")
+    assert record.status == "collapsed" and "collapsed to chance" in record.error
+    assert record.metrics["TA"] <= 100 / record.config["data"]["num_classes"] + 1  # kept for the reader
+    assert objective(record.status, record.gaps, record.config["tune"]) == WORST_GAP
+    assert load_records(tmp_path / "run")["status"].tolist() == ["collapsed"]

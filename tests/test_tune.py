@@ -15,7 +15,7 @@ from unlearn_bench.conf_local import CONF_LOCAL_ENV
 from unlearn_bench.config import CONF_DIR, check_tune
 from unlearn_bench.errors import ConfigError
 from unlearn_bench.metrics.gap import select_epochs
-from unlearn_bench.tune import WORST_GAP, load_trials, main, objective, preset_path
+from unlearn_bench.tune import WORST_GAP, load_trials, main, objective, preset_path, search_space
 
 TUNE_FILES = sorted(p.stem for p in (CONF_DIR / "tune").glob("*.yaml"))
 AVG = {"mode": "bayes", "objective": "avg_gap", "weights": {}, "n_trials": 3}
@@ -217,3 +217,13 @@ def test_a_data_preset_sets_the_swept_and_command_line_values_with_their_source_
         assert (method.lr, method.batch_size, method.epochs) == (1e-3, 32, paper["epochs"])
     finally:
         out.unlink(missing_ok=True)
+
+
+def test_the_benchmark_search_space_is_the_sweepers_bayes_space():
+    space = search_space("salun")
+    assert set(space) == {"method.lr", "method.sparsity"}
+    assert (space["method.lr"].low, space["method.lr"].high) == (1e-4, 5e-2)  # widened from the paper's 5e-4
+    assert type(space["method.lr"]).__name__ == "LogUniformDistribution"
+    assert (space["method.sparsity"].low, space["method.sparsity"].high) == (0.1, 0.9)
+    with pytest.raises(ConfigError, match="tune=nope"):
+        search_space("nope")

@@ -1,6 +1,13 @@
 import numpy as np
+import pytest
 
-from unlearn_bench.metrics.accuracy import accuracy, sibling_subclass_accuracies, unlearning_accuracy
+from unlearn_bench.metrics.accuracy import (
+    accuracy,
+    collapse_threshold,
+    collapsed,
+    sibling_subclass_accuracies,
+    unlearning_accuracy,
+)
 from unlearn_bench.metrics.gap import avg_gap, gaps
 
 LOGITS = np.array([[2.0, 1.0, 0.0], [0.0, 3.0, 1.0], [0.0, 1.0, 5.0], [4.0, 0.0, 0.0]])
@@ -33,3 +40,12 @@ def test_sibling_subclass_accuracies_cover_the_forgotten_sub_class_and_its_super
     test_labels = np.array([0, 0, 0, 1])
     accs = sibling_subclass_accuracies(LOGITS, test_labels, test_sub, ["a", "b", "c"], "a")
     assert accs == {"acc_a": 50.0, "acc_b": 0.0}  # a: rows 0 (right), 1 (wrong); b: row 2 (wrong); c is not a sibling
+
+
+def test_collapse_is_within_a_tenth_of_the_way_from_chance_to_perfect():
+    assert collapse_threshold(10) == pytest.approx(19.0)  # 10 + 0.1 * 90
+    assert collapse_threshold(5) == pytest.approx(28.0)
+    assert collapsed({"RA": 99.0, "TA": 19.5}, 10) is None
+    why = collapsed({"RA": 10.1, "TA": 10.0, "UA": 90.0}, 10)
+    assert why.startswith("collapsed to chance: RA 10.1, TA 10.0 <= 19.0")
+    assert collapsed({"UA": 100.0}, 10) is None  # forgetting everything in D_f is not a collapse
