@@ -5,7 +5,7 @@
     OMP_NUM_THREADS=1 .venv/bin/python scripts/bench_table.py --quick    # tiny subset, three methods
 
 Default table: the Fashion-MNIST benchmark's (data=fmnist_bench model=lenet5, results/fmnist/), scenario=random10,
-methods retrain, ft, ga, rl, salun (their tuned presets fmnist/random/<method> where they exist), seed 0, the
+methods retrain, ft, ga, rl, salun (their tuned presets fmnist/random10/<method> where they exist), seed 0, the
 default evaluation (MIA inside it) plus U-LiRA with 4 shadows as the attack.
 Per phase, from the run records: references = original + Retrain training (only where this run built them), unlearning
 = ``rte_s`` (Retrain's own row: its training, counted under references), evaluation = ``eval_s`` (original, Retrain,
@@ -58,8 +58,8 @@ def main() -> None:
     for phase_name in ("cold", "warm"):
         rows, start = [], time.perf_counter()
         for method in methods:
-            # the benchmark's tuned preset for random forgetting (conf/method/fmnist/random/) where there is one
-            cfg = compose_config([*base, f"method={data_preset('fmnist/random', method)}", f"cache_dir={cache}",
+            # the benchmark's tuned random10 preset (conf/method/fmnist/random10/) where there is one
+            cfg = compose_config([*base, f"method={data_preset('fmnist/random10', method)}", f"cache_dir={cache}",
                                   "skip_existing=false", *args.overrides])
             record = run(cfg, out_root / phase_name / method)
             if record.status != "ok":

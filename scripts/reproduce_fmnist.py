@@ -100,22 +100,18 @@ def run_one(overrides: list[str], output_dir: str) -> dict:
 # --- driver side -------------------------------------------------------------------------------------------------
 
 class Progress:
-    """Jobs done out of those submitted, with an ETA from the mean wall time per finished job so far."""
+    """Runs done out of the whole invocation's plan, with an ETA from the mean wall time per finished run so far
+    (a run found in the cache counts, and takes a fraction of a second)."""
 
-    def __init__(self, stage: str) -> None:
-        self.stage, self.start, self.done, self.total, self.lock = stage, time.perf_counter(), 0, 0, threading.Lock()
-
-    def add(self, n: int) -> None:
-        with self.lock:
-            self.total += n
+    def __init__(self, total: int) -> None:
+        self.start, self.done, self.total, self.lock = time.perf_counter(), 0, total, threading.Lock()
 
     def tick(self, what: str) -> None:
         with self.lock:
             self.done += 1
             elapsed = time.perf_counter() - self.start
-            eta = elapsed / self.done * (self.total - self.done)
-            print(f"[{self.stage}] {self.done}/{self.total} {what}; {elapsed / 60:.1f} min, ETA {eta / 60:.1f} min "
-                  "(for the jobs submitted so far)", flush=True)
+            eta = elapsed / self.done * max(self.total - self.done, 0)
+            print(f"[{self.done}/{self.total}] {what}; {elapsed / 60:.1f} min, ETA {eta / 60:.1f} min", flush=True)
 
 
 def submit(pool: ProcessPoolExecutor, progress: Progress, what: str, overrides: list[str], out: Path) -> Future:
@@ -154,7 +150,6 @@ def search(pool: ProcessPoolExecutor, progress: Progress, setting: str, method: 
     study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(
         seed=TPE_SEED, n_startup_trials=STARTUP_TRIALS))
     rows = []
-    progress.add(TRIALS * len(TUNE_SEEDS))
     for number in range(TRIALS):
         trial = study.ask(space)
         params = [f"{key}={value_text(value)}" for key, value in trial.params.items()]
@@ -200,11 +195,10 @@ def tuned(setting: str, method: str) -> bool:
             and (pd.read_csv(trials)["method"] == method).any())
 
 
-def tune_stage(pool: ProcessPoolExecutor, setting: str, outputs: Path) -> int:
+def tune_stage(pool: ProcessPoolExecutor, progress: Progress, setting: str, outputs: Path) -> int:
     todo = [m for m in METHODS if not tuned(setting, m)]
     if not todo:
         return 0
-    progress = Progress(f"tune {setting}")
     with ThreadPoolExecutor(len(todo)) as threads:  # every search at once: the two workers never idle
         found = dict(zip(todo, threads.map(lambda m: search(pool, progress, setting, m, outputs), todo)))
     path = RESULTS / "tuning" / f"{setting}.csv"
@@ -241,21 +235,39 @@ def seed_rows(setting: str, method: str, seed: int, result: dict, preset: str, s
             row("retrain", result["retrain_metrics"], "ok", result["retrain_train_s"], "retain", False)]
 
 
-def eval_stage(pool: ProcessPoolExecutor, name: str, outputs: Path) -> int:
+def seed_rows_path(name: str) -> Path:
+    return RESULTS / "seeds" / f"{name}.csv"
+
+
+def eval_jobs(name: str) -> list[tuple[str, int]]:
+    """The (method, seed) runs of a setting's eval stage not yet in its CSV with the current preset; Retrain's
+    first: each builds its seed's original and Retrain, so no method waits on another's lock. Every run where a
+    preset is not written yet (its tune stage pending)."""
+    setting, _, methods = SHIFTED.get(name, (name, None, METHODS))
+    every = sorted(((m, s) for s in HELD_OUT_SEEDS for m in ("retrain", *methods)), key=lambda job: job[0] != "retrain")
+    path = seed_rows_path(name)
+    if not path.exists() or not all((PRESETS / setting / f"{m}.yaml").exists() for m in methods):
+        return every
+    have = {(r.method, int(r.seed), "" if pd.isna(r.preset_sha) else str(r.preset_sha))
+            for r in pd.read_csv(path).itertuples()}
+    return [(m, s) for m, s in every if ("original" if m == "retrain" else m, s, preset_sha(setting, m)) not in have]
+
+
+def planned_runs(settings: list[str], stages: list[str]) -> int:
+    tune = sum(TRIALS * len(TUNE_SEEDS) for name in settings if name in SETTINGS and "tune" in stages
+               for m in METHODS if not tuned(name, m))
+    return tune + (sum(len(eval_jobs(name)) for name in settings) if "eval" in stages else 0)
+
+
+def eval_stage(pool: ProcessPoolExecutor, progress: Progress, name: str, outputs: Path) -> int:
     """Retrain (with the Original) and every preset on the held-out seeds; rows already in the CSV with the same
     preset are kept, so an interrupted stage resumes."""
-    setting, shift, methods = SHIFTED.get(name, (name, None, METHODS))
-    path = RESULTS / "seeds" / f"{name}.csv"
+    setting, shift, _ = SHIFTED.get(name, (name, None, METHODS))
+    path = seed_rows_path(name)
     old = pd.read_csv(path) if path.exists() else pd.DataFrame(columns=SEED_COLUMNS)
-    have = {(r.method, int(r.seed), "" if pd.isna(r.preset_sha) else str(r.preset_sha)) for r in old.itertuples()}
-    jobs = [(m, s) for s in HELD_OUT_SEEDS for m in ("retrain", *methods)
-            if (m if m != "retrain" else "original", s, preset_sha(setting, m)) not in have]
+    jobs = eval_jobs(name)
     if not jobs:
         return 0
-    # Retrain's runs first: each builds its seed's original and Retrain, so no method waits on another's lock.
-    jobs.sort(key=lambda job: job[0] != "retrain")
-    progress = Progress(f"eval {name}")
-    progress.add(len(jobs))
     preset = {m: "retrain" if m == "retrain" else f"fmnist/{setting}/{m}" for m, _ in jobs}
     futures = {(m, seed): submit(pool, progress, f"eval {name} {m} seed {seed}",
                                  [*setting_overrides(setting), f"method={preset[m]}",
@@ -392,12 +404,13 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["OMP_NUM_THREADS"] = "1"  # inherited by the workers
     if {"tune", "eval"} & set(stages):
         context = multiprocessing.get_context("spawn")
+        progress = Progress(planned_runs(settings, stages))
         with ProcessPoolExecutor(args.jobs, mp_context=context, initializer=_init_worker) as pool:
             for name in settings:
                 for stage in ("tune", "eval"):
                     if stage in stages and (stage == "eval" or name in SETTINGS):
                         start = time.perf_counter()
-                        runs = (tune_stage if stage == "tune" else eval_stage)(pool, name, outputs)
+                        runs = (tune_stage if stage == "tune" else eval_stage)(pool, progress, name, outputs)
                         if runs:  # a stage that found its work done keeps the time it took when it ran
                             walls[f"{stage} {name}"] = {"s": round(time.perf_counter() - start, 1), "runs": runs}
                             meta.update(jobs=args.jobs, threads_per_job=1)
