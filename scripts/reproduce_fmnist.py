@@ -292,18 +292,19 @@ def seed_table(rows: pd.DataFrame) -> pd.DataFrame:
     from unlearn_bench.stats import seed_interval
 
     ok = rows[rows["status"] == "ok"]
-    per_seed = {m: dict(zip(g["seed"], g["avg_gap"])) for m, g in ok.groupby("method")}
+    label = {"original": "Original", "retrain": "Retrain"}
+    per_seed = {label.get(m, m): dict(zip(g["seed"], g["avg_gap"])) for m, g in ok.groupby("method")}
     order = ["original", "retrain", *sorted(set(rows["method"]) - {"original", "retrain"},
                                             key=lambda m: ok.loc[ok["method"] == m, "avg_gap"].mean())]
     out = []
     for method in order:
         mine, every = ok[ok["method"] == method], rows[rows["method"] == method]
-        row = {"Method": {"original": "Original", "retrain": "Retrain"}.get(method, method)}
+        row = {"Method": label.get(method, method)}
         for k in ("UA", "RA", "TA", "MIA"):
             row[k] = f"{mine[k].mean():.2f}±{mine[k].std(ddof=0):.2f} ({mine['gap_' + k].mean():.2f})"
         mean, low, high = seed_interval(mine["avg_gap"].tolist())
         row["Avg. Gap"], row["95% CI"] = f"{mean:.2f}", f"[{low:.2f}, {high:.2f}]"
-        row["Paired vs closest"] = paired_cell(method, {m: v for m, v in per_seed.items() if m != "retrain"})
+        row["Paired vs closest"] = paired_cell(row["Method"], per_seed)
         row["RTE (s)"] = f"{every['rte_s'].mean():.1f}"
         row["Reads"] = str(every["data_access"].iloc[0])
         row["Training-free"] = "yes" if bool(every["training_free"].iloc[0]) else "no"

@@ -32,6 +32,7 @@ ALPHA = 0.05
 # performance": a difference of up to 2 points counts as similar there.
 SIMILAR_MARGIN = 2.0
 REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive"
+NOT_RUN = "not run"  # the claim's setting has no rows yet
 
 SALUN = ("SalUn", "Fan, Liu, Zhang, Wong, Wei, Liu, \"SalUn: Empowering Machine Unlearning via Gradient-based "
          "Weight Saliency in Both Image Classification and Generation\", ICLR 2024")
@@ -117,19 +118,26 @@ def lower_verdict(found: list[Comparison], wins_needed: int, losses_refuting: in
     return REPRODUCED if wins >= wins_needed else INCONCLUSIVE
 
 
-def missing(rows: pd.DataFrame, methods: tuple[str, ...]) -> list[str]:
-    return [m for m in methods if not gaps_by_seed(rows, m)]
+def missing(rows: pd.DataFrame | None, methods: tuple[str, ...]) -> list[str]:
+    return list(methods) if rows is None else [m for m in methods if not gaps_by_seed(rows, m)]
+
+
+def untestable(rows: pd.DataFrame | None, gone: list[str]) -> tuple[str, str]:
+    """(measured, verdict) of a claim whose setting or methods have no ok run."""
+    if rows is None:
+        return "no rows: the setting was not run", NOT_RUN
+    return f"no ok run of {', '.join(gone)}", INCONCLUSIVE
 
 
 def best_of(tables: dict[str, pd.DataFrame], setting: str, candidate: str, others: tuple[str, ...], paper: str,
             where: str, quote: str) -> Claim:
     """"``candidate`` has the smallest Avg. Gap among ``others``": reproduced when it is significantly below each."""
-    rows = tables[setting]
+    rows = tables.get(setting)
     rule = (f"paired sign-flip test of {candidate}'s per-seed Avg. Gap against each of {', '.join(others)}, Holm "
             f"over {len(others)}; reproduced if significantly lower than all, not reproduced if any is significantly "
             "lower than it")
     if gone := missing(rows, (candidate, *others)):
-        return Claim(paper, where, quote, setting, rule, f"no ok run of {', '.join(gone)}", INCONCLUSIVE)
+        return Claim(paper, where, quote, setting, rule, *untestable(rows, gone))
     found = compare(rows, candidate, others)
     measured = "; ".join(describe(rows, m) for m in (candidate, *others)) + ". " + comparisons_text(found)
     return Claim(paper, where, quote, setting, rule, measured, lower_verdict(found, len(found), 1), found)
@@ -139,12 +147,12 @@ def top_two(tables: dict[str, pd.DataFrame], setting: str, candidate: str, other
             where: str, quote: str) -> Claim:
     """"among the top two": reproduced when the candidate is significantly below all but at most one of ``others``;
     not reproduced when two or more are significantly below it."""
-    rows = tables[setting]
+    rows = tables.get(setting)
     rule = (f"paired sign-flip tests of {candidate} against each of {', '.join(others)}, Holm over {len(others)}; "
             "reproduced if significantly lower than all but at most one, not reproduced if two or more are "
             "significantly lower than it")
     if gone := missing(rows, (candidate, *others)):
-        return Claim(paper, where, quote, setting, rule, f"no ok run of {', '.join(gone)}", INCONCLUSIVE)
+        return Claim(paper, where, quote, setting, rule, *untestable(rows, gone))
     found = compare(rows, candidate, others)
     measured = "; ".join(describe(rows, m) for m in (candidate, *others)) + ". " + comparisons_text(found)
     return Claim(paper, where, quote, setting, rule, measured, lower_verdict(found, len(found) - 1, 2), found)
@@ -155,12 +163,12 @@ def similar(tables: dict[str, pd.DataFrame], setting: str, candidate: str, other
     """"similar to / competitive with ``others``": non-inferiority with margin ``SIMILAR_MARGIN``: reproduced when
     ``candidate - other`` is significantly below the margin for each, not reproduced when it is significantly above
     it for one."""
-    rows = tables[setting]
+    rows = tables.get(setting)
     rule = (f"non-inferiority: paired sign-flip test of {candidate} - other - {SIMILAR_MARGIN:g} (the margin of "
             f"'similar') for each of {', '.join(others)}, Holm over {len(others)}; reproduced if significantly below "
             "0 for all, not reproduced if significantly above 0 for one")
     if gone := missing(rows, (candidate, *others)):
-        return Claim(paper, where, quote, setting, rule, f"no ok run of {', '.join(gone)}", INCONCLUSIVE)
+        return Claim(paper, where, quote, setting, rule, *untestable(rows, gone))
     found = compare(rows, candidate, others, SIMILAR_MARGIN)
     measured = ("; ".join(describe(rows, m) for m in (candidate, *others)) + ". "
                 + comparisons_text(found, SIMILAR_MARGIN) + (f". {extra}" if extra else ""))
@@ -169,7 +177,7 @@ def similar(tables: dict[str, pd.DataFrame], setting: str, candidate: str, other
 
 def unlink_training_free(tables: dict[str, pd.DataFrame]) -> Claim:
     """Unlink's class-wise claim: training-free and D_r-free (from the records), and similar to SalUn, l1-sparse."""
-    rows = tables["classwise"]
+    rows = tables.get("classwise", pd.DataFrame(columns=["method", "status", "data_access", "training_free", "rte_s"]))
     runs = rows[(rows["method"] == "unlink") & (rows["status"] == "ok")]
     reads = sorted(set(",".join(runs["data_access"].astype(str)).split(","))) if len(runs) else []
     free = bool(len(runs)) and bool(runs["training_free"].astype(bool).all()) and "retain" not in reads
@@ -181,7 +189,7 @@ def unlink_training_free(tables: dict[str, pd.DataFrame]) -> Claim:
                     "without remaining dataset [...] Our method achieves a UA of 99.24% and an RA of 97.426%, with an "
                     "average gap of 0.91 compared with the gold standard of MU. In comparison, other methods like "
                     "SalUn and ℓ1-sparse show similar performance but require much more time than our method", extra)
-    if not free:
+    if not free and claim.verdict != NOT_RUN:
         claim.verdict = NOT_REPRODUCED
     return claim
 
@@ -197,7 +205,7 @@ def shift_resilience(tables: dict[str, pd.DataFrame], clean: str = "classwise", 
              "more vulnerable.")
     where = "§1 contributions; §4, Fig. 2 (Retrain) and App. A, Fig. A1 (FT, RL, GA); class-wise, ResNet-18 CIFAR-10"
     if shifted not in tables or clean not in tables:
-        return Claim(FORGET_VECTOR, where, quote, shifted, rule, f"no table for {shifted}", INCONCLUSIVE)
+        return Claim(FORGET_VECTOR, where, quote, shifted, rule, *untestable(None, []))
 
     def per_seed(rows: pd.DataFrame, metric: str) -> pd.Series:
         ok = rows[rows["method"].isin(methods) & (rows["status"] == "ok")]
@@ -255,13 +263,10 @@ CLAIMS: list[Callable[[dict[str, pd.DataFrame]], Claim]] = [
 
 def claims_frame(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """One row per claim (paper, citation, where, quote, setting, rule, measured, verdict, comparisons as JSON); a
-    claim whose setting has no rows is inconclusive ("no table")."""
+    claim whose setting has no rows is ``not run``."""
     out = []
     for check in CLAIMS:
-        try:
-            claim = check(tables)
-        except KeyError as gone:
-            claim = Claim(("", ""), "", "", str(gone), "", f"no table for {gone}", INCONCLUSIVE)
+        claim = check(tables)
         row = asdict(claim)
         (row["paper"], row["citation"]), row["comparisons"] = claim.paper, json.dumps(row["comparisons"])
         out.append(row)
