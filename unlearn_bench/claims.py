@@ -61,7 +61,7 @@ class Comparison:
 
 @dataclass
 class Claim:
-    paper: tuple[str, str]  # (short name, citation)
+    paper: tuple[str, str]  # (short name, citation): a Paper
     where: str
     quote: str
     setting: str
@@ -129,50 +129,53 @@ def untestable(rows: pd.DataFrame | None, gone: list[str]) -> tuple[str, str]:
     return f"no ok run of {', '.join(gone)}", INCONCLUSIVE
 
 
-def best_of(tables: dict[str, pd.DataFrame], setting: str, candidate: str, others: tuple[str, ...], paper: str,
+Paper = tuple[str, str]  # (short name, citation)
+
+
+def paired_claim(tables: dict[str, pd.DataFrame], setting: str, candidate: str, others: tuple[str, ...],
+                 paper: Paper, where: str, quote: str, rule: str, wins_needed: int, losses_refuting: int,
+                 margin: float = 0.0, extra: str = "") -> Claim:
+    """The claim's paired comparisons of ``candidate - other - margin`` in ``setting`` and its verdict
+    (``lower_verdict``); ``not run`` / ``inconclusive`` where the setting or a method has no ok run."""
+    rows = tables.get(setting)
+    if gone := missing(rows, (candidate, *others)):
+        return Claim(paper, where, quote, setting, rule, *untestable(rows, gone))
+    found = compare(rows, candidate, others, margin)
+    measured = ("; ".join(describe(rows, m) for m in (candidate, *others)) + ". " + comparisons_text(found, margin)
+                + (f". {extra}" if extra else ""))
+    return Claim(paper, where, quote, setting, rule, measured, lower_verdict(found, wins_needed, losses_refuting),
+                 found)
+
+
+def best_of(tables: dict[str, pd.DataFrame], setting: str, candidate: str, others: tuple[str, ...], paper: Paper,
             where: str, quote: str) -> Claim:
     """"``candidate`` has the smallest Avg. Gap among ``others``": reproduced when it is significantly below each."""
-    rows = tables.get(setting)
     rule = (f"paired sign-flip test of {candidate}'s per-seed Avg. Gap against each of {', '.join(others)}, Holm "
             f"over {len(others)}; reproduced if significantly lower than all, not reproduced if any is significantly "
             "lower than it")
-    if gone := missing(rows, (candidate, *others)):
-        return Claim(paper, where, quote, setting, rule, *untestable(rows, gone))
-    found = compare(rows, candidate, others)
-    measured = "; ".join(describe(rows, m) for m in (candidate, *others)) + ". " + comparisons_text(found)
-    return Claim(paper, where, quote, setting, rule, measured, lower_verdict(found, len(found), 1), found)
+    return paired_claim(tables, setting, candidate, others, paper, where, quote, rule, len(others), 1)
 
 
-def top_two(tables: dict[str, pd.DataFrame], setting: str, candidate: str, others: tuple[str, ...], paper: str,
+def top_two(tables: dict[str, pd.DataFrame], setting: str, candidate: str, others: tuple[str, ...], paper: Paper,
             where: str, quote: str) -> Claim:
     """"among the top two": reproduced when the candidate is significantly below all but at most one of ``others``;
     not reproduced when two or more are significantly below it."""
-    rows = tables.get(setting)
     rule = (f"paired sign-flip tests of {candidate} against each of {', '.join(others)}, Holm over {len(others)}; "
             "reproduced if significantly lower than all but at most one, not reproduced if two or more are "
             "significantly lower than it")
-    if gone := missing(rows, (candidate, *others)):
-        return Claim(paper, where, quote, setting, rule, *untestable(rows, gone))
-    found = compare(rows, candidate, others)
-    measured = "; ".join(describe(rows, m) for m in (candidate, *others)) + ". " + comparisons_text(found)
-    return Claim(paper, where, quote, setting, rule, measured, lower_verdict(found, len(found) - 1, 2), found)
+    return paired_claim(tables, setting, candidate, others, paper, where, quote, rule, len(others) - 1, 2)
 
 
-def similar(tables: dict[str, pd.DataFrame], setting: str, candidate: str, others: tuple[str, ...], paper: str,
+def similar(tables: dict[str, pd.DataFrame], setting: str, candidate: str, others: tuple[str, ...], paper: Paper,
             where: str, quote: str, extra: str = "") -> Claim:
     """"similar to / competitive with ``others``": non-inferiority with margin ``SIMILAR_MARGIN``: reproduced when
     ``candidate - other`` is significantly below the margin for each, not reproduced when it is significantly above
     it for one."""
-    rows = tables.get(setting)
     rule = (f"non-inferiority: paired sign-flip test of {candidate} - other - {SIMILAR_MARGIN:g} (the margin of "
             f"'similar') for each of {', '.join(others)}, Holm over {len(others)}; reproduced if significantly below "
             "0 for all, not reproduced if significantly above 0 for one")
-    if gone := missing(rows, (candidate, *others)):
-        return Claim(paper, where, quote, setting, rule, *untestable(rows, gone))
-    found = compare(rows, candidate, others, SIMILAR_MARGIN)
-    measured = ("; ".join(describe(rows, m) for m in (candidate, *others)) + ". "
-                + comparisons_text(found, SIMILAR_MARGIN) + (f". {extra}" if extra else ""))
-    return Claim(paper, where, quote, setting, rule, measured, lower_verdict(found, len(found), 1), found)
+    return paired_claim(tables, setting, candidate, others, paper, where, quote, rule, len(others), 1,
+                        SIMILAR_MARGIN, extra)
 
 
 def unlink_training_free(tables: dict[str, pd.DataFrame]) -> Claim:
