@@ -47,3 +47,42 @@ def test_salun_random10_verdict_and_p_values_follow_from_the_committed_csv():
         assert committed[m]["p"] == pytest.approx(raw[m][1], abs=1e-12)
         assert committed[m]["p_holm"] == pytest.approx(adjusted[m], abs=1e-12)
         assert committed[m]["diff"] == pytest.approx(raw[m][0], abs=1e-9)
+
+
+def load_script():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("reproduce_fmnist", RESULTS.parents[1] / "scripts" /
+                                                  "reproduce_fmnist.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_report_stage_remakes_the_committed_tables_and_claims_from_the_csvs_alone(tmp_path, monkeypatch):
+    import shutil
+
+    script = load_script()
+    for folder in ("seeds", "tuning"):
+        shutil.copytree(RESULTS / folder, tmp_path / folder)
+    monkeypatch.setattr(script, "RESULTS", tmp_path)
+    script.write_report()
+    for name in ["claims.csv", "claims.md", "overview.md", "tuning.md",
+                 *(f"{p.stem}.md" for p in (RESULTS / "seeds").glob("*.csv"))]:
+        assert (tmp_path / name).read_text() == (RESULTS / name).read_text(), name
+
+
+def test_every_committed_row_comes_from_the_committed_preset():
+    script = load_script()
+    for path in (RESULTS / "seeds").glob("*.csv"):
+        assert script.eval_jobs(path.stem) == [], f"{path.name}: rows missing or from another preset"
+
+
+def test_a_value_on_the_edge_of_its_range_is_marked():
+    from optuna.distributions import IntUniformDistribution, LogUniformDistribution, UniformDistribution
+
+    script = load_script()
+    lr = LogUniformDistribution(1e-4, 1e-1)
+    assert script.on_edge(1.2e-4, lr) and not script.on_edge(3e-3, lr)  # log position 0.03 vs 0.47
+    assert script.on_edge(0.88, UniformDistribution(0.1, 0.9)) and not script.on_edge(0.5, UniformDistribution(0, 1))
+    assert script.on_edge(1, IntUniformDistribution(1, 11)) and not script.on_edge(2, IntUniformDistribution(1, 11))
