@@ -34,7 +34,7 @@ import os
 import sys
 import threading
 import time
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 import pandas as pd
@@ -120,6 +120,15 @@ def submit(pool: ProcessPoolExecutor, progress: Progress, what: str, overrides: 
     return future
 
 
+def write_csv(frame: pd.DataFrame, path: Path, order: list[str]) -> None:
+    """``frame`` sorted by ``order`` into ``path`` through a temporary file and a rename: an interrupted write
+    leaves the last complete file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    frame.sort_values(order).to_csv(temporary, index=False)
+    temporary.replace(path)
+
+
 def setting_overrides(setting: str) -> list[str]:
     data, _, overrides = SETTINGS[setting]
     return [*REGIME[data], *overrides]
@@ -199,15 +208,17 @@ def tune_stage(pool: ProcessPoolExecutor, progress: Progress, setting: str, outp
     todo = [m for m in METHODS if not tuned(setting, m)]
     if not todo:
         return 0
+    path, lock = RESULTS / "tuning" / f"{setting}.csv", threading.Lock()
+
+    def search_and_write(method: str) -> None:
+        trials = search(pool, progress, setting, method, outputs)
+        with lock:  # each search's trials and preset land as soon as it ends: an interrupted stage keeps them
+            old = pd.read_csv(path) if path.exists() else pd.DataFrame(columns=["method"])
+            write_csv(pd.concat([old[old["method"] != method], trials], ignore_index=True), path, ["method", "trial"])
+            write_preset(setting, method, trials)
+
     with ThreadPoolExecutor(len(todo)) as threads:  # every search at once: the two workers never idle
-        found = dict(zip(todo, threads.map(lambda m: search(pool, progress, setting, m, outputs), todo)))
-    path = RESULTS / "tuning" / f"{setting}.csv"
-    old = pd.read_csv(path) if path.exists() else pd.DataFrame(columns=["method"])
-    frames = [old[~old["method"].isin(todo)], *found.values()]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pd.concat(frames, ignore_index=True).sort_values(["method", "trial"]).to_csv(path, index=False)
-    for method, trials in found.items():
-        write_preset(setting, method, trials)
+        list(threads.map(search_and_write, todo))
     return len(todo) * TRIALS * len(TUNE_SEEDS)
 
 
@@ -259,6 +270,13 @@ def planned_runs(settings: list[str], stages: list[str]) -> int:
     return tune + (sum(len(eval_jobs(name)) for name in settings) if "eval" in stages else 0)
 
 
+def write_seed_rows(path: Path, old: pd.DataFrame, rows: list[dict]) -> None:
+    """``old`` with the (method, seed) rows in ``rows`` replaced by them."""
+    new = {(row["method"], row["seed"]) for row in rows}
+    keep = old[[(m, int(s)) not in new for m, s in zip(old["method"], old["seed"])]] if len(old) else old
+    write_csv(pd.concat([keep, pd.DataFrame(rows)], ignore_index=True)[SEED_COLUMNS], path, ["method", "seed"])
+
+
 def eval_stage(pool: ProcessPoolExecutor, progress: Progress, name: str, outputs: Path) -> int:
     """Retrain (with the Original) and every preset on the held-out seeds; rows already in the CSV with the same
     preset are kept, so an interrupted stage resumes."""
@@ -273,13 +291,12 @@ def eval_stage(pool: ProcessPoolExecutor, progress: Progress, name: str, outputs
                                  [*setting_overrides(setting), f"method={preset[m]}",
                                   *([f"eval={shift}"] if shift else []), f"seed={seed}"],
                                  outputs / name / f"seed{seed}" / m) for m, seed in jobs}
-    rows = [r for (m, seed), f in futures.items()
-            for r in seed_rows(name, m, seed, f.result(), preset[m], preset_sha(setting, m))]
-    keep = old[~old.apply(lambda r: (r["method"], int(r["seed"])) in
-                          {(row["method"], row["seed"]) for row in rows}, axis=1)] if len(old) else old
-    path.parent.mkdir(parents=True, exist_ok=True)
-    frame = pd.concat([keep, pd.DataFrame(rows)], ignore_index=True)[SEED_COLUMNS]
-    frame.sort_values(["method", "seed"]).to_csv(path, index=False)
+    keys, rows = {future: key for key, future in futures.items()}, []
+    for count, future in enumerate(as_completed(keys), 1):
+        method, seed = keys[future]
+        rows += seed_rows(name, method, seed, future.result(), preset[method], preset_sha(setting, method))
+        if count % 16 == 0 or count == len(keys):  # rows land as they come: an interrupted stage keeps them
+            write_seed_rows(path, old, rows)
     return len(jobs)
 
 
