@@ -89,6 +89,21 @@ def peak_memory_mb(device: torch.device) -> dict[str, float]:
     return out
 
 
+def off_device(model: torch.nn.Module, device: torch.device) -> list[str]:
+    """Names of the tensors ``model`` holds that are not on ``device``: every submodule's parameters, buffers and
+    plain tensor attributes (state kept outside the registered buffers), so a tensor a method created on the host and
+    left in what it returned is found by a check rather than by a user's next call."""
+    index = torch.cuda.current_device() if device.type == "cuda" and device.index is None else device.index
+    found = []
+    for prefix, module in model.named_modules():
+        for attr, value in vars(module).items():
+            held = value.items() if attr in ("_parameters", "_buffers") else [(attr, value)]
+            found += [f"{prefix}.{name}" if prefix else name for name, tensor in held
+                      if isinstance(tensor, torch.Tensor) and (tensor.device.type, tensor.device.index) != (
+                          device.type, index)]
+    return found
+
+
 def git_rev() -> str | None:
     """The git revision of the imported ``unlearn_bench`` (not of the working directory), None outside a checkout."""
     try:

@@ -9,7 +9,13 @@ import torch
 
 from tests.conftest import compose_config
 from unlearn_bench.config import DataConfig
-from unlearn_bench.data.datasets import DEBIAN_FASHION_MNIST, DatasetNotFoundError, load_dataset
+from unlearn_bench.data.datasets import (
+    DEBIAN_FASHION_MNIST,
+    DatasetNotFoundError,
+    ImageData,
+    load_dataset,
+    write_cifar10,
+)
 from unlearn_bench.data.task import make_task
 from unlearn_bench.errors import ConfigError
 
@@ -54,6 +60,20 @@ def test_cifar10_loader_on_fake_copy(tmp_path):
                      compose_config(["train=salun"]).train, seed=0, device="cpu")
     assert len(task.train_y) == 90 and len(task.val_y) == 10
     assert len(task.forget_idx) == 9
+
+
+def test_a_cifar10_copy_written_by_write_cifar10_loads_back_as_written(tmp_path):
+    g = torch.Generator().manual_seed(0)
+    data = ImageData(torch.randint(0, 256, (23, 3, 32, 32), generator=g, dtype=torch.uint8), torch.arange(23) % 10,
+                     torch.randint(0, 256, (7, 3, 32, 32), generator=g, dtype=torch.uint8), torch.arange(7) % 10,
+                     [f"c{i}" for i in range(10)])
+    write_cifar10(data, tmp_path, files=5)
+    assert sorted(p.name for p in (tmp_path / "cifar-10-batches-py").iterdir()) == [
+        "batches.meta", *(f"data_batch_{i}" for i in range(1, 6)), "test_batch"]
+    loaded = load_dataset(data_cfg("cifar10", tmp_path))
+    for name in ("train_x", "train_y", "test_x", "test_y"):
+        torch.testing.assert_close(getattr(loaded, name), getattr(data, name))
+    assert loaded.classes == data.classes
 
 
 def test_cifar100_loader_on_fake_copy(tmp_path):

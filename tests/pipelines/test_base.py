@@ -33,3 +33,18 @@ def test_method_isolation_is_checked_before_any_work(tmp_path):
     cfg = compose_config(["method_isolation=thread", f"cache_dir={tmp_path}"])
     with pytest.raises(ConfigError, match="method_isolation='thread' is not supported; allowed: none, process"):
         validate(cfg)
+
+
+def test_observe_unlearned_sees_the_returned_model_after_the_timing_and_not_a_diverged_one():
+    import torch
+
+    from unlearn_bench.pipelines import observe_unlearned, timed_unlearning
+
+    model, seen = torch.nn.Linear(2, 2), []
+    with observe_unlearned(seen.append):
+        assert timed_unlearning(lambda: model, "ft", torch.device("cpu"))[0] is model
+        with torch.no_grad():
+            model.weight.fill_(float("nan"))
+        assert timed_unlearning(lambda: model, "ft", torch.device("cpu"))[0] is None  # diverged: nothing to observe
+    timed_unlearning(lambda: torch.nn.Linear(2, 2), "ft", torch.device("cpu"))  # outside the block: not observed
+    assert seen == [model]

@@ -212,6 +212,23 @@ def cifar10(cfg: DataConfig) -> ImageData:
                      torch.tensor(test.targets), list(train.classes))
 
 
+def write_cifar10(data: ImageData, root: str | Path, files: int = 5) -> Path:
+    """``data`` (32x32 RGB, 10 classes) as a CIFAR-10 copy in the real on-disk format, which ``data=cifar10`` then
+    reads like the real one (with ``data.verify_files=false``: the MD5s are the real files'): the python pickle batches
+    ``data_batch_1..files`` and ``test_batch`` (rows of 3,072 bytes, channel planes in R, G, B order) and
+    ``batches.meta``. For checks that must run the real loader without the real data (scripts/gpu_check.py)."""
+    base = Path(root) / "cifar-10-batches-py"
+    base.mkdir(parents=True, exist_ok=True)
+    chunks = zip(torch.tensor_split(data.train_x, files), torch.tensor_split(data.train_y, files), strict=True)
+    named = [(f"data_batch_{i}", x, y) for i, (x, y) in enumerate(chunks, 1)]
+    for name, x, y in [*named, ("test_batch", data.test_x, data.test_y)]:
+        with open(base / name, "wb") as f:
+            pickle.dump({"batch_label": name, "data": x.reshape(len(x), -1).numpy(), "labels": y.tolist()}, f)
+    with open(base / "batches.meta", "wb") as f:
+        pickle.dump({"label_names": list(data.classes)}, f)
+    return base
+
+
 @register_dataset
 def cifar100(cfg: DataConfig) -> ImageData:
     from torchvision.datasets import CIFAR100

@@ -9,9 +9,10 @@ from unlearn_bench.pipelines.base import (
     Pipeline,
     References,
     create_pipeline,
+    observe_unlearned,
     register_pipeline,
     timed_unlearning,
 )
 
-__all__ = ["PIPELINES", "Evaluation", "Pipeline", "References", "create_pipeline", "register_pipeline",
-           "timed_unlearning"]
+__all__ = ["PIPELINES", "Evaluation", "Pipeline", "References", "create_pipeline", "observe_unlearned",
+           "register_pipeline", "timed_unlearning"]

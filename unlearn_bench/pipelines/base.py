@@ -17,9 +17,11 @@ or a divergence into a record, write the record and arrays, print the table); a 
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -172,6 +174,23 @@ def check_finite(model: torch.nn.Module, name: str) -> torch.nn.Module:
     return model
 
 
+UnlearnedObserver = Callable[[Any], None]
+_unlearned_observer: contextvars.ContextVar[UnlearnedObserver | None] = contextvars.ContextVar("unlearned_observer",
+                                                                                               default=None)
+
+
+@contextlib.contextmanager
+def observe_unlearned(observer: UnlearnedObserver) -> Iterator[None]:
+    """Call ``observer(model)`` with what every method inside the block returned (a finite model, after its timing
+    stopped), so a check can inspect it (scripts/gpu_check.py: on which device its tensors are) while the runner
+    records exactly what it records without one."""
+    token = _unlearned_observer.set(observer)
+    try:
+        yield
+    finally:
+        _unlearned_observer.reset(token)
+
+
 def timed_unlearning(unlearn: Callable[[], Any], name: str, device: torch.device
                      ) -> tuple[Any | None, str | None, float]:
     """Run ``unlearn()`` (method ``name``) and time it, CUDA work included. Divergence (DivergedError, NaN/inf
@@ -183,4 +202,7 @@ def timed_unlearning(unlearn: Callable[[], Any], name: str, device: torch.device
         model, error = None, str(err)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-    return model, error, time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    if model is not None and (observer := _unlearned_observer.get()) is not None:
+        observer(model)
+    return model, error, seconds
