@@ -49,3 +49,7 @@ def test_collapse_is_within_a_tenth_of_the_way_from_chance_to_perfect():
     why = collapsed({"RA": 10.1, "TA": 10.0, "UA": 90.0}, 10)
     assert why.startswith("collapsed to chance: RA 10.1, TA 10.0 <= 19.0")
     assert collapsed({"UA": 100.0}, 10) is None  # forgetting everything in D_f is not a collapse
+    # a metric the original already had at chance (a tiny test model) did not fall to it
+    assert collapsed({"RA": 10.1, "TA": 10.0}, 10, original={"RA": 95.0, "TA": 12.0}).startswith(
+        "collapsed to chance: RA 10.1 <= 19.0")
+    assert collapsed({"RA": 10.1, "TA": 10.0}, 10, original={"RA": 15.0, "TA": 12.0}) is None

@@ -40,9 +40,13 @@ def collapse_threshold(num_classes: int) -> float:
     return chance + COLLAPSE_FRACTION * (100.0 - chance)
 
 
-def collapsed(metrics: dict[str, float], num_classes: int, keys: tuple[str, ...] = ("RA", "TA")) -> str | None:
-    """Why the model counts as collapsed (its RA or TA at chance level: ``collapse_threshold``), or None."""
+def collapsed(metrics: dict[str, float], num_classes: int, original: dict[str, float] | None = None,
+              keys: tuple[str, ...] = ("RA", "TA")) -> str | None:
+    """Why the model counts as collapsed (its RA or TA fell to chance level: ``collapse_threshold``), or None. With
+    ``original`` (the original model's metrics), a metric counts only where the original was above that level: a
+    model that was never better than chance did not fall to it."""
     limit = collapse_threshold(num_classes)
-    low = [f"{k} {metrics[k]:.1f}" for k in keys if k in metrics and metrics[k] <= limit]
+    low = [f"{k} {metrics[k]:.1f}" for k in keys if k in metrics and metrics[k] <= limit
+           and (original is None or original.get(k, 100.0) > limit)]
     return (f"collapsed to chance: {', '.join(low)} <= {limit:.1f} (chance {100 / num_classes:.1f} "
             f"+ {COLLAPSE_FRACTION:g} of the way to 100)") if low else None

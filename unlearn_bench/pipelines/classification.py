@@ -301,7 +301,7 @@ class ClassificationPipeline(Pipeline):
         if unlearned is not None:
             try:
                 result.metrics, result.arrays = evaluate(unlearned, task, cfg.eval, amp)
-                result.collapsed = collapsed(result.metrics, cfg.data.num_classes)
+                result.collapsed = collapsed(result.metrics, cfg.data.num_classes, original_metrics)
             except DivergedError as err:
                 result.diverged, unlearned = f"{cfg.method.name}: {err}", None
         groups = list(cfg.eval.metrics)
