@@ -312,7 +312,7 @@ def seed_table(rows: pd.DataFrame) -> pd.DataFrame:
     label = {"original": "Original", "retrain": "Retrain"}
     per_seed = {label.get(m, m): dict(zip(g["seed"], g["avg_gap"])) for m, g in ok.groupby("method")}
     order = ["original", "retrain", *sorted(set(rows["method"]) - {"original", "retrain"},
-                                            key=lambda m: ok.loc[ok["method"] == m, "avg_gap"].mean())]
+                                            key=lambda m: (ok.loc[ok["method"] == m, "avg_gap"].mean(), m))]
     out = []
     for method in order:
         mine, every = ok[ok["method"] == method], rows[rows["method"] == method]
