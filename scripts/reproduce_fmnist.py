@@ -230,13 +230,14 @@ def preset_sha(setting: str, method: str) -> str:
 
 def seed_rows(setting: str, method: str, seed: int, result: dict, preset: str, sha: str) -> list[dict]:
     """The CSV rows of one run: the method's; for Retrain's run also the Original's and Retrain's."""
+    from unlearn_bench.metrics.gap import GAP_METRICS, avg_gap, gaps
+
     def row(name: str, metrics: dict, status: str, rte_s: float, access: str, free: bool, preset: str = preset,
             sha: str = "") -> dict:
-        gap = {k: abs(metrics[k] - result["retrain_metrics"][k]) for k in ("UA", "RA", "TA", "MIA")
-               if k in metrics and k in result["retrain_metrics"]}
+        gap = gaps(metrics, result["retrain_metrics"])
         return {"setting": setting, "method": name, "seed": seed, "status": status, **metrics,
                 **{f"gap_{k}": v for k, v in gap.items()},
-                "avg_gap": sum(gap.values()) / len(gap) if len(gap) == 4 else float("nan"), "rte_s": rte_s,
+                "avg_gap": avg_gap(gap) if len(gap) == len(GAP_METRICS) else float("nan"), "rte_s": rte_s,
                 "data_access": access, "training_free": free, "preset": preset, "preset_sha": sha}
 
     if method != "retrain":
