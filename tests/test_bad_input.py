@@ -103,7 +103,9 @@ def unknown_group_option(draw):
     group = draw(st.sampled_from([*GROUPS, "hydra/launcher"]))
     known = options(group) | (PLUGIN_LAUNCHERS if group == "hydra/launcher" else set())
     name = draw(ident.filter(lambda s: s not in known and not s.startswith("base_")))
-    return [f"{group}={name}"], [f"{group}/{name}", "Available options"]
+    if group == "hydra/launcher":  # Hydra's own group: its message
+        return [f"{group}={name}"], [f"{group}/{name}", "Available options"]
+    return [f"{group}={name}"], [f"{group}={name} is not an option of {group}", "--help"]
 
 
 @functools.cache
@@ -240,7 +242,8 @@ def test_many_malformed_overrides_exit_2_naming_the_key(paths, tmp_path):
 
 
 EXAMPLES = {  # one of each kind the issue lists, with what the message must name
-    "unknown group option": (["method=salun_typo"], ["method/salun_typo", "Available options", "salun_soft"]),
+    "unknown group option": (["method=salun_typo"], ["method=salun_typo is not an option", "did you mean salun"]),
+    "unknown key added": (["+method.lr_typo=0.1"], ["method.lr_typo is not a setting", "allowed: name"]),
     "unknown key": (["train.lrr=0.1"], ["train.lrr"]),
     "wrong type": (["train.epochs=many"], ["train.epochs"]),
     "class out of range": (["scenario=classwise", "scenario.class_index=10"], ["scenario.class_index", "[0, 9]"]),
@@ -273,7 +276,8 @@ def test_unreadable_cache_dir_is_caught_before_training(paths, tmp_path):
 
 
 @pytest.mark.parametrize("overrides,expected", [
-    (["method=does_not_exist"], "Could not find 'method/does_not_exist'"),  # Hydra's composition error
+    (["method=does_not_exist"], "method=does_not_exist is not an option of method"),  # before composing
+    (["data.root=x", "+train.lr_typo=1"], "train.lr_typo is not a setting of TrainConfig"),  # a key nothing reads
     (["scenario=classwise", "scenario.class_index=12"], "scenario.class_index=12 must be in [0, 9]"),  # ours
 ])
 def test_cli_process_exits_2_with_one_message(overrides, expected, tmp_path):

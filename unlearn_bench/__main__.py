@@ -1,7 +1,10 @@
 """``python -m unlearn_bench [overrides]``: compose the config with Hydra and run it.
 
 Exit status: 0 done (in a multirun, failed jobs are records with status ``failed``), 1 a single run failed or a
-bug (with its traceback), 2 bad input (one message naming the key, no traceback)."""
+bug (with its traceback), 2 bad input (one message naming the key, no traceback).
+
+Only light modules are imported at the top, so ``--help`` and a misspelt option answer before torch is imported;
+plugins (``plugins=[...]``, ``UNLEARN_BENCH_PLUGINS``, entry points) are imported before Hydra composes."""
 
 from __future__ import annotations
 
@@ -11,32 +14,27 @@ import sys
 import hydra
 from hydra.errors import CompactHydraException, OverrideParseException
 from omegaconf import DictConfig
-from omegaconf.errors import InterpolationResolutionError, MissingMandatoryValue
 
-from unlearn_bench.compose import register_configs
-from unlearn_bench.conf_local import quiet_missing_default
+from unlearn_bench.config import CONF_DIR
 from unlearn_bench.errors import UserInputError
 
-register_configs()
-quiet_missing_default()
 log = logging.getLogger("unlearn_bench")
 
-# Bad input found while the job runs: a value left ??? or an interpolation that cannot be resolved.
-USER_ERRORS = (UserInputError, MissingMandatoryValue, InterpolationResolutionError)
 
-
-@hydra.main(version_base="1.3", config_path="../conf", config_name="config")
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
 def main(cfg: DictConfig) -> float:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
+    from omegaconf.errors import InterpolationResolutionError, MissingMandatoryValue
 
     from unlearn_bench.runner import run
     from unlearn_bench.tune import objective
 
     try:
         record = run(cfg)
-    except USER_ERRORS as err:  # bad input: one clear message, no traceback
-        log.error("%s: %s", type(err).__name__, err)
+    # Bad input found while the job runs: ours, a value left ??? or an interpolation that cannot be resolved.
+    except (UserInputError, MissingMandatoryValue, InterpolationResolutionError) as err:
+        log.error("%s: %s", type(err).__name__, err)  # one clear message, no traceback
         sys.exit(2)
     if record.status == "failed" and HydraConfig.get().mode == RunMode.RUN:
         sys.exit(1)  # a single run reports its failure; a multirun's jobs are records and the sweep goes on
@@ -44,8 +42,32 @@ def main(cfg: DictConfig) -> float:
 
 
 def cli() -> None:
-    """``main`` with Hydra's own usage errors (unknown group option or key, wrong type, bad override syntax),
-    which Hydra prints as one message and exits 1 on, mapped to exit status 2 as ours."""
+    """The command line: ``--help`` and option typos answered first; plugins imported; then ``main`` with Hydra's
+    own usage errors (unknown group option or key, wrong type, bad override syntax), which Hydra prints as one
+    message and exits 1 on, mapped to exit status 2 as ours."""
+    from unlearn_bench import options, plugins
+
+    args = sys.argv[1:]
+    overrides = [a for a in args if not a.startswith("-")]
+    try:
+        plugins.load_all(overrides)
+        if {"--help", "-h"} & set(args):
+            print(options.usage())
+            return
+        options.check_group_overrides(overrides)
+    except UserInputError as err:
+        sys.stderr.write(f"{type(err).__name__}: {err}\n")
+        raise SystemExit(2) from None
+    if "--list" in args:
+        from unlearn_bench.catalog import render_catalog
+
+        print(render_catalog())
+        return
+    from unlearn_bench.compose import register_configs
+    from unlearn_bench.conf_local import quiet_missing_default
+
+    register_configs()
+    quiet_missing_default()
     try:
         main()
     except SystemExit as stop:
@@ -56,6 +78,11 @@ def cli() -> None:
                 sys.stderr.write(f"(in the override {error.override!r})\n")  # Hydra's message may not name it
             raise SystemExit(2) from None
         raise
+    if "--cfg" in args or "-c" in args:
+        from unlearn_bench.cards import sweep_summary
+
+        if summary := sweep_summary(overrides):
+            print(summary)
 
 
 if __name__ == "__main__":

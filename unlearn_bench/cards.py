@@ -20,6 +20,7 @@ import argparse
 import dataclasses
 import inspect
 import itertools
+import math
 import re
 import sys
 from collections.abc import Iterator
@@ -145,6 +146,22 @@ def sweep_params(preset: str) -> dict[str, list[str]]:
     parsed = OverridesParser.create().parse_overrides([f"{k}={v}" for k, v in params.items()])
     return {o.get_key_element(): list(o.sweep_string_iterator()) if o.is_sweep_override()
             else [o.get_value_element_as_str()] for o in parsed}
+
+
+def sweep_summary(overrides: list[str]) -> str | None:
+    """For ``experiment=<preset> --cfg job``, which shows one job: the sweep ``-m`` runs (its swept keys and values,
+    and the number of jobs); None when no preset with a sweep is chosen."""
+    preset = next((o.split("=", 1)[1] for o in overrides if o.lstrip("+").startswith("experiment=")), None)
+    if preset is None or not (CONF_DIR / "experiment" / f"{preset}.yaml").is_file():
+        return None
+    params = sweep_params(preset)
+    if not params:
+        return None
+    jobs = math.prod(len(values) for values in params.values())
+    lines = [f"# experiment={preset} is a sweep: `python -m unlearn_bench -m experiment={preset}` runs {jobs} jobs, "
+             "every combination of"]
+    lines += [f"#   {key}: {','.join(values)}" for key, values in params.items()]
+    return "\n".join(lines)
 
 
 def preset_jobs(preset: str) -> Iterator[list[str]]:

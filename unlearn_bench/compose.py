@@ -18,10 +18,14 @@ def register_configs() -> None:
 
 def compose_config(overrides: list[str] | None = None) -> DictConfig:
     """The config ``python -m unlearn_bench <overrides>`` would run, without Hydra's job machinery (for
-    scripts and tests); the user's config folder (unlearn_bench/conf_local.py) is on its search path too."""
+    scripts and tests), plugins imported first; the user's config folder (unlearn_bench/conf_local.py) and the
+    plugins' are on its search path too."""
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
+    from unlearn_bench import plugins
+
+    plugins.load_all(overrides or [])
     register_configs()
     quiet_missing_default()
     GlobalHydra.instance().clear()

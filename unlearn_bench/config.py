@@ -9,6 +9,8 @@ schemas (``generation/config.py``).
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING
+from omegaconf import MISSING, DictConfig, OmegaConf
 
 from unlearn_bench.errors import ConfigError
 from unlearn_bench.generation.config import store_task_schemas
@@ -246,9 +248,31 @@ class RunConfig:
     skip_existing: bool = True
     progress: bool = True
     method_isolation: str = "none"  # none | process: run the method in a spawned child that gets only its DataView
+    # Modules (or .py files) imported before the config is composed, to register outside methods, metrics,
+    # scenarios and datasets (unlearn_bench/plugins.py); UNLEARN_BENCH_PLUGINS=a,b adds to them.
+    plugins: list[str] = field(default_factory=list)
 
 
 ISOLATION_MODES = ("none", "process")
+
+
+def check_known_keys(node: Any, path: str = "") -> None:
+    """ConfigError naming the first key of ``node`` (recursively) that its typed schema does not define: Hydra's
+    ``+group.key=value`` adds a key to a typed node, which nothing would read (``+method.lr_typo=0.1``)."""
+    if not isinstance(node, DictConfig):
+        return
+    schema = OmegaConf.get_type(node)
+    if dataclasses.is_dataclass(schema):
+        fields = [f.name for f in dataclasses.fields(schema)]
+        unknown = [key for key in node if key not in fields]
+        if unknown:
+            near = difflib.get_close_matches(str(unknown[0]), fields, n=3)
+            hint = f"; did you mean {', '.join(near)}?" if near else ""
+            raise ConfigError(f"{path}{unknown[0]} is not a setting of {schema.__qualname__} (nothing would read "
+                              f"it){hint}; allowed: {', '.join(fields)}")
+    for key in node:
+        if OmegaConf.is_dict(node._get_node(key)):
+            check_known_keys(node[key], f"{path}{key}.")
 
 
 def check_isolation(mode: str) -> None:
@@ -291,8 +315,6 @@ def store_schemas() -> None:
     """Store this module's schemas (and the task group's) in Hydra's ConfigStore and register the resolvers
     (``${join:${.classes}}`` -> ``0-1``, for scenario names). Method schemas are stored where methods register
     (``methods.base.register_method``); ``unlearn_bench.compose.register_configs`` does both before Hydra composes."""
-    from omegaconf import OmegaConf
-
     OmegaConf.register_new_resolver("join", lambda items: "-".join(str(i) for i in items), replace=True)
     OmegaConf.register_new_resolver("tune_trials", tune_trials, replace=True)
     cs = ConfigStore.instance()

@@ -303,7 +303,20 @@ class Distances(MetricGroup):
 # In the order their metrics enter a record.
 GROUPS: dict[str, MetricGroup] = {group.name: group for group in (
     SubclassAccuracies(), MIAEfficacy(), JiTMetrics(), ConfusionMetrics(), SUREMetrics(), Distances())}
-METRIC_GROUPS = tuple(name for name, group in GROUPS.items() if group.selectable)  # what eval.metrics may name
+
+
+def register_metric_group(group: MetricGroup) -> MetricGroup:
+    """Add ``group`` to ``GROUPS`` (after the package's): ``eval.metrics=[<its name>]`` then computes its metrics for
+    the original, Retrain and the unlearned model (how a plugin adds a metric)."""
+    if not group.name or group.name in GROUPS:
+        raise ConfigError(f"metric group {group.name!r} is unnamed or registered twice")
+    GROUPS[group.name] = group
+    return group
+
+
+def selectable_groups() -> list[str]:
+    """What ``eval.metrics`` may name."""
+    return [name for name, group in GROUPS.items() if group.selectable]
 
 
 def evaluate(model: nn.Module, task: Task, cfg: EvalConfig, amp: bool = False
@@ -342,9 +355,9 @@ def evaluate(model: nn.Module, task: Task, cfg: EvalConfig, amp: bool = False
 
 
 def check_metric_groups(groups: list[str]) -> None:
-    unknown = sorted(set(groups) - set(METRIC_GROUPS))
+    unknown = sorted(set(groups) - set(selectable_groups()))
     if unknown:
-        raise ConfigError(f"eval.metrics has unknown group(s) {unknown}; allowed: {list(METRIC_GROUPS)}")
+        raise ConfigError(f"eval.metrics has unknown group(s) {unknown}; allowed: {selectable_groups()}")
 
 
 def _head_weights(model: nn.Module) -> dict[str, np.ndarray]:

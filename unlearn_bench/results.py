@@ -53,6 +53,14 @@ class RunRecord:
     # The declared splits the method actually read (``data_access`` is what it declared); for Retrain, whose model
     # comes from the cache, its declared split.
     data_read: list[str] = field(default_factory=list)
+    # What the run key covers beyond the config: the method's source files (module -> SHA-256), its distribution's
+    # version, its other inputs' digests (unlearn_bench.plugins.code_identity, Method.inputs); and on CPU the torch
+    # thread count the method and evaluation ran with.
+    code: dict[str, Any] = field(default_factory=dict)
+    cpu_threads: int | None = None
+    # False for a model unlearned outside the harness (method=external_checkpoint): rte_s, data_access and
+    # data_read were not observed, only declared.
+    observed: bool = True
 
 
 def write_record(folder: Path, record: RunRecord, arrays: dict[str, np.ndarray] | None = None,

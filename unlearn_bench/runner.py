@@ -16,10 +16,13 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 import unlearn_bench
+from unlearn_bench import plugins
 from unlearn_bench.attacks import enabled_attacks
 from unlearn_bench.cache import config_hash
+from unlearn_bench.config import check_known_keys
 from unlearn_bench.errors import ConfigError, UserInputError
 from unlearn_bench.loggers import log_run
+from unlearn_bench.methods.base import Method
 from unlearn_bench.metrics.gap import avg_gap, gaps
 from unlearn_bench.pipelines import Evaluation, Pipeline, create_pipeline
 from unlearn_bench.pipelines.base import unbuilt
@@ -38,7 +41,11 @@ log = logging.getLogger(__name__)
 
 
 def validate(cfg: DictConfig) -> Pipeline:
-    """Every check that needs no data, so bad input fails before anything is loaded or trained; the run's pipeline."""
+    """Every check that needs no data, so bad input fails before anything is loaded or trained; the run's pipeline.
+    The config's plugins are imported first (a launcher's worker process imported none)."""
+    plugins.load_all()
+    plugins.load(cfg.plugins)
+    check_known_keys(cfg)
     pipeline = create_pipeline(cfg)
     pipeline.validate()
     check_cache_dir(cfg.cache_dir)
@@ -94,6 +101,15 @@ def config_options() -> dict[str, str]:
             if option is not None and not group.startswith("hydra")}
 
 
+def code_key(method: Method, device: torch.device) -> dict:
+    """What the run key adds to the config: the method's code (``plugins.code_identity``: its source files, a
+    plugin's version), what the method reads besides its data (``Method.inputs``) and, on CPU, the torch thread
+    count (float reductions split across threads differ in their last bits, and an unlearning run amplifies that)."""
+    identity = plugins.code_identity(type(method))
+    key = {"code": {"files": identity["files"], "version": identity["version"], "inputs": method.inputs()}}
+    return {**key, "cpu_threads": torch.get_num_threads()} if device.type == "cpu" else key
+
+
 def finished(record_path: Path) -> bool:
     """A stored record that counts as done: readable and not ``failed`` (a failed run is tried again)."""
     try:
@@ -113,14 +129,16 @@ def run(cfg: DictConfig, output_dir: str | Path | None = None) -> RunRecord:
     pipeline = validate(cfg)
     output_dir, device = start_run(cfg, output_dir)
     pipeline.setup(device)
-    run_key = config_hash(pipeline.run_payload())
+    method = pipeline.create_method()
+    code = code_key(method, device)
+    run_key = config_hash({**pipeline.run_payload(), **code})
     store = Path(cfg.cache_dir) / "runs" / run_key
     if cfg.skip_existing and finished(store / RECORD_FILE):
-        log.info("skip: run %s already recorded in %s", run_key, store)
+        log.info("skip: run %s already recorded in %s (the same config, method code and thread count; "
+                 "skip_existing=false reruns it)", run_key, store)
         shutil.copytree(store, output_dir, dirs_exist_ok=True)
         print_table(output_dir, pipeline)
         return read_record(store / RECORD_FILE)
-    method = pipeline.create_method()
 
     # Failures are data: an exception below is recorded (status `failed`, its message) and the sweep goes on.
     status, error, result = "ok", None, Evaluation()
@@ -165,10 +183,12 @@ def run(cfg: DictConfig, output_dir: str | Path | None = None) -> RunRecord:
         original_train_s=refs_meta["original"]["seconds"], retrain_train_s=refs_meta["retrain"]["seconds"],
         wall_s=time.perf_counter() - wall_start, data_access=sorted(method.needs),
         training_free=method.training_free, data_read=sorted(pipeline.read), device=str(device),
-        memory=peak_memory_mb(device),
+        memory=peak_memory_mb(device), code=plugins.code_identity(type(method)) | {"inputs": method.inputs()},
+        cpu_threads=code.get("cpu_threads"), observed=method.observed,
         versions=versions(pipeline), git_rev=git_rev(), config=OmegaConf.to_container(cfg, resolve=True),
         created=time.strftime("%Y-%m-%dT%H:%M:%S"), error=error, eval_s=eval_s,
         **{**fields, "extra": {"original_cached": refs_meta["original"]["cached"],
+                               "original_key": refs_meta["original"].get("key"),
                                "retrain_cached": refs_meta["retrain"]["cached"], **fields.get("extra", {}),
                                "options": config_options()}})
     arrays = result.arrays if cfg.eval.save_arrays else None

@@ -6,6 +6,7 @@ from unlearn_bench.methods import (  # noqa: F401,I001
     bad_teacher,
     boundary,
     emmn,
+    external_checkpoint,
     finetune,
     forget_vector,
     gkt,

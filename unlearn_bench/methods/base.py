@@ -16,6 +16,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 from torch import nn
 
+from unlearn_bench.config import CONF_DIR
 from unlearn_bench.errors import ConfigError
 from unlearn_bench.methods.view import METHOD_SPLITS, DataAccessError, DataView  # noqa: F401 (re-exported)
 
@@ -56,6 +57,8 @@ class Method:
     training_free: ClassVar[bool] = False
     full_class_only: ClassVar[bool] = False  # defined only when D_f holds whole classes
     edits_weights: ClassVar[bool] = True  # False: returns a wrapper around the model (an input perturbation)
+    # False for a model unlearned elsewhere (external_checkpoint): its RTE and data access were not observed here.
+    observed: ClassVar[bool] = True
     Config: ClassVar[type] = MethodConfig
 
     def __init__(self, cfg: Any):
@@ -64,6 +67,10 @@ class Method:
     @classmethod
     def check_config(cls, cfg: Any, num_classes: int) -> None:
         """Raise ConfigError on a method setting that cannot work for this data; runs before any training."""
+
+    def inputs(self) -> dict[str, str]:
+        """Digests of what the method reads besides its data and config (a checkpoint file): part of the run key."""
+        return {}
 
     def unlearn(self, model: nn.Module, data: Any) -> nn.Module:
         """Return the unlearned model (may modify ``model`` in place). ``data`` is the task's view (``DataView`` for
@@ -94,7 +101,12 @@ def register_method(cls: type[Method]) -> type[Method]:
     if (cls.task, cls.name) in METHODS:
         raise ConfigError(f"method {option(cls.task, cls.name)!r} is registered twice")
     METHODS[(cls.task, cls.name)] = cls
-    ConfigStore.instance().store(group=CONFIG_GROUPS[cls.task], name=f"base_{cls.name}", node=cls.Config)
+    store = ConfigStore.instance()
+    store.store(group=CONFIG_GROUPS[cls.task], name=f"base_{cls.name}", node=cls.Config)
+    if not (CONF_DIR / CONFIG_GROUPS[cls.task] / f"{cls.name}.yaml").is_file():
+        # Selectable as method=<name> with its Config's defaults, with no YAML file (a plugin's method). Where
+        # conf/ has a preset of that name, the preset is the option (two would be merged, which Hydra deprecates).
+        store.store(group=CONFIG_GROUPS[cls.task], name=cls.name, node=cls.Config)
     return cls
 
 
