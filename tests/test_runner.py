@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 
-import unlearn_bench.pipelines.base as pipeline_base
 import unlearn_bench.pipelines.classification as classification
 import unlearn_bench.runner as runner
 from tests.conftest import compose_config
@@ -63,7 +62,7 @@ def test_identical_run_is_skipped_without_training(tmp_path, monkeypatch):
         raise AssertionError("a finished run was trained again")
 
     monkeypatch.setattr(classification, "train_from_scratch", must_not_train)
-    monkeypatch.setattr(pipeline_base, "create_method", must_not_train)
+    monkeypatch.setattr(classification, "isolated_unlearn", must_not_train)
     again = run(tmp_path, cache, "method=rl", out="b")
     assert again == first
     assert json.loads((tmp_path / "b" / "record.json").read_text())["run_key"] == first.run_key

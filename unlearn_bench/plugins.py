@@ -176,9 +176,20 @@ def code_identity(obj: type) -> dict[str, Any]:
         module = sys.modules.get(name) if isinstance(name, str) else None
         if module is not None and getattr(module, "__file__", None):
             modules.add(module)
-    files = {m.__name__: hashlib.sha256(Path(m.__file__).read_bytes()).hexdigest()
-             for m in sorted(modules, key=lambda m: m.__name__) if m.__name__.split(".")[0] in roots}
+    files = {m.__name__: source_digest(m) for m in sorted(modules, key=lambda m: m.__name__)
+             if m.__name__.split(".")[0] in roots}
     return {"module": obj.__module__, "version": distribution_version(obj.__module__), "files": files}
+
+
+SOURCE_DIGESTS: dict[str, str] = {}  # module name -> SHA-256 of its file when this process first hashed it
+
+
+def source_digest(module: types.ModuleType) -> str:
+    """The SHA-256 of ``module``'s source file, taken once per process (close to when it was imported): a file
+    edited while a sweep runs does not give the sweep's later jobs a key for code they are not running."""
+    if module.__name__ not in SOURCE_DIGESTS:
+        SOURCE_DIGESTS[module.__name__] = hashlib.sha256(Path(module.__file__).read_bytes()).hexdigest()
+    return SOURCE_DIGESTS[module.__name__]
 
 
 def origin(module_name: str) -> str:
