@@ -32,6 +32,7 @@ LAYERS = {
     "unlearn_bench.stats": 1,
     "unlearn_bench.runtime": 1,
     "unlearn_bench.conf_local": 1,
+    "unlearn_bench.plugins": 1,
     "unlearn_bench.training": 2,
     "unlearn_bench.evaluation": 2,
     "unlearn_bench.cache": 2,
@@ -64,6 +65,8 @@ LAYERS = {
     "unlearn_bench.cards": 6,
     "unlearn_bench.claims": 6,
     "unlearn_bench.meta": 6,
+    "unlearn_bench.options": 6,
+    "unlearn_bench.catalog": 6,
 }
 
 

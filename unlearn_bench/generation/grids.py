@@ -4,11 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import numpy as np
 
 
 def save_image_table(cells: np.ndarray, row_labels: list[str], col_labels: list[str] | None, path: str | Path,
@@ -22,6 +18,11 @@ def save_image_table(cells: np.ndarray, row_labels: list[str], col_labels: list[
     if len(row_labels) != rows or (col_labels is not None and len(col_labels) != cols):
         raise ValueError(f"{rows} x {cols} cells but {len(row_labels)} row labels and "
                          f"{None if col_labels is None else len(col_labels)} column labels")
+    import matplotlib  # lazy: keeps the command line's start fast
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     fig, axes = plt.subplots(rows, cols, figsize=(0.8 * cols + 1.6, 0.8 * rows + 0.6), squeeze=False)
     for r in range(rows):
         for k in range(cols):

@@ -5,12 +5,15 @@ comparison of an unlearned model with Retrain on D_f (Wilcoxon signed-rank test)
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from scipy.special import log_softmax
-from scipy.stats import wilcoxon
-from sklearn.linear_model import LogisticRegression
 
 from unlearn_bench.metrics.mia import softmax
+
+if TYPE_CHECKING:
+    from sklearn.linear_model import LogisticRegression
 
 
 def output_entropy(logits: np.ndarray) -> np.ndarray:
@@ -38,6 +41,8 @@ def jit_mia(retain_logits: np.ndarray, test_logits: np.ndarray, forget_logits: n
 
 def entropy_attack(member_logits: np.ndarray, nonmember_logits: np.ndarray) -> LogisticRegression:
     """JiT's attack model: balanced logistic regression of member (1) vs non-member (0) on output entropy."""
+    from sklearn.linear_model import LogisticRegression  # lazy: keeps the CLI's start fast
+
     features = np.concatenate([output_entropy(member_logits), output_entropy(nonmember_logits)])[:, None]
     is_member = np.concatenate([np.ones(len(member_logits)), np.zeros(len(nonmember_logits))])
     return LogisticRegression(class_weight="balanced", solver="lbfgs").fit(features, is_member)
@@ -53,5 +58,7 @@ def entropy_similarity(unlearned_logits: np.ndarray, retrain_logits: np.ndarray)
     statistic is min(W+, W-)."""
     if len(unlearned_logits) != len(retrain_logits):
         raise ValueError("the entropy comparison is paired: both models must be evaluated on the same examples")
+    from scipy.stats import wilcoxon  # lazy: keeps the command line's start fast
+
     result = wilcoxon(output_entropy(unlearned_logits), output_entropy(retrain_logits))
     return float(result.statistic), float(result.pvalue)

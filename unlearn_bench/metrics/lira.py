@@ -10,8 +10,6 @@ from collections.abc import Sequence
 
 import numpy as np
 from scipy.special import logsumexp
-from scipy.stats import norm
-from sklearn.metrics import roc_auc_score, roc_curve
 
 
 def logit_scaled_confidence(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -51,16 +49,22 @@ def ulira_scores(unlearned_phi: np.ndarray, retrained_phi: np.ndarray, target_ph
     `fix_variance` shares one variance over examples per population (LiRA's fixed-variance variant, for few shadows)."""
     unlearned_loc, unlearned_scale = _gaussian_fit(np.asarray(unlearned_phi, np.float64), fix_variance)
     retrained_loc, retrained_scale = _gaussian_fit(np.asarray(retrained_phi, np.float64), fix_variance)
+    from scipy.stats import norm  # lazy: keeps the command line's start fast
+
     return (norm.logpdf(target_phi, unlearned_loc, unlearned_scale)
             - norm.logpdf(target_phi, retrained_loc, retrained_scale))
 
 
 def attack_auc(scores: np.ndarray, labels: np.ndarray) -> float:
     """Area under the ROC curve of `scores` (higher = positive) against binary `labels`, in percent."""
+    from sklearn.metrics import roc_auc_score  # lazy: keeps the command line's start fast
+
     return float(roc_auc_score(np.ravel(labels), np.ravel(scores)) * 100.0)
 
 
 def _roc(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.metrics import roc_curve  # lazy: keeps the command line's start fast
+
     fpr, tpr, _ = roc_curve(np.ravel(labels), np.ravel(scores), drop_intermediate=False)
     return fpr, tpr
 

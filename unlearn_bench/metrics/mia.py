@@ -6,7 +6,6 @@ of D_f predicted non-member, in percent. Higher = D_f looks less like training d
 from __future__ import annotations
 
 import numpy as np
-from sklearn.svm import SVC
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -27,6 +26,8 @@ def svc_mia_efficacy(
     features = np.concatenate([true_label_confidence(member_logits, member_labels),
                                true_label_confidence(nonmember_logits, nonmember_labels)])[:, None]
     is_member = np.concatenate([np.ones(len(member_labels)), np.zeros(len(nonmember_labels))])
+    from sklearn.svm import SVC  # lazy: keeps the command line's start fast
+
     attack = SVC(C=3, gamma="auto", kernel="rbf").fit(features, is_member)
     predicted = attack.predict(true_label_confidence(target_logits, target_labels)[:, None])
     return float((1.0 - predicted).mean() * 100.0)

@@ -7,16 +7,16 @@ code decides, as each docstring says. Attack outputs are in percent."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.special import logsumexp
-from sklearn.base import ClassifierMixin
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedShuffleSplit, cross_val_score
-from sklearn.neighbors import KNeighborsClassifier
 
 from unlearn_bench.metrics.gap import avg_gap, gaps
 from unlearn_bench.metrics.mia import svc_mia_efficacy
+
+if TYPE_CHECKING:
+    from sklearn.base import ClassifierMixin
 
 # §5.2: "UA, Utility, RA, CTA, and MIARS-I"; Utility is the harness's TA (test accuracy).
 AEG_KEYS = ("UA", "TA", "RA", "CTA", "MIARS-I")
@@ -38,6 +38,11 @@ def _balanced_cv_accuracy(member_features: np.ndarray, nonmember_features: np.nd
     nonmembers = nonmember_features[rng.choice(len(nonmember_features), n, replace=False)]
     features = np.concatenate([nonmembers, members])
     is_member = np.concatenate([np.zeros(n), np.ones(n)])
+    from sklearn.model_selection import (  # lazy: keeps the command line's start fast
+        StratifiedShuffleSplit,
+        cross_val_score,
+    )
+
     cv = StratifiedShuffleSplit(n_splits=5, random_state=seed)
     return float(cross_val_score(attack, features, is_member, cv=cv, scoring="accuracy").mean() * 100.0)
 
@@ -52,6 +57,8 @@ def mia_i(forget_logits: np.ndarray, forget_labels: np.ndarray, test_logits: np.
     For class-wise forgetting SCRUB keeps only test examples of the forgotten classes: pass those as the test set."""
     losses = [np.clip(per_example_loss(logits, labels), -100.0, 100.0)[:, None]
               for logits, labels in ((forget_logits, forget_labels), (test_logits, test_labels))]
+    from sklearn.linear_model import LogisticRegression  # lazy: keeps the command line's start fast
+
     return _balanced_cv_accuracy(*losses, LogisticRegression(), seed)
 
 
@@ -60,6 +67,8 @@ def miars_i(forget_embeddings: np.ndarray, test_embeddings: np.ndarray, n_neighb
 
     Not stated in SURE: k, the metric, scaling and splits. Here: scikit-learn's default k = 5 Euclidean neighbours on
     raw embeddings, balanced and cross-validated exactly as `mia_i`. Accuracy in %, 50 = chance."""
+    from sklearn.neighbors import KNeighborsClassifier  # lazy: keeps the command line's start fast
+
     return _balanced_cv_accuracy(np.asarray(forget_embeddings), np.asarray(test_embeddings),
                                  KNeighborsClassifier(n_neighbors=n_neighbors), seed)
 
@@ -83,6 +92,8 @@ def miars_ii(train_embeddings: np.ndarray, test_embeddings: np.ndarray, forget_e
     Returns the share of D_f classified as test, in %, the same direction as `mia_ii` (the paper plots only the gap
     to the oracle, which is the same for either direction). Not stated in SURE: k, metric, set sizes; here k = 5
     Euclidean on raw embeddings, and the training set is sized like the test set as for `mia_ii`."""
+    from sklearn.neighbors import KNeighborsClassifier  # lazy: keeps the command line's start fast
+
     features = np.concatenate([train_embeddings, test_embeddings])
     is_member = np.concatenate([np.ones(len(train_embeddings)), np.zeros(len(test_embeddings))])
     attack = KNeighborsClassifier(n_neighbors=n_neighbors).fit(features, is_member)
