@@ -86,6 +86,7 @@ def test_reading_names_the_model_closest_to_retrain_and_compares_it_with_doing_n
                               "is at 4.00: salun is 2.25 points closer.")
     worse = table.assign(**{"Avg. Gap": table["Avg. Gap"].where(table["Method"] != "salun", "9.00")})
     assert reading(worse).startswith("Reading: no method beats doing nothing here")
+    assert reading(table[table["Method"] != "salun"]) == ""  # only the references (a method=retrain job)
 
 
 def test_report_cli_formats(tmp_path, capsys):
@@ -136,6 +137,11 @@ def test_comparison_against_matching_reference_rows(tmp_path):
     (blocks,) = compare(load_records(runs), parse_reference(str(csv))).values()
     (block,) = blocks
     assert not block.stand_in and block.title.startswith("Beside salun Table 1 (digits / small_cnn / random10)")
+    assert "not made with this table's preset" in block.title  # the runs came from no preset: say so
+    for record_dir in {p.parent for p in runs.rglob("record.json")}:
+        write_preset(record_dir, "salun_table1")
+    (blocks,) = compare(load_records(runs), parse_reference(str(csv))).values()
+    assert "preset" not in blocks[0].title
     rows = block.frame.set_index(["method", "metric"])
     # salun UA over seeds: mean(2, 6) = 4, population std 2 -> 4 - 3 = +1
     assert rows.loc[("salun", "UA"), ["ours_mean", "ours_std", "paper_mean", "diff"]].tolist() == [4.0, 2.0, 3.0, 1.0]

@@ -182,7 +182,7 @@ def reading(table: pd.DataFrame) -> str:
         return ""
     gaps_ = pd.to_numeric(table.set_index("Method")["Avg. Gap"], errors="coerce").drop("Retrain", errors="ignore")
     gaps_ = gaps_.dropna()
-    if gaps_.empty or "Original" not in gaps_:
+    if "Original" not in gaps_ or len(gaps_) == 1:  # no method beside the references (a method=retrain job)
         return ""
     best, original = gaps_.idxmin(), gaps_["Original"]
     if best == "Original":
@@ -366,6 +366,9 @@ def compare(frame: pd.DataFrame, choice: ReferenceChoice) -> dict[tuple, list[Co
                      f"({ref_data} / {ref_model} / {ref_scenario})")
             if stand_in:
                 title += f": our {data} / {model} / {scenario} runs, not a reproduction of these numbers"
+            elif (paper, str(table).lower()) not in {preset_table(p) for p in presets}:
+                title += (": our runs were not made with this table's preset (experiment=...), so their recipe "
+                          "(epochs, learning rates, seeds) may differ from the paper's")
             blocks.append(Comparison(title, paper, table, (ref_data, ref_model, ref_scenario), stand_in, block))
         out[key] = blocks or _no_reference_note(choice, scenario, presets, reference)
     return out

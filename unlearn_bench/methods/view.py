@@ -76,6 +76,8 @@ class DataView:
         return self.recipe.amp
 
     def split(self, name: str) -> Split:
+        """The split's tensors as stored: images uint8 in [0, 255] (N x C x H x W, on ``device``), labels int64.
+        A model takes floats in [0, 1]: feed it through ``loader`` / ``batches`` (or ``data.loader.to_float``)."""
         if name not in self._splits:
             raise DataAccessError(f"this method declared needs={sorted(self.needs)} and may not read {name!r}")
         self._read.add(name)
@@ -89,4 +91,6 @@ class DataView:
                                        self.hflip and augment, self.generator)
 
     def loader(self, name: str, batch_size: int, shuffle: bool = True, augment: bool = True) -> Batches:
+        """A re-iterable epoch source: ``loader(...)()`` yields ``(images float in [0, 1], labels)`` batches, shuffled
+        with the view's seeded generator, with the recipe's augmentation when ``augment``."""
         return self.batches(*self.split(name), batch_size, shuffle, augment)
