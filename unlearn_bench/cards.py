@@ -205,9 +205,9 @@ def build_card(preset: str) -> dict[str, Any]:
     preset_file = CONF_DIR / "experiment" / f"{preset}.yaml"
     params = sweep_params(preset)
     swept = {k: ",".join(v) for k, v in params.items() if k.startswith(("method.", "train.")) and len(v) > 1}
-    header = next((line.lstrip("# ").strip() for line in preset_file.read_text().splitlines()
-                   if line.startswith("#") and "@package" not in line), "")
-    card: dict[str, Any] = {"preset": preset, "about": header, "jobs": [], "train": {}, "method": {}}
+    header = " ".join(line.lstrip("# ").strip() for line in itertools.takewhile(
+        lambda line: line.startswith("#"), preset_file.read_text().splitlines()) if "@package" not in line)
+    card: dict[str, Any] = {"preset": preset, "about": header, "seeds": [], "jobs": [], "train": {}, "method": {}}
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         for job in preset_jobs(preset):
@@ -227,6 +227,8 @@ def build_card(preset: str) -> dict[str, Any]:
             if recipe:
                 section, option, node, files = recipe
                 _add(card["train"], option, setting, _section(node, section, files, preset_file, swept))
+    # The seeds the sweep runs (-m): its swept ``seed`` values, else the one seed its jobs share.
+    card["seeds"] = [int(seed) for seed in params["seed"]] if "seed" in params else [int(cfg.seed)]
     if swept:
         card["swept"] = {k: {"values": v, "source": yaml_comments(preset_file).get(("hydra", "sweeper", "params", k))
                              or NO_SOURCE} for k, v in sorted(swept.items())}

@@ -154,16 +154,21 @@ def run(cfg: DictConfig, output_dir: str | Path | None = None) -> RunRecord:
             unlearned, error, rte_s = pipeline.unlearn(method, refs)
             status = "diverged" if error else "ok"
         eval_start = time.perf_counter()
+        log.info("evaluating the original, Retrain (each once per forget set, then cached) and %s", cfg.method.name)
         result = pipeline.evaluate(unlearned, refs, store)
         if result.diverged:
             status, error, unlearned = "diverged", result.diverged, None
         elif result.collapsed and status == "ok":  # its metrics stay in the record; tables and tuning skip it
             status, error, unlearned = "collapsed", result.collapsed, None
         eval_s = time.perf_counter() - eval_start
+        log.info("evaluated in %.1f s", eval_s)
         if unlearned is not None and (attacks := enabled_attacks(cfg)):
             context = pipeline.attack_context(refs, unlearned)
-            for attack in attacks:
+            for number, attack in enumerate(attacks, 1):
+                attack_start = time.perf_counter()
+                log.info("attack %d/%d: %s", number, len(attacks), attack.name)
                 outcome = attack.run(context)
+                log.info("attack %s done in %.1f s", attack.name, time.perf_counter() - attack_start)
                 result.metrics.update(outcome.metrics)
                 result.arrays.update(outcome.arrays)
                 result.original_metrics.update(outcome.original_metrics)
