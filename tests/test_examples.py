@@ -85,3 +85,12 @@ def test_a_checkpoint_made_elsewhere_is_evaluated_and_marked_unobserved(cache, t
     for name in ("UA", "RA", "TA", "MIA"):
         assert record["metrics"][name] == pytest.approx(record["original_metrics"][name])
     assert record["code"]["inputs"]["checkpoint_sha256"]
+
+
+def test_the_command_line_runs_from_a_wrapper_in_another_folder(tmp_path):
+    wrapper = tmp_path / "my_cli.py"
+    wrapper.write_text("from unlearn_bench.__main__ import cli\n\ncli()\n")
+    done = subprocess.run([sys.executable, str(wrapper), f"plugins=[{EXAMPLES / 'my_method.py'}]", "method=my_rl",
+                           "--cfg", "job"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "name: my_rl" in done.stdout

@@ -93,7 +93,9 @@ class ModelCache:
             if meta is not None:
                 log.info("cache: loaded %s %s", kind, key)
                 return model, {**meta, "cached": True}
-            log.info("cache: building %s %s", kind, key)
+            # The folder in full: a relative cache_dir follows the working folder, and a new folder trains anew.
+            log.info("cache: building %s %s in %s (not found there; UNLEARN_BENCH_CACHE=<dir> shares one cache)",
+                     kind, key, self.root.absolute())
             start = time.perf_counter()
             built = build()
             seconds = time.perf_counter() - start
