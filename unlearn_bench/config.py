@@ -261,16 +261,18 @@ def check_known_keys(node: Any, path: str = "") -> None:
     ``+group.key=value`` adds a key to a typed node, which nothing would read (``+method.lr_typo=0.1``)."""
     if not isinstance(node, DictConfig):
         return
+    # Hydra's own node sits at the root of a config composed with return_hydra_config (cards, tests): not ours.
+    keys = [key for key in node if not (path == "" and key == "hydra")]
     schema = OmegaConf.get_type(node)
     if dataclasses.is_dataclass(schema):
         fields = [f.name for f in dataclasses.fields(schema)]
-        unknown = [key for key in node if key not in fields]
+        unknown = [key for key in keys if key not in fields]
         if unknown:
             near = difflib.get_close_matches(str(unknown[0]), fields, n=3)
             hint = f"; did you mean {', '.join(near)}?" if near else ""
             raise ConfigError(f"{path}{unknown[0]} is not a setting of {schema.__qualname__} (nothing would read "
                               f"it){hint}; allowed: {', '.join(fields)}")
-    for key in node:
+    for key in keys:
         if OmegaConf.is_dict(node._get_node(key)):
             check_known_keys(node[key], f"{path}{key}.")
 
