@@ -3,8 +3,8 @@ and config errors, each as a fresh process (median of ``--repeats``). Compare tw
 ``--repo`` on each (e.g. a ``git worktree`` of an older commit):
 
     OMP_NUM_THREADS=1 python scripts/startup_time.py --repo . --label after --out results/cli/startup.md
-    git worktree add /tmp/before <rev>
-    OMP_NUM_THREADS=1 python scripts/startup_time.py --repo /tmp/before --label before --out results/cli/startup.md
+    git worktree add ../before <rev>
+    OMP_NUM_THREADS=1 python scripts/startup_time.py --repo ../before --label before --out results/cli/startup.md
 
 Each call appends its rows (with the load average and thread count: a loaded machine is slower) to ``--out``."""
 
