@@ -5,6 +5,7 @@ bug (with its traceback), 2 bad input (one message naming the key, no traceback)
 
 from __future__ import annotations
 
+import io
 import logging
 import sys
 
@@ -33,6 +34,7 @@ def main(cfg: DictConfig) -> float:
     from unlearn_bench.runner import run
     from unlearn_bench.tune import objective
 
+    _held_stderr.release()
     try:
         record = run(cfg)
     except USER_ERRORS as err:  # bad input: one clear message, no traceback
@@ -43,19 +45,49 @@ def main(cfg: DictConfig) -> float:
     return objective(record.status, record.gaps, cfg.tune)  # returned to Hydra sweepers (tune=<method>)
 
 
+class _HeldStderr(io.StringIO):
+    """Holds what is written to stderr until the first job starts: Hydra prints a traceback when it cannot create the
+    output folder (before any job), which ``cli`` replaces with one line; anything else held is written through."""
+
+    def hold(self) -> None:
+        self.real = sys.stderr
+        self.seek(0)
+        self.truncate()
+        sys.stderr = self
+
+    def release(self) -> None:
+        if sys.stderr is self:
+            sys.stderr = self.real
+            self.real.write(self.getvalue())
+
+
+_held_stderr = _HeldStderr()
+
+
 def cli() -> None:
     """``main`` with Hydra's own usage errors (unknown group option or key, wrong type, bad override syntax),
-    which Hydra prints as one message and exits 1 on, mapped to exit status 2 as ours."""
+    which Hydra prints as one message and exits 1 on, mapped to exit status 2 as ours; an output folder Hydra cannot
+    create or write (an OSError before any job started) is one line and exit status 2 too."""
+    _held_stderr.hold()
     try:
         main()
     except SystemExit as stop:
         # Hydra calls sys.exit(1) while handling the error: the error is the SystemExit's context.
         error = stop.__context__
+        # (Hydra's MissingConfigException, an unknown group option, is an OSError too.)
+        if (stop.code == 1 and isinstance(error, OSError) and not isinstance(error, CompactHydraException)
+                and sys.stderr is _held_stderr):
+            sys.stderr = _held_stderr.real
+            log.error("output folder %r cannot be created or written (%s); set hydra.run.dir (hydra.sweep.dir with "
+                      "-m) to a writable folder", error.filename, error.strerror)
+            raise SystemExit(2) from None
         if stop.code == 1 and isinstance(error, CompactHydraException):
             if isinstance(error, OverrideParseException) and error.override not in str(error):
                 sys.stderr.write(f"(in the override {error.override!r})\n")  # Hydra's message may not name it
             raise SystemExit(2) from None
         raise
+    finally:
+        _held_stderr.release()  # no-op once released
 
 
 if __name__ == "__main__":

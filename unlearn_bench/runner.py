@@ -18,6 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 import unlearn_bench
 from unlearn_bench.attacks import enabled_attacks
 from unlearn_bench.cache import config_hash
+from unlearn_bench.config import check_ranges
 from unlearn_bench.errors import ConfigError, UserInputError
 from unlearn_bench.loggers import log_run
 from unlearn_bench.metrics.gap import avg_gap, gaps
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 def validate(cfg: DictConfig) -> Pipeline:
     """Every check that needs no data, so bad input fails before anything is loaded or trained; the run's pipeline."""
     pipeline = create_pipeline(cfg)
+    check_ranges(cfg)
     pipeline.validate()
     check_cache_dir(cfg.cache_dir)
     return pipeline
