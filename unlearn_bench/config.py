@@ -246,10 +246,11 @@ class RunConfig:
     cache_dir: str = ".cache/unlearn_bench"
     skip_existing: bool = True
     progress: bool = True
-    method_isolation: str = "none"  # none | process: run the method in a spawned child that gets only its DataView
+    # none | process: a spawned child that gets only its DataView | sandbox: that child confined by bubblewrap
+    method_isolation: str = "none"
 
 
-ISOLATION_MODES = ("none", "process")
+ISOLATION_MODES = ("none", "process", "sandbox")
 
 
 def check_isolation(mode: str) -> None:
