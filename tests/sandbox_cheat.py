@@ -23,6 +23,8 @@ from unlearn_bench.methods.view import DataView
 ROUTES = ("argv", "environment", "run folder", "data root", "public dataset", "package data", "cached Retrain",
           "home", "parent memory", "network", "heap", "view internals")
 REPORT = "cheat report: "
+# Variables the sandbox (HOME, PATH, bwrap's PWD) or the child's own torch import (the inductor cache) set.
+SET_IN_THE_CHILD = {"HOME", "PATH", "PWD", "TORCHINDUCTOR_CACHE_DIR"}
 
 
 class Cheat(Method):
@@ -48,7 +50,7 @@ class Cheat(Method):
         return f"the run's argv {sys.argv}" if sys.argv[1:] or sys.argv[0] != "-c" else ""
 
     def _environment(self, data: DataView) -> str:
-        leaked = sorted(set(os.environ) & set(self.cfg.parent_env) - {"HOME", "PATH", "PWD"})
+        leaked = sorted(set(os.environ) & set(self.cfg.parent_env) - SET_IN_THE_CHILD)
         return f"the run's environment {leaked[:3]}" if leaked else ""
 
     def _read(self, path: str) -> str:
