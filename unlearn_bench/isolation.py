@@ -103,12 +103,19 @@ def _run_in_child(method: Method, model: nn.Module, view: DataView) -> tuple[Any
     finally:
         reader.close()
         child.join()
-    if message is None:
-        raise IsolatedMethodError(f"method {method.name!r} exited with code {child.exitcode} and returned nothing")
-    status, value = pickle.loads(message)
+    status, value = pickle.loads(message) if message is not None else (None, None)
+    return _outcome(method, status, value, child.exitcode, "child process")
+
+
+def _outcome(method: Method, status: str | None, value: Any, exit_code: int | None, where: str) -> Any:
+    """The child's result; or its error raised here (from an IsolatedMethodError holding the child's traceback);
+    ``status`` None: the child exited without a result."""
+    if status is None:
+        raise IsolatedMethodError(f"method {method.name!r} exited with code {exit_code} in its {where} and returned "
+                                  "nothing")
     if status == "error":
         error, child_traceback = value
-        cause = IsolatedMethodError(f"in the method's child process:\n{child_traceback}")
+        cause = IsolatedMethodError(f"in the method's {where}:\n{child_traceback}")
         if error is None:
             raise cause
         raise error from cause
@@ -344,16 +351,7 @@ def _run_in_sandbox(method: Method, model: nn.Module, view: DataView) -> tuple[A
         child.wait()
     if undeclared := sorted(set(asked) - view.needs):
         log.warning("method %r asked the sandbox for undeclared splits %s: refused", method.name, undeclared)
-    if kind is None:
-        raise IsolatedMethodError(f"method {method.name!r} exited with code {child.returncode} in the sandbox and "
-                                  "returned nothing")
-    if kind == "error":
-        error, child_traceback = value
-        cause = IsolatedMethodError(f"in the method's sandbox:\n{child_traceback}")
-        if error is None:
-            raise cause
-        raise error from cause
-    return value
+    return _outcome(method, kind, value, child.returncode, "sandbox")
 
 
 def _sandbox_child() -> None:
