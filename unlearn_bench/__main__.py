@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import logging
 import sys
+import traceback
 
 import hydra
 from hydra.errors import CompactHydraException, OverrideParseException
@@ -64,6 +65,14 @@ class _HeldStderr(io.StringIO):
 _held_stderr = _HeldStderr()
 
 
+def _raised_by_hydra(error: BaseException) -> bool:
+    """Whether ``error`` comes from Hydra's own file handling (its job or sweep folder), not from a job's code: the
+    innermost frame outside the standard library's file modules is Hydra's."""
+    modules = [frame.f_globals.get("__name__", "") for frame, _ in traceback.walk_tb(error.__traceback__)]
+    callers = [m for m in modules if m.split(".")[0] not in ("pathlib", "os", "shutil", "io", "tempfile", "codecs")]
+    return bool(callers) and callers[-1].split(".")[0] == "hydra"
+
+
 def cli() -> None:
     """``main`` with Hydra's own usage errors (unknown group option or key, wrong type, bad override syntax),
     which Hydra prints as one message and exits 1 on, mapped to exit status 2 as ours; an output folder Hydra cannot
@@ -76,7 +85,7 @@ def cli() -> None:
         error = stop.__context__
         # (Hydra's MissingConfigException, an unknown group option, is an OSError too.)
         if (stop.code == 1 and isinstance(error, OSError) and not isinstance(error, CompactHydraException)
-                and sys.stderr is _held_stderr):
+                and sys.stderr is _held_stderr and _raised_by_hydra(error)):
             sys.stderr = _held_stderr.real
             log.error("output folder %r cannot be created or written (%s); set hydra.run.dir (hydra.sweep.dir with "
                       "-m) to a writable folder", error.filename, error.strerror)
