@@ -206,8 +206,12 @@ MALFORMED = st.one_of(unknown_group_option(), unknown_key(), wrong_type(), impos
 def paths(tmp_path_factory) -> dict[str, str]:
     root = tmp_path_factory.mktemp("bad_input")
     write_cifar(root / "cifar", "cifar-100-python", 200, "fine_labels", 100, ["train"])
+    write_cifar(root / "truncated", "cifar-10-batches-py", 20, "labels", 10, [f"data_batch_{i}" for i in range(1, 6)])
+    batch = root / "truncated" / "cifar-10-batches-py" / "data_batch_3"
+    batch.write_bytes(batch.read_bytes()[:1000])  # a download cut short
     (root / "a_file").write_text("not a folder")
-    return {"cifar": str(root / "cifar"), "a_file": str(root / "a_file"), "tmp": str(root)}
+    return {"cifar": str(root / "cifar"), "truncated": str(root / "truncated"), "a_file": str(root / "a_file"),
+            "tmp": str(root)}
 
 
 def run_property(paths: dict[str, str], tmp: Path, max_examples: int) -> None:
@@ -256,6 +260,18 @@ EXAMPLES = {  # one of each kind the issue lists, with what the message must nam
     "missing data root": (["data=cifar10", "data.root={tmp}/nowhere"], ["data.root", "cifar-10-python.tar.gz"]),
     "cache dir under a file": (["cache_dir={a_file}/cache"], ["cache_dir", "is not a folder"]),
     "unknown schedule": (["train.schedule=cosin"], ["train.schedule", "allowed: cosine"]),
+    # Ranges of the typed schemas (config.RANGES), one per kind of bound:
+    "negative epochs": (["method.epochs=-1"], ["method.epochs=-1 must be >= 1"]),
+    "NaN learning rate": (["method.lr=nan"], ["method.lr=nan must be > 0 and finite"]),
+    "negative learning rate": (["method.lr=-0.1"], ["method.lr=-0.1 must be > 0 and finite"]),
+    "infinite train rate": (["train.lr=inf"], ["train.lr=inf must be > 0 and finite"]),
+    "negative seed": (["seed=-1"], ["seed=-1 must be in [0, 4294967295]"]),
+    "momentum of 1": (["train.momentum=1.0"], ["train.momentum=1.0 must be in [0, 1) and finite"]),
+    "share of 0": (["method=bad_teacher", "method.retain_fraction=0"],
+                   ["method.retain_fraction=0.0 must be in (0, 1] and finite"]),
+    "NaN of an unbounded float": (["method=rl", "method.alpha=nan"], ["method.alpha=nan must be finite"]),
+    "truncated dataset file": (["data=cifar10", "data.root={truncated}", "data.verify_files=false"],
+                               ["{truncated}/cifar-10-batches-py/data_batch_3", "truncated"]),
 }
 
 
@@ -273,6 +289,15 @@ def test_unreadable_cache_dir_is_caught_before_training(paths, tmp_path):
         assert check(case, tmp_path, paths) is None
     finally:
         locked.chmod(0o700)
+
+
+def test_an_output_folder_that_cannot_be_created_exits_2_with_one_line(paths, tmp_path):
+    """Hydra creates the job folder before any job starts; it fails there with a traceback, which ``cli`` replaces
+    (a path under a file: even root cannot create it)."""
+    out = run_cli([f"hydra.run.dir={paths['a_file']}/run"], tmp_path / "cache", timeout=120)
+    text = out.stdout + out.stderr
+    assert out.returncode == 2 and "Traceback" not in text
+    assert f"output folder '{paths['a_file']}/run' cannot be created or written" in text and "hydra.run.dir" in text
 
 
 @pytest.mark.parametrize("overrides,expected", [

@@ -5,7 +5,7 @@ from hydra.errors import ConfigCompositionException as HydraCompositionError
 from omegaconf.errors import ValidationError
 
 from unlearn_bench.compose import compose_config, register_configs
-from unlearn_bench.config import CONF_DIR
+from unlearn_bench.config import CONF_DIR, check_ranges
 
 GROUPS = ["data", "model", "method", "scenario", "train", "eval", "logger"]
 
@@ -26,6 +26,13 @@ def test_every_group_option_composes(group, option):
     assert cfg[group] is not None
     if group in ("data", "method", "train", "logger"):
         assert cfg[group].name  # every option names itself
+    check_ranges(cfg)  # every shipped value lies in its schema's range (config.RANGES)
+
+
+@pytest.mark.slow  # ~1 min: composes every preset of the sub-folders
+@pytest.mark.parametrize("option", [o for o in nested_options("method") if "/" in o])
+def test_every_nested_method_preset_is_in_range(option):
+    check_ranges(compose_config([f"method={option}"]))
 
 
 def test_train_recipe_follows_data():

@@ -10,6 +10,7 @@ from unlearn_bench.compose import compose_config
 from unlearn_bench.errors import ConfigError
 from unlearn_bench.report import (
     compare,
+    dr_free,
     main,
     parse_reference,
     pool_classes,
@@ -379,3 +380,15 @@ def test_the_report_names_the_recipe_card_of_the_preset_under_its_table(tmp_path
     assert main([str(tmp_path), "--reference", "none"]) == 0
     table, card = capsys.readouterr().out.split("Recipe card: ")
     assert "| salun" in table and card.startswith("conf/cards/salun_table1_cpu.yaml")
+
+
+@pytest.mark.parametrize("access,isolation,read,cell", [
+    (["forget", "forget"], ["sandbox", "sandbox"], ["forget", "forget"], "shown"),
+    (["forget", "forget"], ["sandbox", "process"], ["forget", "forget"], "declared"),  # one run not sandboxed
+    (["forget"], ["none"], ["forget"], "declared"),
+    (["forget"], ["sandbox"], ["forget,retain"], "declared"),  # cannot happen: the parent never sends retain
+    (["forget,retain"], ["sandbox"], ["forget,retain"], "no"),
+])
+def test_only_sandboxed_runs_are_shown_dr_free(access, isolation, read, cell):
+    runs = pd.DataFrame({"data_access": access, "isolation": isolation, "data_read": read})
+    assert dr_free(runs) == cell

@@ -68,6 +68,42 @@ def test_identical_run_is_skipped_without_training(tmp_path, monkeypatch):
     assert json.loads((tmp_path / "b" / "record.json").read_text())["run_key"] == first.run_key
 
 
+def test_a_run_whose_reference_evaluation_changed_is_stale_and_reruns(tmp_path, monkeypatch):
+    """A wrong but valid value written into Retrain's cached evaluation: the run that used it is not skipped, and the
+    rerun recomputes the evaluation instead of using the edited value."""
+    cache = tmp_path / "cache"
+    first = run(tmp_path, cache, "method=ft", out="a")
+    assert len(first.extra["reference_digests"]) == 2  # the original's and Retrain's evaluations
+    edited = next(p for p in (cache / "eval").glob("*/metrics.json")
+                  if json.loads(p.read_text()) == first.retrain_metrics)
+    edited.write_text(json.dumps({**first.retrain_metrics, "UA": first.retrain_metrics["UA"] + 10.0}))
+    unlearned, real_unlearn = [], classification.isolated_unlearn
+    monkeypatch.setattr(classification, "isolated_unlearn",
+                        lambda *a, **k: unlearned.append(1) or real_unlearn(*a, **k))
+    again = run(tmp_path, cache, "method=ft", out="b")
+    assert unlearned  # not skipped: it ran again
+    assert again.retrain_metrics == first.retrain_metrics and again.avg_gap == first.avg_gap
+    assert json.loads(edited.read_text()) == first.retrain_metrics  # rebuilt
+
+
+def test_a_read_only_cache_loses_no_model_and_no_record(tmp_path, monkeypatch):
+    """A failing method on a read-only cache (see tests/test_cache.read_only): the references are kept in the output
+    folder's fallback, and the failure record is written there, listing the faults."""
+    from tests.test_cache import read_only
+
+    cache = tmp_path / "cache"
+    monkeypatch.setattr(classification.ClassificationPipeline, "unlearn",
+                        lambda *a: (_ for _ in ()).throw(RuntimeError("the method broke")))
+    with read_only(cache):
+        record = run(tmp_path, cache, "method=ft", out="a")
+    stored = json.loads((tmp_path / "a" / "record.json").read_text())
+    assert record.status == stored["status"] == "failed" and "the method broke" in stored["error"]
+    faults = stored["extra"]["storage_faults"]
+    assert any("storing the run record" in f for f in faults) and all("Read-only" in f for f in faults)
+    assert {p.parent.name for p in (tmp_path / "a" / "cache_fallback").rglob("*.pt")} == {"original", "retrain"}
+    assert not cache.exists()
+
+
 def test_compile_is_applied_and_keeps_the_cached_models(tmp_path, monkeypatch):
     cache = tmp_path / "cache"
     run(tmp_path, cache, "method=ft", out="a")

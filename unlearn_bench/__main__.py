@@ -8,8 +8,10 @@ plugins (``plugins=[...]``, ``UNLEARN_BENCH_PLUGINS``, entry points) are importe
 
 from __future__ import annotations
 
+import io
 import logging
 import sys
+import traceback
 
 import hydra
 from hydra.errors import CompactHydraException, OverrideParseException
@@ -30,6 +32,7 @@ def main(cfg: DictConfig) -> float:
     from unlearn_bench.runner import run
     from unlearn_bench.tune import objective
 
+    _held_stderr.release()
     try:
         record = run(cfg)
     # Bad input found while the job runs: ours, a value left ??? or an interpolation that cannot be resolved.
@@ -41,10 +44,38 @@ def main(cfg: DictConfig) -> float:
     return objective(record.status, record.gaps, cfg.tune)  # returned to Hydra sweepers (tune=<method>)
 
 
+class _HeldStderr(io.StringIO):
+    """Holds what is written to stderr until the first job starts: Hydra prints a traceback when it cannot create the
+    output folder (before any job), which ``cli`` replaces with one line; anything else held is written through."""
+
+    def hold(self) -> None:
+        self.real = sys.stderr
+        self.seek(0)
+        self.truncate()
+        sys.stderr = self
+
+    def release(self) -> None:
+        if sys.stderr is self:
+            sys.stderr = self.real
+            self.real.write(self.getvalue())
+
+
+_held_stderr = _HeldStderr()
+
+
+def _raised_by_hydra(error: BaseException) -> bool:
+    """Whether ``error`` comes from Hydra's own file handling (its job or sweep folder), not from a job's code: the
+    innermost frame outside the standard library's file modules is Hydra's."""
+    modules = [frame.f_globals.get("__name__", "") for frame, _ in traceback.walk_tb(error.__traceback__)]
+    callers = [m for m in modules if m.split(".")[0] not in ("pathlib", "os", "shutil", "io", "tempfile", "codecs")]
+    return bool(callers) and callers[-1].split(".")[0] == "hydra"
+
+
 def cli() -> None:
     """The command line: ``--help`` and option typos answered first; plugins imported; then ``main`` with Hydra's
     own usage errors (unknown group option or key, wrong type, bad override syntax), which Hydra prints as one
-    message and exits 1 on, mapped to exit status 2 as ours."""
+    message and exits 1 on, mapped to exit status 2 as ours; an output folder Hydra cannot create or write (an
+    OSError before any job started) is one line and exit status 2 too."""
     from unlearn_bench import options, plugins
 
     args = sys.argv[1:]
@@ -68,16 +99,26 @@ def cli() -> None:
 
     register_configs()
     quiet_missing_default()
+    _held_stderr.hold()
     try:
         main()
     except SystemExit as stop:
         # Hydra calls sys.exit(1) while handling the error: the error is the SystemExit's context.
         error = stop.__context__
+        # (Hydra's MissingConfigException, an unknown group option, is an OSError too.)
+        if (stop.code == 1 and isinstance(error, OSError) and not isinstance(error, CompactHydraException)
+                and sys.stderr is _held_stderr and _raised_by_hydra(error)):
+            sys.stderr = _held_stderr.real
+            log.error("output folder %r cannot be created or written (%s); set hydra.run.dir (hydra.sweep.dir with "
+                      "-m) to a writable folder", error.filename, error.strerror)
+            raise SystemExit(2) from None
         if stop.code == 1 and isinstance(error, CompactHydraException):
             if isinstance(error, OverrideParseException) and error.override not in str(error):
                 sys.stderr.write(f"(in the override {error.override!r})\n")  # Hydra's message may not name it
             raise SystemExit(2) from None
         raise
+    finally:
+        _held_stderr.release()  # no-op once released
     if "--cfg" in args or "-c" in args:
         from unlearn_bench.cards import sweep_summary
 

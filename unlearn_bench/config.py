@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -247,13 +247,14 @@ class RunConfig:
     cache_dir: str = ".cache/unlearn_bench"
     skip_existing: bool = True
     progress: bool = True
-    method_isolation: str = "none"  # none | process: run the method in a spawned child that gets only its DataView
+    # none | process: a spawned child that gets only its DataView | sandbox: that child confined by bubblewrap
+    method_isolation: str = "none"
     # Modules (or .py files) imported before the config is composed, to register outside methods, metrics,
     # scenarios and datasets (unlearn_bench/plugins.py); UNLEARN_BENCH_PLUGINS=a,b adds to them.
     plugins: list[str] = field(default_factory=list)
 
 
-ISOLATION_MODES = ("none", "process")
+ISOLATION_MODES = ("none", "process", "sandbox")
 
 
 def check_known_keys(node: Any, path: str = "") -> None:
@@ -280,6 +281,99 @@ def check_known_keys(node: Any, path: str = "") -> None:
 def check_isolation(mode: str) -> None:
     if mode not in ISOLATION_MODES:
         raise ConfigError(f"method_isolation={mode!r} is not supported; allowed: {', '.join(ISOLATION_MODES)}")
+
+
+@dataclass(frozen=True)
+class Range:
+    """The allowed values of a numeric config field: ``low``/``high`` bounds (None: unbounded), each open or closed;
+    a float must also be finite."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+
+    def admits(self, value: float) -> bool:
+        if isinstance(value, float) and not math.isfinite(value):
+            return False
+        if self.low is not None and (value <= self.low if self.low_open else value < self.low):
+            return False
+        return self.high is None or (value < self.high if self.high_open else value <= self.high)
+
+    def describe(self, integer: bool) -> str:
+        """``>= 1``, ``in (0, 1] and finite``, ``finite``: what ``{key}={value} must be``."""
+        bounds = self._bounds()
+        if integer:
+            return bounds
+        return f"{bounds} and finite" if bounds else "finite"
+
+    def _bounds(self) -> str:
+        if self.low is None and self.high is None:
+            return ""
+        if self.high is None:
+            return f"{'>' if self.low_open else '>='} {_number(self.low)}"
+        if self.low is None:
+            return f"{'<' if self.high_open else '<='} {_number(self.high)}"
+        return (f"in {'(' if self.low_open else '['}{_number(self.low)}, {_number(self.high)}"
+                f"{')' if self.high_open else ']'}")
+
+
+def _number(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
+COUNT, NON_NEGATIVE, POSITIVE = Range(1), Range(0), Range(0, low_open=True)
+SHARE, FRACTION = Range(0, 1, low_open=True), Range(0, 1, high_open=True)
+SEED = Range(0, 2**32 - 1)  # numpy's seeds
+# The range of a numeric field by its name, the same in every schema (a schema field may override it with
+# ``field(metadata={"range": Range(...)})``). A float field not named here must still be finite. None: the range
+# depends on the data or on other fields, and is checked where that is known (scenarios, attacks) with its bound.
+RANGES: dict[str, Range | None] = {
+    **dict.fromkeys(("ratio", "class_index", "round", "rounds", "num_models", "num_shadows")),
+    **dict.fromkeys(("epochs", "max_epochs", "class_epochs", "iterations", "steps", "ddim_steps", "generator_steps",
+                     "student_steps", "max_steps", "min_steps", "noise_steps", "noise_repeats", "noise_batch",
+                     "pseudo_batches", "snapshot_every", "n_samples", "n_draws", "bins", "knn_k", "k_shot", "hidden",
+                     "z_dim", "width", "img_size", "in_chans", "num_classes", "size", "train_subset",
+                     "num_train_timesteps", "num_per_class", "grid_per_class", "num_per_prompt", "layers_per_block",
+                     "norm_num_groups", "n_trials"), COUNT),
+    **dict.fromkeys(("lr", "noise_lr", "max_lr", "temperature", "tau", "grad_clip"), POSITIVE),
+    **dict.fromkeys(("warmup_epochs", "crop_padding", "weight_decay", "lr_decay_epoch"), NON_NEGATIVE),
+    **dict.fromkeys(("retain_fraction", "lr_decay"), SHARE),
+    **dict.fromkeys(("val_ratio", "momentum", "label_smoothing", "sparsity"), FRACTION),
+    "seed": SEED,
+}
+
+
+def _field_range(f: dataclasses.Field, value: float) -> Range | None:
+    if "range" in f.metadata:
+        return f.metadata["range"]
+    if f.name in RANGES:
+        return RANGES[f.name]
+    return Range() if isinstance(value, float) else None
+
+
+def _schema_fields(node: DictConfig, prefix: str) -> Iterator[tuple[str, dataclasses.Field, Any]]:
+    """(key, field, value) of every numeric field set in ``node`` and its sub-nodes that a dataclass schema types."""
+    schema = OmegaConf.get_type(node)
+    typed = {f.name: f for f in dataclasses.fields(schema)} if dataclasses.is_dataclass(schema) else {}
+    for name in node:
+        if not prefix and name == "hydra":  # Hydra's own settings (in a config composed with them)
+            continue
+        value = OmegaConf.select(node, str(name), throw_on_missing=False)
+        key = f"{prefix}{name}"
+        if isinstance(value, DictConfig):
+            yield from _schema_fields(value, f"{key}.")
+        elif name in typed and isinstance(value, (int, float)) and not isinstance(value, bool):
+            yield key, typed[name], value
+
+
+def check_ranges(cfg: DictConfig) -> None:
+    """Every numeric field of the composed config within its ``Range`` (``RANGES``, by field name): ConfigError
+    naming the key, the value and the allowed range, before anything is loaded or trained."""
+    for key, f, value in _schema_fields(cfg, ""):
+        allowed = _field_range(f, value)
+        if allowed is not None and not allowed.admits(value):
+            raise ConfigError(f"{key}={value} must be {allowed.describe(isinstance(value, int))}")
 
 
 TUNE_MODES = ("bayes", "grid")

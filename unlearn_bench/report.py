@@ -118,6 +118,18 @@ EPOCH_LABELS = {"final": "final epoch", "best": "best epoch by Avg. Gap to Retra
                 "top5": "mean of the 5 best epochs by Avg. Gap to Retrain (SURE Top-5)"}
 
 
+def dr_free(runs: pd.DataFrame) -> str:
+    """The D_r-free cell of a method's runs: ``shown`` where every run was sandboxed (``method_isolation=sandbox``:
+    the parent sent only the splits in ``data_read``) and none read D_r; ``declared`` where the method declares no D_r
+    but a run was not sandboxed (its access is as declared and as its view saw it, not shown); else ``no``."""
+    reads = runs["data_access"].iloc[0]
+    if "retain" in reads.split(",") or reads == "D":
+        return "no"
+    sandboxed = runs.get("isolation", pd.Series("none", index=runs.index)) == "sandbox"
+    read = runs.get("data_read", pd.Series("", index=runs.index)).astype(str)
+    return "shown" if bool(sandboxed.all()) and not read.str.contains("retain").any() else "declared"
+
+
 def summarize(frame: pd.DataFrame, metrics: tuple[str, ...] = GAP_METRICS) -> dict[tuple, pd.DataFrame]:
     """One table per (data, model, scenario, shift): a row per model with formatted cells, one column per
     name in ``metrics``."""
@@ -146,7 +158,7 @@ def summarize(frame: pd.DataFrame, metrics: tuple[str, ...] = GAP_METRICS) -> di
             reads = g["data_access"].iloc[0]
             row["Reads"] = reads
             row["Training-free"] = "yes" if bool(g["training_free"].iloc[0]) else "no"
-            row["D_r-free"] = "yes" if "retain" not in reads.split(",") and reads != "D" else "no"
+            row["D_r-free"] = dr_free(g)
             row["Seeds"] = g["seed"].nunique()
             # A tuned preset (<conf-local>/method/tuned/): its objective on the tuning seed, beside these (held-out)
             # seeds.

@@ -100,7 +100,9 @@ def load_records(root: str | Path) -> pd.DataFrame:
                                    "avg_gap", "rte_s", "original_train_s", "retrain_train_s", "wall_s",
                                    "training_free")}
         row["data_access"] = ",".join(rec["data_access"])
+        row["data_read"] = ",".join(rec.get("data_read", []))
         config = rec.get("config", {})
+        row["isolation"] = config.get("method_isolation", "none")
         method = dict(config.get("method", {}))
         tuned = method.pop("tuned", None)  # a tuned preset's provenance, not a hyper-parameter
         row["method_params"] = json.dumps(method, sort_keys=True)

@@ -18,8 +18,8 @@ from omegaconf import DictConfig, OmegaConf
 import unlearn_bench
 from unlearn_bench import plugins
 from unlearn_bench.attacks import enabled_attacks
-from unlearn_bench.cache import config_hash
-from unlearn_bench.config import check_known_keys
+from unlearn_bench.cache import RunStorage, config_hash, seal_entry, stale_references, storage_faults, verified_entry
+from unlearn_bench.config import check_known_keys, check_ranges
 from unlearn_bench.errors import ConfigError, UserInputError
 from unlearn_bench.loggers import log_run
 from unlearn_bench.methods.base import Method
@@ -47,21 +47,24 @@ def validate(cfg: DictConfig) -> Pipeline:
     plugins.load(cfg.plugins)
     check_known_keys(cfg)
     pipeline = create_pipeline(cfg)
+    check_ranges(cfg)
     pipeline.validate()
     check_cache_dir(cfg.cache_dir)
     return pipeline
 
 
 def check_cache_dir(cache_dir: str) -> None:
-    """``cache_dir`` (env UNLEARN_BENCH_CACHE) must be, or be creatable as, a readable and writable folder;
-    checked without creating anything."""
+    """``cache_dir`` (env UNLEARN_BENCH_CACHE) must be, or be creatable as, a readable folder (a read-only one is
+    read, and what it lacks is kept in the output folder); checked without creating anything."""
     path = Path(cache_dir).absolute()
     existing = next(p for p in (path, *path.parents) if os.path.exists(p))  # False, not an error, if unreadable
     problem = None
     if not existing.is_dir():
         problem = f"{existing} is not a folder"
-    elif not os.access(existing, os.R_OK | os.W_OK | os.X_OK):
+    elif not os.access(existing, os.R_OK | os.X_OK):
         problem = f"{existing} is not readable and writable"
+    elif not os.access(existing, os.W_OK):  # read what it holds; what it lacks goes to the output folder
+        log.warning("cache_dir=%r is read-only: artifacts it lacks are kept in the run's output folder", cache_dir)
     if problem:
         raise ConfigError(f"cache_dir={cache_dir!r} cannot be used: {problem}; set cache_dir=<dir> or the "
                           "environment variable UNLEARN_BENCH_CACHE to a readable, writable folder")
@@ -110,12 +113,25 @@ def code_key(method: Method, device: torch.device) -> dict:
     return {**key, "cpu_threads": torch.get_num_threads()} if device.type == "cpu" else key
 
 
-def finished(record_path: Path) -> bool:
-    """A stored record that counts as done: readable and not ``failed`` (a failed run is tried again)."""
+def finished(store: Path, cache_dir: str) -> bool:
+    """A stored run that counts as done: its files match their digests, it is not ``failed`` (a failed run is tried
+    again), and the reference evaluations it used are still there, unchanged (else it is stale and reruns)."""
+    if verified_entry(store) is None:
+        return False
     try:
-        return read_record(record_path).status != "failed"
+        record = read_record(store / RECORD_FILE)
     except (OSError, ValueError, TypeError):
         return False
+    references = record.extra.get("reference_digests")
+    if references is None:
+        log.info("run %s: its record has no digests of the reference evaluations it used; running it again",
+                 record.run_key)
+        return False
+    if stale := stale_references(cache_dir, references):
+        log.warning("run %s is stale: the reference evaluation %s changed since; running it again", record.run_key,
+                    ", ".join(stale))
+        return False
+    return record.status != "failed"
 
 
 def run(cfg: DictConfig, output_dir: str | Path | None = None) -> RunRecord:
@@ -123,17 +139,27 @@ def run(cfg: DictConfig, output_dir: str | Path | None = None) -> RunRecord:
 
     The record is stored under ``<cache_dir>/runs/<run key>/`` (so an identical run anywhere is skipped when
     ``skip_existing``) and copied into ``output_dir`` (the Hydra job folder by default) with the files beside it
-    (e.g. sample grids).
+    (e.g. sample grids). A cache that cannot take an artifact or the record loses nothing: it goes to
+    ``output_dir/cache_fallback`` and the record lists the fault (``extra.storage_faults``).
     """
     wall_start = time.perf_counter()
     pipeline = validate(cfg)
     output_dir, device = start_run(cfg, output_dir)
+    with storage_faults(output_dir / FALLBACK_DIR) as storage:
+        return _run(cfg, pipeline, output_dir, device, storage, wall_start)
+
+
+FALLBACK_DIR = "cache_fallback"
+
+
+def _run(cfg: DictConfig, pipeline: Pipeline, output_dir: Path, device: torch.device, storage: RunStorage,
+         wall_start: float) -> RunRecord:
     pipeline.setup(device)
     method = pipeline.create_method()
     code = code_key(method, device)
     run_key = config_hash({**pipeline.run_payload(), **code})
     store = Path(cfg.cache_dir) / "runs" / run_key
-    if cfg.skip_existing and finished(store / RECORD_FILE):
+    if cfg.skip_existing and finished(store, cfg.cache_dir):
         log.info("skip: run %s already recorded in %s (the same config, method code and thread count; "
                  "skip_existing=false reruns it)", run_key, store)
         shutil.copytree(store, output_dir, dirs_exist_ok=True)
@@ -195,9 +221,15 @@ def run(cfg: DictConfig, output_dir: str | Path | None = None) -> RunRecord:
         **{**fields, "extra": {"original_cached": refs_meta["original"]["cached"],
                                "original_key": refs_meta["original"].get("key"),
                                "retrain_cached": refs_meta["retrain"]["cached"], **fields.get("extra", {}),
-                               "options": config_options()}})
+                               "options": config_options(), "reference_digests": dict(storage.references),
+                               "storage_faults": storage.faults}})
     arrays = result.arrays if cfg.eval.save_arrays else None
-    write_record(store, record, arrays, pipeline.forget_idx())
+    try:
+        write_record(store, record, arrays, pipeline.forget_idx())
+        seal_entry(store)
+    except OSError as err:  # the record still goes to the output folder, which says so
+        log.warning("run %s: storing the record in %s failed (%s)", run_key, store, err)
+        storage.faults.append(f"storing the run record in {store} failed ({err.strerror or err})")
     write_record(output_dir, record, arrays, pipeline.forget_idx())
     for name in result.files:  # already in the store
         shutil.copy2(store / name, output_dir / name)

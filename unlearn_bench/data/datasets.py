@@ -101,7 +101,39 @@ def _open_torchvision(cls: type, cfg: DataConfig, root: str, **kwargs):
         if hasattr(cls, "split_list"):
             overrides["split_list"] = {k: [url, name, None] for k, (url, name, _) in cls.split_list.items()}
         cls = type(cls.__name__, (cls,), overrides)
-    return cls(root, download=False, **kwargs)
+    try:
+        return cls(root, download=False, **kwargs)
+    except (RuntimeError, OSError, EOFError, ValueError, pickle.UnpicklingError) as err:
+        damaged = ", ".join(_damaged_files(cls, root)) or f"a file under {root}"
+        raise DatasetNotFoundError(f"data={cfg.name}: cannot read {damaged} (missing, truncated or corrupt: "
+                                   f"{type(err).__name__}: {err}); extract the dataset's archive again") from err
+
+
+def _damaged_files(cls: type, root: str) -> list[str]:
+    """The files of a torchvision dataset class (CIFAR's pickled batches, SVHN's .mat files) that are missing, differ
+    from their MD5 (where the class holds one) or, for CIFAR's batches, cannot be unpickled."""
+    from torchvision.datasets.utils import check_integrity
+
+    folder = Path(root) / getattr(cls, "base_folder", "")
+    entries = [*getattr(cls, "train_list", []), *getattr(cls, "test_list", [])]
+    if hasattr(cls, "meta"):
+        entries.append([cls.meta["filename"], cls.meta["md5"]])
+    entries += [[name, md5] for _, name, md5 in getattr(cls, "split_list", {}).values()]
+    damaged = []
+    for name, md5 in entries:
+        path = folder / name
+        if not check_integrity(str(path), md5) or (path.suffix != ".mat" and not _unpickles(path)):
+            damaged.append(str(path))
+    return damaged
+
+
+def _unpickles(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            pickle.load(f, encoding="latin1")
+    except (OSError, EOFError, ValueError, pickle.UnpicklingError):
+        return False
+    return True
 
 
 @register_dataset

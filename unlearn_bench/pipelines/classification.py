@@ -18,11 +18,12 @@ from omegaconf import DictConfig, OmegaConf
 
 from unlearn_bench.attacks import ATTACKS, AttackContext, check_attacks
 from unlearn_bench.cache import ModelCache, cached_evaluation
-from unlearn_bench.config import check_isolation, check_tune
+from unlearn_bench.config import check_tune
 from unlearn_bench.data.scenarios import SCENARIOS, Scenario, create_scenario, member_probability
 from unlearn_bench.data.task import Task, make_task
 from unlearn_bench.errors import ConfigError
 from unlearn_bench.evaluation import check_metric_groups, check_shift, evaluate, predict, relative_metrics
+from unlearn_bench.isolation import check_mode
 from unlearn_bench.isolation import unlearn as isolated_unlearn
 from unlearn_bench.methods import DataView, Method, method_class
 from unlearn_bench.metrics.accuracy import collapsed
@@ -188,7 +189,7 @@ class ClassificationPipeline(Pipeline):
         select_device(cfg.device)
         check_metric_groups(cfg.eval.metrics)
         check_tune(cfg.tune)
-        check_isolation(cfg.method_isolation)
+        check_mode(cfg.method_isolation)
         if cfg.method_isolation != "none" and cfg.eval.every_epoch:
             raise ConfigError("eval.every_epoch evaluates inside the method's loop, which method_isolation="
                               f"{cfg.method_isolation} runs in another process; use one of them")

@@ -17,7 +17,6 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from unlearn_bench.cache import ModelCache, cached_evaluation
-from unlearn_bench.config import check_isolation
 from unlearn_bench.data.scenarios import SCENARIOS, create_scenario
 from unlearn_bench.data.task import Task, make_task
 from unlearn_bench.errors import ConfigError
@@ -33,6 +32,7 @@ from unlearn_bench.generation.metrics import (
     inception_features,
 )
 from unlearn_bench.generation.sampling import check_sampling, sample_per_class
+from unlearn_bench.isolation import check_mode
 from unlearn_bench.isolation import unlearn as isolated_unlearn
 from unlearn_bench.methods.base import Method, method_class
 from unlearn_bench.pipelines.base import (
@@ -117,7 +117,7 @@ class DDPMPipeline(Pipeline):
         if weights and not Path(weights).is_file():
             raise ConfigError(f"task.metrics.inception_weights={weights!r} is not a file; give a local torchvision "
                               "inception_v3 state dict, or null to use the classifier's features")
-        check_isolation(cfg.method_isolation)
+        check_mode(cfg.method_isolation)
         self.refuse_attacks()
 
     def setup(self, device: torch.device) -> None:
