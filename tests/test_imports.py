@@ -64,6 +64,8 @@ LAYERS = {
     "unlearn_bench.cards": 6,
     "unlearn_bench.claims": 6,
     "unlearn_bench.meta": 6,
+    "unlearn_bench.benchmark": 6,
+    "unlearn_bench.bench": 6,
 }
 
 
