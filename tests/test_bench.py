@@ -27,6 +27,8 @@ def committed_metrics(method: str, seed: int) -> dict[str, float]:
     (["method=ft", "seeds=[1,2]"], "seeds=[1,2]"),
     (["method=ft", "tune=maybe"], "tune=maybe"),
     (["method=ft", "workers=0"], "workers=0"),
+    (["method=ft", "seed=5"], "seed=5: the benchmark fixes seed"),
+    (["method=ft", "+data.train_subset=100"], "+data.train_subset=100: the benchmark fixes data"),
 ])
 def test_bad_input_exits_2_with_one_line_before_any_run(argv, named, capsys, monkeypatch):
     monkeypatch.setattr(benchmark, "run_one", lambda *a: pytest.fail("a run started"))

@@ -4,7 +4,8 @@ beside every committed baseline's on the same seeds (results/fmnist/seeds/), wit
 Holm-adjusted over the baselines of a setting. The baselines are not rerun; the original and Retrain of each seed
 come from the run cache where their keys match (run from the repository root to share its cache).
 
-Options (the rest are overrides passed unchanged to every run, e.g. ``method.lr=0.01`` or a plugin's):
+Options (the rest are overrides passed unchanged to every run, e.g. ``method.lr=0.01`` or a plugin's; seed, data,
+model, scenario, train and eval are the protocol's and refused):
   method=<option>       the method (any option ``python -m unlearn_bench method=...`` takes); required
   settings=[a,b]        of random10, classwise, random50, random30, subclass (default: all five)
   seeds=[2,3]           a subset of the held-out seeds 2..11 for a quick look (default: all ten)
@@ -22,7 +23,6 @@ Exit status: 0 done, 2 bad input (one line, before any run).
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 from dataclasses import dataclass, field
@@ -36,6 +36,8 @@ from unlearn_bench.benchmark import GAP_COLUMNS, HELD_OUT_SEEDS, SEED_COLUMNS, S
 from unlearn_bench.errors import ConfigError
 
 OPTIONS = ("method", "settings", "seeds", "tune", "space", "workers", "out")
+# What the protocol fixes: the committed rows were made with these, so an override of one compares nothing.
+FIXED = ("seed", "data", "model", "scenario", "train", "eval")
 EXTRA_COLUMNS = ["references_match"]  # whether the run's original and Retrain metrics equal the committed ones
 ALPHA = 0.05
 
@@ -72,6 +74,11 @@ def parse(argv: list[str]) -> Request:
             given[key] = value
         else:
             overrides.append(arg)
+    for arg in overrides:
+        key = arg.partition("=")[0].lstrip("+~")
+        if any(key == k or key.startswith(k + ".") for k in FIXED):
+            raise ConfigError(f"{arg}: the benchmark fixes {key.split('.')[0]} (its settings, seeds and recipes made "
+                              "the committed rows); choose settings=[...] and seeds=[...] instead")
     if not given.get("method"):
         raise ConfigError("method=<name> is required: the method to benchmark (e.g. method=ft, or a plugin's name)")
     request = Request(method=given["method"], overrides=overrides)
@@ -138,7 +145,8 @@ def check(request: Request) -> dict[str, dict[str, Any]]:
             cfg = compose_config([*method_overrides(request, setting), f"seed={request.seeds[0]}"])
             validate(cfg)
         except (CompactHydraException, OmegaConfBaseException) as err:
-            raise ConfigError(" ".join(str(err).split())) from None
+            message = str(err).split("Config search path")[0]  # Hydra's internals after it
+            raise ConfigError(" ".join(message.split())) from None
         spaces[setting] = search_space(request, cfg.method.name) if request.tune else {}
     return spaces
 
@@ -246,8 +254,8 @@ def main(argv: list[str] | None = None) -> int:
             sections.append(section(request, setting, mine, ran))
             print("\n" + sections[-1], flush=True)
     (folder / "bench.md").write_text(f"# {request.method} on the Fashion-MNIST benchmark\n\n"
-                                     f"`python -m unlearn_bench.bench {' '.join(argv)}`\n\n" + "\n".join(sections))
-    (folder / "request.json").write_text(json.dumps({"argv": argv, "threads_per_run": 1}, indent=2) + "\n")
+                                     f"`python -m unlearn_bench.bench {' '.join(argv)}` (one thread per run)\n\n"
+                                     + "\n".join(sections))
     print(f"written: {folder / 'bench.md'}, {folder / 'seeds'}" + (f", {folder / 'tuning'}" if request.tune else ""))
     return 0
 
