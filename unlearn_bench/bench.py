@@ -40,6 +40,7 @@ OPTIONS = ("method", "settings", "seeds", "tune", "space", "workers", "out")
 FIXED = ("seed", "data", "model", "scenario", "train", "eval")
 EXTRA_COLUMNS = ["references_match"]  # whether the run's original and Retrain metrics equal the committed ones
 ALPHA = 0.05
+NUMERIC = ("Avg. Gap", "new − it", "pairs", "p (Holm)")  # formatted here: tabulate would drop a "+" and zeros
 
 
 @dataclass
@@ -229,7 +230,9 @@ def section(request: Request, setting: str, mine: pd.DataFrame, ran: str) -> str
         lines += ["", f"**Warning**: on seeds {mismatch} the run's original or Retrain differ from the committed ones "
                       "(another code version, thread count or data): those seeds are left out of every pair."]
     committed = committed_rows(setting)
-    return "\n".join([*lines, "", comparison(request.method, mine, committed).to_markdown(index=False), ""])
+    table = comparison(request.method, mine, committed)
+    align = ["right" if column in NUMERIC else "left" for column in table]
+    return "\n".join([*lines, "", table.to_markdown(index=False, disable_numparse=True, colalign=align), ""])
 
 
 def main(argv: list[str] | None = None) -> int:
