@@ -112,3 +112,14 @@ def test_the_committed_ft_preset_reproduces_its_committed_row(tmp_path, monkeypa
         pytest.skip("this machine's original or Retrain differs from the committed one (another CPU's arithmetic)")
     assert row["status"] == "ok"
     assert {k: row[k] for k in benchmark.GAP_COLUMNS} == pytest.approx(committed_metrics("ft", 2), abs=1e-6)
+
+
+def test_a_search_space_that_is_missing_or_malformed_is_named(tmp_path):
+    bad = tmp_path / "space.yaml"
+    bad.write_text("bayes: {method.lr: 'interval(0.1, 1)'}\n")  # tune: left out
+    with pytest.raises(bench.ConfigError, match=r"space=.*space.yaml: Missing key tune"):
+        bench.search_space(bench.Request(method="mine", space=bad), "mine")
+    with pytest.raises(bench.ConfigError, match="no search space mine.yaml.*give space=FILE"):
+        bench.search_space(bench.Request(method="mine"), "mine")
+    bad.write_text("tune: {bayes: {method.lr: 'interval(0.1, 1)'}}\n")
+    assert set(bench.search_space(bench.Request(method="mine", space=bad), "mine")) == {"method.lr"}

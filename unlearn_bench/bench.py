@@ -30,6 +30,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from hydra.errors import CompactHydraException
+from omegaconf.errors import OmegaConfBaseException
 
 from unlearn_bench import benchmark
 from unlearn_bench.benchmark import GAP_COLUMNS, HELD_OUT_SEEDS, SEED_COLUMNS, SETTINGS
@@ -40,6 +42,7 @@ OPTIONS = ("method", "settings", "seeds", "tune", "space", "workers", "out")
 FIXED = ("seed", "data", "model", "scenario", "train", "eval")
 EXTRA_COLUMNS = ["references_match"]  # whether the run's original and Retrain metrics equal the committed ones
 ALPHA = 0.05
+USAGE_ERRORS = (CompactHydraException, OmegaConfBaseException)  # Hydra's and OmegaConf's: a bad override or file
 NUMERIC = ("Avg. Gap", "new − it", "pairs", "p (Holm)")  # formatted here: tabulate would drop a "+" and zeros
 
 
@@ -128,15 +131,20 @@ def search_space(request: Request, method_name: str) -> dict[str, Any]:
     except ConfigError as err:
         raise ConfigError(f"{err}; for method={request.method} give space=FILE (a YAML with tune.bayes) or tune=false "
                           "with your values as overrides (method.lr=...)") from None
+    except USAGE_ERRORS as err:
+        raise ConfigError(f"space={request.space}: {one_line(err)} (expected tune.bayes as in conf/tune/*.yaml)"
+                          ) from None
+
+
+def one_line(err: Exception) -> str:
+    """Hydra's or OmegaConf's message on one line, without the config search path Hydra appends."""
+    return " ".join(str(err).split("Config search path")[0].split())
 
 
 def check(request: Request) -> dict[str, dict[str, Any]]:
     """Every check that needs no data, for every setting, before any run: the config composes (method, overrides)
     and validates, and with tune=true a search space exists. Returns each setting's search space (empty for
     tune=false). Raises ConfigError with one line."""
-    from hydra.errors import CompactHydraException
-    from omegaconf.errors import OmegaConfBaseException
-
     from unlearn_bench.compose import compose_config
     from unlearn_bench.runner import validate
 
@@ -145,9 +153,8 @@ def check(request: Request) -> dict[str, dict[str, Any]]:
         try:
             cfg = compose_config([*method_overrides(request, setting), f"seed={request.seeds[0]}"])
             validate(cfg)
-        except (CompactHydraException, OmegaConfBaseException) as err:
-            message = str(err).split("Config search path")[0]  # Hydra's internals after it
-            raise ConfigError(" ".join(message.split())) from None
+        except USAGE_ERRORS as err:
+            raise ConfigError(one_line(err)) from None
         spaces[setting] = search_space(request, cfg.method.name) if request.tune else {}
     return spaces
 
