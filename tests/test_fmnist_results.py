@@ -8,6 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from unlearn_bench.benchmark import SHIFTED, on_edge, preset_sha, write_report
+
 RESULTS = Path(__file__).resolve().parents[1] / "results" / "fmnist"
 BASELINES = ("ft", "rl", "ga", "iu", "l1_sparse", "bs", "be")  # SalUn Table 1's baselines
 
@@ -49,43 +51,29 @@ def test_salun_random10_verdict_and_p_values_follow_from_the_committed_csv():
         assert committed[m]["diff"] == pytest.approx(raw[m][0], abs=1e-9)
 
 
-def load_script():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("reproduce_fmnist", RESULTS.parents[1] / "scripts" /
-                                                  "reproduce_fmnist.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_the_report_stage_remakes_the_committed_tables_and_claims_from_the_csvs_alone(tmp_path, monkeypatch):
+def test_the_report_stage_remakes_the_committed_tables_and_claims_from_the_csvs_alone(tmp_path):
     import shutil
 
-    script = load_script()
     for folder in ("seeds", "tuning"):
         shutil.copytree(RESULTS / folder, tmp_path / folder)
-    monkeypatch.setattr(script, "RESULTS", tmp_path)
-    script.write_report()
+    write_report(tmp_path)
     for name in ["claims.csv", "claims.md", "overview.md", "tuning.md",
                  *(f"{p.stem}.md" for p in (RESULTS / "seeds").glob("*.csv"))]:
         assert (tmp_path / name).read_text() == (RESULTS / name).read_text(), name
 
 
 def test_every_committed_row_comes_from_the_committed_preset():
-    script = load_script()
     for path in (RESULTS / "seeds").glob("*.csv"):
         rows = pd.read_csv(path).dropna(subset=["preset_sha"])
-        setting = script.SHIFTED.get(path.stem, (path.stem,))[0]
-        stale = [(r.method, r.seed) for r in rows.itertuples() if r.preset_sha != script.preset_sha(setting, r.method)]
+        setting = SHIFTED.get(path.stem, (path.stem,))[0]
+        stale = [(r.method, r.seed) for r in rows.itertuples() if r.preset_sha != preset_sha(setting, r.method)]
         assert not stale, f"{path.name}: rows of another preset {stale}"
 
 
 def test_a_value_on_the_edge_of_its_range_is_marked():
     from optuna.distributions import IntUniformDistribution, LogUniformDistribution, UniformDistribution
 
-    script = load_script()
     lr = LogUniformDistribution(1e-4, 1e-1)
-    assert script.on_edge(1.2e-4, lr) and not script.on_edge(3e-3, lr)  # log position 0.03 vs 0.47
-    assert script.on_edge(0.88, UniformDistribution(0.1, 0.9)) and not script.on_edge(0.5, UniformDistribution(0, 1))
-    assert script.on_edge(1, IntUniformDistribution(1, 11)) and not script.on_edge(2, IntUniformDistribution(1, 11))
+    assert on_edge(1.2e-4, lr) and not on_edge(3e-3, lr)  # log position 0.03 vs 0.47
+    assert on_edge(0.88, UniformDistribution(0.1, 0.9)) and not on_edge(0.5, UniformDistribution(0, 1))
+    assert on_edge(1, IntUniformDistribution(1, 11)) and not on_edge(2, IntUniformDistribution(1, 11))

@@ -67,6 +67,8 @@ LAYERS = {
     "unlearn_bench.meta": 6,
     "unlearn_bench.options": 6,
     "unlearn_bench.catalog": 6,
+    "unlearn_bench.benchmark": 6,
+    "unlearn_bench.bench": 6,
 }
 
 

@@ -70,6 +70,15 @@ def paired(a: Mapping[Hashable, float], b: Mapping[Hashable, float]) -> tuple[fl
     return (float(np.mean(d)) if d else float("nan")), len(d), sign_flip_p(d)
 
 
+def versus(candidate: Mapping[Hashable, float], others: Mapping[str, Mapping[Hashable, float]]
+           ) -> dict[str, tuple[float, int, float]]:
+    """``candidate`` against each of ``others`` (per-seed values ``{seed: value}``): (mean paired difference
+    candidate - other, pairs, Holm-adjusted p over these comparisons)."""
+    tests = {name: paired(candidate, values) for name, values in others.items()}
+    adjusted = holm([p for _, _, p in tests.values()]) if tests else []
+    return {name: (diff, n, p) for (name, (diff, n, _)), p in zip(tests.items(), adjusted)}
+
+
 def versus_best(values: Mapping[str, Mapping[Hashable, float]]) -> dict[str, tuple[float, int, float]]:
     """Each name against the one with the lowest mean (per-seed values ``{name: {seed: value}}``): (mean paired
     difference, pairs, Holm-adjusted p over these comparisons); the best itself is left out."""
@@ -77,6 +86,5 @@ def versus_best(values: Mapping[str, Mapping[Hashable, float]]) -> dict[str, tup
     if not means:
         return {}
     best = min(means, key=means.get)
-    tests = {name: paired(values[name], values[best]) for name in means if name != best}
-    adjusted = holm([p for _, _, p in tests.values()]) if tests else []
-    return {name: (diff, n, p) for (name, (diff, n, _)), p in zip(tests.items(), adjusted)}
+    compared = versus(values[best], {name: values[name] for name in means if name != best})
+    return {name: (-diff, n, p) for name, (diff, n, p) in compared.items()}  # the sign test is symmetric in d, -d

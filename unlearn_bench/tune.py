@@ -66,22 +66,24 @@ def sampler(mode: str, seed: int) -> Any:
     return optuna.samplers.TPESampler(seed=seed)
 
 
-def _tune_file(method: str) -> Any:
-    path = CONF_DIR / "tune" / f"{method}.yaml"
-    if not path.exists():
-        raise ConfigError(f"tune={method}: no search space {path.name} in conf/tune/")
+def _tune_file(method: str, path: Path | None = None) -> Any:
+    if path is None:
+        path = CONF_DIR / "tune" / f"{method}.yaml"
+        if not path.exists():
+            raise ConfigError(f"tune={method}: no search space {path.name} in conf/tune/")
     return OmegaConf.load(path).tune
 
 
-def search_space(method: str) -> dict[str, Any]:
-    """The Bayesian search space of conf/tune/<method>.yaml (its ``tune.bayes`` node) as optuna distributions, parsed
-    as hydra-optuna-sweeper parses it for ``tune=<method> tune.mode=bayes``: the same space either way."""
+def search_space(method: str, path: Path | None = None) -> dict[str, Any]:
+    """The Bayesian search space of conf/tune/<method>.yaml (or of the YAML at ``path``; its ``tune.bayes`` node) as
+    optuna distributions, parsed as hydra-optuna-sweeper parses it for ``tune=<method> tune.mode=bayes``: the same
+    space either way."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra_plugins.hydra_optuna_sweeper._impl import create_optuna_distribution_from_override
 
     parser = OverridesParser.create()
     return {key: create_optuna_distribution_from_override(parser.parse_override(f"{key}={value}"))
-            for key, value in _tune_file(method).bayes.items()}
+            for key, value in _tune_file(method, path).bayes.items()}
 
 
 def search_source(method: str) -> str:
