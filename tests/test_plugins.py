@@ -95,3 +95,13 @@ def test_the_code_key_follows_the_methods_source_and_the_thread_count(plugin_fil
 def test_a_builtin_methods_code_identity_names_its_helpers():
     files = plugins.code_identity(METHODS[("classification", "ft")])["files"]
     assert {"unlearn_bench.methods.finetune", "unlearn_bench.methods.common", "unlearn_bench.training"} <= set(files)
+
+
+def test_the_examples_search_space_parses_as_the_sweeper_would():
+    from pathlib import Path
+
+    from unlearn_bench.tune import search_space
+
+    space = search_space("my_rl", Path(__file__).parents[1] / "examples" / "my_rl_space.yaml")
+    assert list(space) == ["method.lr"] and space["method.lr"].log
+    assert (space["method.lr"].low, space["method.lr"].high) == (1e-3, 1e-1)
