@@ -80,6 +80,8 @@ def test_the_new_method_is_paired_with_the_committed_rows_of_the_same_seeds(fake
     diff = sum(gap["ft"][s] - gap["rl"][s] for s in paired) / len(paired)
     assert table.loc["rl", "new − it"] == f"{diff:+.2f}" and table.loc["rl", "p (Holm)"] == f"{adjusted['rl']:.3g}"
     assert "Original" in table.index and "retrain" not in table.index
+    collapsed = bench.comparison("ft", mine.assign(status="collapsed"), COMMITTED).set_index("Method")
+    assert collapsed.loc["rl", "reading"] == "no pairs" and collapsed.loc["rl", "p (Holm)"] == ""
     out = capsys.readouterr().out
     assert "## random10" in out and "on seeds [4]" in out and (tmp_path / "bench.md").read_text().count("| rl ") == 1
 

@@ -191,11 +191,11 @@ def comparison(label: str, mine: pd.DataFrame, committed: pd.DataFrame) -> pd.Da
     for name in sorted(others, key=lambda m: (pd.Series(others[m]).mean(), m)):
         diff, n, p = compared[name]
         its_mean, its_low, its_high = seed_interval(list(others[name].values()))
-        reading = ("not separated" if not p < ALPHA else "new closer to Retrain" if diff < 0
-                   else f"{name} closer to Retrain")
+        reading = ("no pairs" if not n else "not separated" if not p < ALPHA else "new closer to Retrain"
+                   if diff < 0 else f"{name} closer to Retrain")
         rows.append({"Method": "Original" if name == "original" else name, "Avg. Gap": f"{its_mean:.2f}",
-                     "95% CI": f"[{its_low:.2f}, {its_high:.2f}]", "new − it": f"{diff:+.2f}", "pairs": n,
-                     "p (Holm)": f"{p:.3g}", "reading": reading})
+                     "95% CI": f"[{its_low:.2f}, {its_high:.2f}]", "new − it": f"{diff:+.2f}" if n else "",
+                     "pairs": n, "p (Holm)": f"{p:.3g}" if n else "", "reading": reading})
     return pd.DataFrame(rows)
 
 
