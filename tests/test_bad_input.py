@@ -272,6 +272,8 @@ EXAMPLES = {  # one of each kind the issue lists, with what the message must nam
     "NaN of an unbounded float": (["method=rl", "method.alpha=nan"], ["method.alpha=nan must be finite"]),
     "truncated dataset file": (["data=cifar10", "data.root={truncated}", "data.verify_files=false"],
                                ["{truncated}/cifar-10-batches-py/data_batch_3", "truncated"]),
+    "a copy that is not the released file": (["data=cifar20", "data.root={cifar}"],
+                                             ["{cifar}/cifar-100-python/train", "data.verify_files=false"]),
 }
 
 

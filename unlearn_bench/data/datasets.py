@@ -105,8 +105,12 @@ def _open_torchvision(cls: type, cfg: DataConfig, root: str, **kwargs):
         return cls(root, download=False, **kwargs)
     except (RuntimeError, OSError, EOFError, ValueError, pickle.UnpicklingError) as err:
         damaged = ", ".join(_damaged_files(cls, root)) or f"a file under {root}"
-        raise DatasetNotFoundError(f"data={cfg.name}: cannot read {damaged} (missing, truncated or corrupt: "
-                                   f"{type(err).__name__}: {err}); extract the dataset's archive again") from err
+        # A deliberate copy (a subset, a re-pickled file) differs from torchvision's MD5 but reads fine without it.
+        copy = (" or, for a deliberate copy of the files (a subset, re-pickled), set data.verify_files=false to skip "
+                "the MD5 check") if cfg.verify_files else ""
+        raise DatasetNotFoundError(f"data={cfg.name}: cannot read {damaged} (missing, truncated, corrupt or not the "
+                                   f"released file: {type(err).__name__}: {err}); extract the dataset's archive "
+                                   f"again{copy}") from err
 
 
 def _damaged_files(cls: type, root: str) -> list[str]:
