@@ -15,7 +15,10 @@ first), each stage resumable (the run cache skips finished runs; the committed o
 2. ``eval``: Retrain and every preset on the held-out seeds 2..11 (each seed its own original, Retrain and forget
    set); one row per (method, seed) in results/fmnist/seeds/<setting>.csv. ``classwise_gn1``: Retrain, FT, RL and
    GA (Forget Vector Fig. 2 / A1) under Gaussian noise on the class-wise presets.
-3. ``report``: from the per-seed CSVs alone: one table per setting, overview.md, tuning.md and claims.md.
+3. ``report``: from the per-seed CSVs alone: one table per setting, overview.md, tuning.md, claims.md and the
+   results page index.html (``unlearn_bench.page``; its per-example view reads examples/<setting>.npz, condensed
+   from seed 2's run records by ``python -m unlearn_bench.page examples outputs/fmnist/<setting>
+   results/fmnist/examples/<setting>.npz --setting <setting> --seed 2``).
 
 Runs go to two worker processes (``--jobs``) of one intra-op thread each, each importing the package once.
 
@@ -68,6 +71,8 @@ STARTUP_TRIALS = 3
 TPE_SEED = 0
 PROTOCOL = (f"protocol: TPE (seed {TPE_SEED}, {STARTUP_TRIALS} random start-up trials), {TRIALS} trials, objective "
             f"the mean Avg. Gap over tuning seeds {', '.join(map(str, TUNE_SEEDS))}")
+PAGE_TITLE = "unlearn_bench: the Fashion-MNIST benchmark (LeNet-5, 4,000 images, held-out seeds 2-11)"
+PAGE_SOURCE = "the committed per-seed rows results/fmnist/seeds/*.csv and seed 2's examples results/fmnist/examples/"
 SEED_COLUMNS = ["setting", "method", "seed", "status", "UA", "RA", "TA", "MIA", "gap_UA", "gap_RA", "gap_TA", "gap_MIA",
                 "avg_gap", "rte_s", "data_access", "training_free", "preset", "preset_sha"]
 
@@ -303,36 +308,6 @@ def eval_stage(pool: ProcessPoolExecutor, progress: Progress, name: str, outputs
 
 # --- report: from the committed CSVs alone ------------------------------------------------------------------------
 
-def seed_table(rows: pd.DataFrame) -> pd.DataFrame:
-    """One row per model of a setting: mean ± std (gap to Retrain) of UA, RA, TA, MIA over its ok seeds, Avg. Gap
-    with its 95% interval, the paired test against the closest model, and the seeds that were not ok."""
-    from unlearn_bench.report import paired_cell
-    from unlearn_bench.stats import seed_interval
-
-    ok = rows[rows["status"] == "ok"]
-    label = {"original": "Original", "retrain": "Retrain"}
-    per_seed = {label.get(m, m): dict(zip(g["seed"], g["avg_gap"])) for m, g in ok.groupby("method")}
-    order = ["original", "retrain", *sorted(set(rows["method"]) - {"original", "retrain"},
-                                            key=lambda m: (ok.loc[ok["method"] == m, "avg_gap"].mean(), m))]
-    out = []
-    for method in order:
-        mine, every = ok[ok["method"] == method], rows[rows["method"] == method]
-        row = {"Method": label.get(method, method)}
-        for k in ("UA", "RA", "TA", "MIA"):
-            row[k] = f"{mine[k].mean():.2f}±{mine[k].std(ddof=0):.2f} ({mine['gap_' + k].mean():.2f})"
-        mean, low, high = seed_interval(mine["avg_gap"].tolist())
-        row["Avg. Gap"], row["95% CI"] = f"{mean:.2f}", f"[{low:.2f}, {high:.2f}]"
-        row["Paired vs closest"] = paired_cell(row["Method"], per_seed)
-        row["RTE (s)"] = f"{every['rte_s'].mean():.1f}"
-        row["Reads"] = str(every["data_access"].iloc[0])
-        row["Training-free"] = "yes" if bool(every["training_free"].iloc[0]) else "no"
-        row["Seeds ok"] = len(mine)
-        row["Not ok"] = ", ".join(f"{n} {status}" for status, n in
-                                  every.loc[every["status"] != "ok", "status"].value_counts().items())
-        out.append(row)
-    return pd.DataFrame(out)
-
-
 def on_edge(value: object, distribution: object) -> bool:
     """Whether a tuned value lies in the outer 5% of its range (on the log scale for a log range)."""
     import math
@@ -370,7 +345,7 @@ def tuning_table() -> pd.DataFrame:
 
 def write_report() -> None:
     """results/fmnist/<setting>.md, overview.md, tuning.md, claims.md and claims.csv from the committed CSVs."""
-    from unlearn_bench.claims import claims_frame, claims_markdown, load_seed_tables
+    from unlearn_bench.claims import claims_frame, claims_markdown, load_seed_tables, seed_table
     from unlearn_bench.stats import seed_interval
 
     tables = load_seed_tables(RESULTS)
@@ -403,6 +378,9 @@ def write_report() -> None:
                                        + claims[["paper", "setting", "verdict"]].to_markdown(index=False) + "\n\n"
                                        + claims_markdown(claims))
     print(claims[["paper", "setting", "verdict"]].to_markdown(index=False))
+    from unlearn_bench.page import sections_from_benchmark, write_page
+
+    write_page(sections_from_benchmark(RESULTS), RESULTS / "index.html", PAGE_TITLE, PAGE_SOURCE)
 
 
 def main(argv: list[str] | None = None) -> int:

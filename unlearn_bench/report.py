@@ -489,7 +489,9 @@ def pool_classes(frame: pd.DataFrame) -> pd.DataFrame:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("root", help="folder searched recursively for record.json files (e.g. a sweep dir)")
-    parser.add_argument("--format", default="md", choices=["md", "csv", "tex"])
+    parser.add_argument("--format", default="md", choices=["md", "csv", "tex", "html"],
+                        help="html: one self-contained results page (unlearn_bench/page.py); the other options but "
+                             "--output do not apply to it")
     parser.add_argument("--output", help="write the table to this file instead of stdout")
     parser.add_argument("--metrics", default="auto",
                         help="comma-separated metric columns, e.g. UA,RA,TA,MIA,CTA,JiT_MIA,MIARS-I,KL_f,AEG; auto: "
@@ -511,6 +513,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--wandb-dir", default=os.environ.get("WANDB_DIR", "."),
                         help="where wandb writes its run folder (default: $WANDB_DIR, else the current directory)")
     args = parser.parse_args(argv)
+    if args.format == "html":
+        from unlearn_bench.page import html_main  # here: jinja2 and the plots load only for the page
+
+        return html_main(args.root, args.output)
     frame = load_records(args.root)
     if frame.empty:
         print(f"no record.json found under {args.root}", file=sys.stderr)
