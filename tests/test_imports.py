@@ -41,6 +41,9 @@ LAYERS = {
     "unlearn_bench.tables": 2,
     "unlearn_bench.report": 2,
     "unlearn_bench.figures": 2,
+    "unlearn_bench.claims": 2,  # the claims and the per-seed tables of a benchmark: the page shows them
+    "unlearn_bench.page": 2,
+    "unlearn_bench.page_template": 2,
     "unlearn_bench.loggers": 2,
     "unlearn_bench.generation.ddpm": 2,
     "unlearn_bench.generation.grids": 2,
@@ -62,7 +65,6 @@ LAYERS = {
     "unlearn_bench.compose": 6,
     "unlearn_bench.tune": 6,
     "unlearn_bench.cards": 6,
-    "unlearn_bench.claims": 6,
     "unlearn_bench.meta": 6,
 }
 

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from unlearn_bench.stats import holm, paired, seed_interval
+from unlearn_bench.tables import paired_cell
 
 ALPHA = 0.05
 # "Similar" in the papers' own use: Unlink (§4.1, Table 2) calls its Avg. Gap 0.91 and SalUn's 2.82 "similar
@@ -292,8 +293,6 @@ def load_seed_tables(folder: Path) -> dict[str, pd.DataFrame]:
 def seed_table(rows: pd.DataFrame) -> pd.DataFrame:
     """One row per model of a setting: mean ± std (gap to Retrain) of UA, RA, TA, MIA over its ok seeds, Avg. Gap
     with its 95% interval, the paired test against the closest model, and the seeds that were not ok."""
-    from unlearn_bench.report import paired_cell  # here: the report imports more than the claims need
-
     ok = rows[rows["status"] == "ok"]
     label = {"original": "Original", "retrain": "Retrain"}
     per_seed = {label.get(m, m): dict(zip(g["seed"], g["avg_gap"])) for m, g in ok.groupby("method")}

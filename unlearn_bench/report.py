@@ -58,8 +58,8 @@ from unlearn_bench.errors import ConfigError
 from unlearn_bench.metrics.gap import GAP_METRICS, avg_gap, gaps, select_epochs
 from unlearn_bench.metrics.sure import AEG_KEYS
 from unlearn_bench.results import load_records, shift_label
-from unlearn_bench.stats import seed_interval, versus_best
-from unlearn_bench.tables import GROUP_KEYS, model_rows, slug
+from unlearn_bench.stats import seed_interval
+from unlearn_bench.tables import GROUP_KEYS, model_rows, paired_cell, slug
 
 # --pool-classes: per-class scenario names -> the pooled name, and the paper's names for a pooled scenario.
 POOLED_SCENARIOS = {r"classwise_\d+": "classwise_all", r"subclass_.+": "subclass_all"}
@@ -163,16 +163,6 @@ def summarize(frame: pd.DataFrame, metrics: tuple[str, ...] = GAP_METRICS) -> di
             table = table.drop(columns="Avg. Gap 95% CI", errors="ignore")
         tables[key] = table if table["Tuned on"].any() else table.drop(columns="Tuned on")
     return tables
-
-
-def paired_cell(method: str, per_seed: dict[str, dict[str, float]], alpha: float = 0.05) -> str:
-    """``closest`` for the model with the lowest mean Avg. Gap, else its mean paired difference to that model, the
-    pairs, the Holm-adjusted sign-flip p and whether the seeds separate the two at ``alpha``."""
-    compared = versus_best({m: v for m, v in per_seed.items() if m != "Retrain"})
-    if method not in compared:
-        return "closest" if method != "Retrain" else ""
-    diff, n, p = compared[method]
-    return f"{diff:+.2f} ({n} pairs, p={p:.3g}{'' if p < alpha else ', not separated'})"
 
 
 def reading(table: pd.DataFrame) -> str:
