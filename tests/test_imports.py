@@ -35,6 +35,7 @@ LAYERS = {
     "unlearn_bench.training": 2,
     "unlearn_bench.evaluation": 2,
     "unlearn_bench.cache": 2,
+    "unlearn_bench.packs": 2,
     "unlearn_bench.ensemble": 2,
     "unlearn_bench.stacked": 2,
     "unlearn_bench.results": 2,

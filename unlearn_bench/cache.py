@@ -24,6 +24,9 @@ from filelock import FileLock
 from torch import nn
 
 log = logging.getLogger(__name__)
+# "<kind>/<key>" of every entry this process loaded or built, in order: the references a run used (its record lists
+# them; a reference pack exports them, unlearn_bench/packs.py).
+USED: list[str] = []
 
 
 def config_hash(payload: Any) -> str:
@@ -86,6 +89,7 @@ class ModelCache:
         """Load ``kind/<hash(payload)>`` into ``model`` or build it with ``build()`` and store it.
         Returns the model and its metadata (``seconds`` = build time, ``cached`` = whether it was loaded)."""
         key = config_hash(payload)
+        USED.append(f"{kind}/{key}")
         weights, meta_path = self.paths(kind, key)
         weights.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(str(weights) + ".lock"):
@@ -113,6 +117,7 @@ def cached_evaluation(cache_dir: str, payload: dict, compute: Callable[[], tuple
     weights' SHA-256, the forget set, the scenario and the eval config). metrics.json is written last: its presence
     marks a complete entry. Used by every pipeline and the attacks."""
     folder = Path(cache_dir) / "eval" / config_hash(payload)
+    USED.append(f"eval/{folder.name}")
     metrics_path, arrays_path = folder / "metrics.json", folder / "arrays.npz"
     folder.mkdir(parents=True, exist_ok=True)
     with FileLock(str(folder) + ".lock"):
@@ -123,3 +128,11 @@ def cached_evaluation(cache_dir: str, payload: dict, compute: Callable[[], tuple
         atomic_write_bytes(arrays_path, lambda f: np.savez(f, **arrays))
         atomic_write_json(metrics_path, metrics)
         return metrics, arrays
+
+
+if __name__ == "__main__":  # python -m unlearn_bench.cache export|import: reference packs (unlearn_bench/packs.py)
+    import importlib
+    import sys
+
+    # by name: run as a script this file is __main__, and packs imports the module unlearn_bench.cache itself
+    sys.exit(importlib.import_module("unlearn_bench.packs").main())

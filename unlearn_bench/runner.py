@@ -16,11 +16,13 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 import unlearn_bench
+from unlearn_bench import cache
 from unlearn_bench.attacks import enabled_attacks
 from unlearn_bench.cache import config_hash
 from unlearn_bench.errors import ConfigError, UserInputError
 from unlearn_bench.loggers import log_run
 from unlearn_bench.metrics.gap import avg_gap, gaps
+from unlearn_bench.packs import references
 from unlearn_bench.pipelines import Evaluation, Pipeline, create_pipeline
 from unlearn_bench.pipelines.base import unbuilt
 from unlearn_bench.report import reading, render, summarize
@@ -110,6 +112,7 @@ def run(cfg: DictConfig, output_dir: str | Path | None = None) -> RunRecord:
     (e.g. sample grids).
     """
     wall_start = time.perf_counter()
+    first_used = len(cache.USED)
     pipeline = validate(cfg)
     output_dir, device = start_run(cfg, output_dir)
     pipeline.setup(device)
@@ -170,7 +173,8 @@ def run(cfg: DictConfig, output_dir: str | Path | None = None) -> RunRecord:
         created=time.strftime("%Y-%m-%dT%H:%M:%S"), error=error, eval_s=eval_s,
         **{**fields, "extra": {"original_cached": refs_meta["original"]["cached"],
                                "retrain_cached": refs_meta["retrain"]["cached"], **fields.get("extra", {}),
-                               "options": config_options()}})
+                               "options": config_options(),
+                               "references": references(cfg.cache_dir, cache.USED[first_used:])}})
     arrays = result.arrays if cfg.eval.save_arrays else None
     write_record(store, record, arrays, pipeline.forget_idx())
     write_record(output_dir, record, arrays, pipeline.forget_idx())
