@@ -184,3 +184,26 @@ def test_committed_fmnist_page_renders_in_chromium():
         assert len(browser.find_elements("css selector", ".claim")) > 0
     finally:
         browser.quit()
+
+
+@pytest.mark.slow
+def test_records_page_shows_each_forget_example_of_a_real_sweep(tmp_path):
+    """A tiny digits sweep (Retrain and FT, seed 0): the page's per-example view holds every forget image and each
+    model's decisions, whose share of non-members is the record's MIA."""
+    import json
+
+    from tests.test_packs import sweep_runs
+    from unlearn_bench.page import sections_from_records
+
+    records = dict(zip(("retrain", "ft"), sweep_runs(tmp_path, tmp_path / "cache", "sweep")))
+    (section,) = sections_from_records(tmp_path / "sweep")
+    found = section.examples
+    assert found is not None and found.seed == 0 and sorted(found.member) == ["ft", "retrain"]
+    assert found.images.shape[0] == records["ft"]["forget_size"] == len(found.labels)
+    assert found.images.dtype == np.uint8 and found.images.std() > 0  # real digits, not a blank placeholder
+    for method, record in records.items():
+        assert 100.0 * (1 - found.member[method].mean()) == pytest.approx(record["metrics"]["MIA"])
+    page = render_page([section], "t", "s")
+    data = json.loads(re.search(r'<script type="application/json" id="examples">(.*?)</script>', page, re.S)[1])
+    (view,) = data.values()
+    assert view["methods"] == ["ft"] and len(view["images"]) == len(found.labels) and view["has_retrain"]
