@@ -103,7 +103,8 @@ def test_records_without_their_references_are_refused(tmp_path, capsys):
 
 
 class StandInHub:
-    """What packs.py calls of huggingface_hub, on a local folder per repository (nothing leaves the machine)."""
+    """What packs.py calls of huggingface_hub, on a local folder per repository (nothing leaves the machine). Every
+    call is kept with its arguments, which the test binds to the real functions' signatures."""
 
     def __init__(self, root: Path):
         self.root, self.calls = root, []
@@ -112,24 +113,28 @@ class StandInHub:
         hub = self
 
         class Api:
-            def create_repo(self, repo_id, repo_type, exist_ok):
-                hub.calls.append(("create_repo", repo_id, repo_type))
-                (hub.root / repo_id).mkdir(parents=True, exist_ok=exist_ok)
+            def create_repo(self, *args, **kwargs):
+                hub.calls.append(("create_repo", args, kwargs))
+                (hub.root / args[0]).mkdir(parents=True, exist_ok=kwargs["exist_ok"])
 
-            def upload_folder(self, folder_path, repo_id, repo_type, revision, commit_message):
-                hub.calls.append(("upload_folder", repo_id, repo_type, revision))
-                shutil.copytree(folder_path, hub.root / repo_id, dirs_exist_ok=True)
+            def upload_folder(self, *args, **kwargs):
+                hub.calls.append(("upload_folder", args, kwargs))
+                shutil.copytree(kwargs["folder_path"], hub.root / kwargs["repo_id"], dirs_exist_ok=True)
 
         return Api()
 
-    def snapshot_download(self, repo_id, repo_type, revision):
-        self.calls.append(("snapshot_download", repo_id, repo_type, revision))
-        return str(self.root / repo_id)
+    def snapshot_download(self, *args, **kwargs):
+        self.calls.append(("snapshot_download", args, kwargs))
+        return str(self.root / kwargs["repo_id"])
 
 
 def test_a_pack_goes_through_the_hub(tmp_path, monkeypatch):
+    import inspect
+
     import huggingface_hub
 
+    real = {"create_repo": huggingface_hub.HfApi.create_repo, "upload_folder": huggingface_hub.HfApi.upload_folder,
+            "snapshot_download": huggingface_hub.snapshot_download}
     hub = StandInHub(tmp_path / "hub")
     monkeypatch.setattr(huggingface_hub, "HfApi", hub.api)
     monkeypatch.setattr(huggingface_hub, "snapshot_download", hub.snapshot_download)
@@ -137,8 +142,12 @@ def test_a_pack_goes_through_the_hub(tmp_path, monkeypatch):
     export_pack(sweep, "hf://lab/refs", cache)
     assert (tmp_path / "hub" / "lab" / "refs" / "manifest.json").is_file()
     assert import_pack("hf://lab/refs@v1", tmp_path / "cacheB")["imported"] == sorted(ENTRIES)
-    assert hub.calls == [("create_repo", "lab/refs", "dataset"), ("upload_folder", "lab/refs", "dataset", None),
-                         ("snapshot_download", "lab/refs", "dataset", "v1")]
+    for name, args, kwargs in hub.calls:  # each call as the installed huggingface_hub accepts it
+        bound = inspect.signature(real[name]).bind(*(["self"] if name != "snapshot_download" else []), *args,
+                                                   **kwargs).arguments
+        assert bound["repo_id"] == "lab/refs" and bound["repo_type"] == "dataset"
+    assert [c[0] for c in hub.calls] == ["create_repo", "upload_folder", "snapshot_download"]
+    assert hub.calls[2][2]["revision"] == "v1"
     with pytest.raises(PackError, match="hf://<owner>/<name>"):
         import_pack("hf://refs", tmp_path / "cacheC")
 
