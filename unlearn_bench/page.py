@@ -41,6 +41,7 @@ from sklearn.metrics import roc_auc_score, roc_curve  # noqa: E402
 
 from unlearn_bench.claims import NOT_RUN, claims_frame, load_seed_tables, seed_table  # noqa: E402
 from unlearn_bench.figures import relearn_figure, whole_test  # noqa: E402
+from unlearn_bench.metrics.gap import GAP_METRICS  # noqa: E402
 from unlearn_bench.metrics.mia import svc_member, true_label_confidence  # noqa: E402
 from unlearn_bench.results import ARRAYS_FILE, FORGET_IDX_FILE, RECORD_FILE, load_records  # noqa: E402
 from unlearn_bench.stats import paired_groups  # noqa: E402
@@ -237,6 +238,10 @@ def sections_from_records(root: str | Path) -> list[Section]:
         return []
     out = []
     for key, group in frame.groupby(GROUP_KEYS, sort=True):
+        if not set(GAP_METRICS) <= set(group.columns):
+            print(f"page: {slug(*key)} left out: its records have no {', '.join(GAP_METRICS)} (a generation sweep; "
+                  "--format md shows it)", file=sys.stderr)
+            continue
         ok = group[group["status"] == "ok"]
         rows = model_rows(ok) if len(ok) else ok
         rows = pd.concat([rows.assign(status="ok"), group[group["status"] != "ok"]], ignore_index=True)
@@ -325,7 +330,7 @@ def html_main(root: str, output: str | None) -> int:
     or stdout."""
     sections = sections_from_records(root)
     if not sections:
-        print(f"no record.json found under {root}", file=sys.stderr)
+        print(f"no record.json with UA, RA, TA and MIA found under {root}", file=sys.stderr)
         return 1
     source = f"the run records under {Path(root).name}/"
     if output:
