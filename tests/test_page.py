@@ -207,3 +207,26 @@ def test_records_page_shows_each_forget_example_of_a_real_sweep(tmp_path):
     data = json.loads(re.search(r'<script type="application/json" id="examples">(.*?)</script>', page, re.S)[1])
     (view,) = data.values()
     assert view["methods"] == ["ft"] and len(view["images"]) == len(found.labels) and view["has_retrain"]
+
+
+def test_ulira_roc_is_drawn_from_the_recorded_scores(tmp_path):
+    import json
+
+    from tests.test_report import fake_record
+    from unlearn_bench.page import ROC_POINTS, sections_from_records, ulira_curves
+    from unlearn_bench.results import load_records
+
+    metrics = {"UA": 1.0, "RA": 99.0, "TA": 90.0, "MIA": 5.0}
+    for seed, (method, apart) in enumerate((("salun", 1.0), ("ga", -1.0))):
+        folder = tmp_path / "runs" / method
+        folder.mkdir(parents=True)
+        record = fake_record(seed, metrics, metrics, metrics, 30.0) | {"run_key": method, "method": method}
+        record["metrics"] = {**metrics, "ULiRA_AUC": 100.0 if apart > 0 else 0.0}
+        (folder / "record.json").write_text(json.dumps(record))
+        # row 0: the unlearned target's scores on D_f, row 1: Retrain's; salun's all above, ga's all below
+        np.savez(folder / "arrays.npz", ulira_scores=np.stack([np.arange(4.0) + 5 * apart, np.arange(4.0)]))
+    curves, auc = ulira_curves(load_records(tmp_path / "runs"))
+    half = int(np.searchsorted(ROC_POINTS, 0.5))
+    assert curves["salun"][half] == 1.0 and curves["ga"][half] == 0.0 and auc == {"salun": 100.0, "ga": 0.0}
+    (section,) = sections_from_records(tmp_path / "runs")
+    assert any(title.startswith("U-LiRA ROC") and "<svg" in image for title, image in section.figures.items())
