@@ -46,3 +46,16 @@ def test_versus_best_compares_each_with_the_lowest_mean_and_adjusts_by_holm():
     # Holm over two: 0.25 * 2 = 0.5, then max(0.5, 0.5 * 1) = 0.5
     assert compared["b"] == (pytest.approx(2.0), 3, pytest.approx(0.5))
     assert compared["c"] == (pytest.approx(0.5), 3, pytest.approx(0.5))
+
+
+def test_paired_groups_tie_what_the_paired_tests_cannot_separate():
+    from unlearn_bench.stats import paired_groups
+
+    seeds = range(10)
+    best = {s: 1.0 + 0.1 * s for s in seeds}
+    tied = {s: best[s] + (0.05 if s % 2 else -0.05) for s in seeds}  # alternating sign: p = 1
+    worse = {s: best[s] + 3.0 + 0.01 * s for s in seeds}  # always 3 above: p = 2 / 1024
+    worst = {s: best[s] + 9.0 + 0.01 * s for s in seeds}
+    assert paired_groups({"best": best, "tied": tied, "worse": worse, "worst": worst}) == {
+        "best": 1, "tied": 1, "worse": 2, "worst": 3}
+    assert paired_groups({"only": best}) == {"only": 1}

@@ -35,6 +35,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from unlearn_bench import benchmark
 from unlearn_bench.benchmark import GAP_COLUMNS, HELD_OUT_SEEDS, SEED_COLUMNS, SETTINGS
+from unlearn_bench.claims import not_ok
 from unlearn_bench.errors import ConfigError
 
 OPTIONS = ("method", "settings", "seeds", "tune", "space", "workers", "out")
@@ -187,7 +188,7 @@ def comparison(label: str, mine: pd.DataFrame, committed: pd.DataFrame) -> pd.Da
     compared = versus(candidate, others)
     mean, low, high = seed_interval(list(candidate.values()))
     rows = [{"Method": f"**{label}** (new)", "Avg. Gap": f"{mean:.2f}", "95% CI": f"[{low:.2f}, {high:.2f}]",
-             "new − it": "", "pairs": len(candidate), "p (Holm)": "", "reading": benchmark.not_ok(mine)}]
+             "new − it": "", "pairs": len(candidate), "p (Holm)": "", "reading": not_ok(mine)}]
     for name in sorted(others, key=lambda m: (pd.Series(others[m]).mean(), m)):
         diff, n, p = compared[name]
         its_mean, its_low, its_high = seed_interval(list(others[name].values()))

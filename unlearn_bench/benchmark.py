@@ -36,6 +36,8 @@ from typing import Any
 
 import pandas as pd
 
+from unlearn_bench.metrics.gap import GAP_METRICS
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results" / "fmnist"
 PRESETS = ROOT / "conf" / "method" / "fmnist"
@@ -65,7 +67,9 @@ STARTUP_TRIALS = 3
 TPE_SEED = 0
 PROTOCOL = (f"protocol: TPE (seed {TPE_SEED}, {STARTUP_TRIALS} random start-up trials), {TRIALS} trials, objective "
             f"the mean Avg. Gap over tuning seeds {', '.join(map(str, TUNE_SEEDS))}")
-GAP_COLUMNS = ["UA", "RA", "TA", "MIA"]
+PAGE_TITLE = "unlearn_bench: the Fashion-MNIST benchmark (LeNet-5, 4,000 images, held-out seeds 2-11)"
+PAGE_SOURCE = "the committed per-seed rows results/fmnist/seeds/*.csv and seed 2's examples results/fmnist/examples/"
+GAP_COLUMNS = list(GAP_METRICS)
 SEED_COLUMNS = ["setting", "method", "seed", "status", *GAP_COLUMNS, *(f"gap_{k}" for k in GAP_COLUMNS), "avg_gap",
                 "rte_s", "data_access", "training_free", "preset", "preset_sha"]
 
@@ -319,40 +323,6 @@ def eval_stage(pool: Any, progress: Progress, name: str, outputs: Path) -> int:
 
 # --- report: from the per-seed CSVs alone ---------------------------------------------------------------------------
 
-def seed_table(rows: pd.DataFrame) -> pd.DataFrame:
-    """One row per model of a setting: mean ± std (gap to Retrain) of UA, RA, TA, MIA over its ok seeds, Avg. Gap
-    with its 95% interval, the paired test against the closest model, and the seeds that were not ok."""
-    from unlearn_bench.report import paired_cell
-    from unlearn_bench.stats import seed_interval
-
-    ok = rows[rows["status"] == "ok"]
-    label = {"original": "Original", "retrain": "Retrain"}
-    per_seed = {label.get(m, m): dict(zip(g["seed"], g["avg_gap"])) for m, g in ok.groupby("method")}
-    order = ["original", "retrain", *sorted(set(rows["method"]) - {"original", "retrain"},
-                                            key=lambda m: (ok.loc[ok["method"] == m, "avg_gap"].mean(), m))]
-    out = []
-    for method in order:
-        mine, every = ok[ok["method"] == method], rows[rows["method"] == method]
-        row = {"Method": label.get(method, method)}
-        for k in GAP_COLUMNS:
-            row[k] = f"{mine[k].mean():.2f}±{mine[k].std(ddof=0):.2f} ({mine['gap_' + k].mean():.2f})"
-        mean, low, high = seed_interval(mine["avg_gap"].tolist())
-        row["Avg. Gap"], row["95% CI"] = f"{mean:.2f}", f"[{low:.2f}, {high:.2f}]"
-        row["Paired vs closest"] = paired_cell(row["Method"], per_seed)
-        row["RTE (s)"] = f"{every['rte_s'].mean():.1f}"
-        row["Reads"] = str(every["data_access"].iloc[0])
-        row["Training-free"] = "yes" if bool(every["training_free"].iloc[0]) else "no"
-        row["Seeds ok"] = len(mine)
-        row["Not ok"] = not_ok(every)
-        out.append(row)
-    return pd.DataFrame(out)
-
-
-def not_ok(rows: pd.DataFrame) -> str:
-    """``"2 collapsed, 1 failed"``: the runs of ``rows`` whose status is not ok, by status."""
-    return ", ".join(f"{n} {status}" for status, n in rows.loc[rows["status"] != "ok", "status"].value_counts().items())
-
-
 def on_edge(value: object, distribution: object) -> bool:
     """Whether a tuned value lies in the outer 5% of its range (on the log scale for a log range)."""
     low, high = getattr(distribution, "low", None), getattr(distribution, "high", None)
@@ -391,7 +361,8 @@ def tuning_table(results: Path = RESULTS) -> pd.DataFrame:
 
 def write_report(results: Path = RESULTS) -> None:
     """<results>/<setting>.md, overview.md, tuning.md, claims.md and claims.csv from its per-seed CSVs."""
-    from unlearn_bench.claims import claims_frame, claims_markdown, load_seed_tables
+    from unlearn_bench.claims import claims_frame, claims_markdown, load_seed_tables, seed_table
+    from unlearn_bench.page import sections_from_benchmark, write_page
     from unlearn_bench.stats import seed_interval
 
     tables = load_seed_tables(results)
@@ -424,3 +395,4 @@ def write_report(results: Path = RESULTS) -> None:
                                        + claims[["paper", "setting", "verdict"]].to_markdown(index=False) + "\n\n"
                                        + claims_markdown(claims))
     print(claims[["paper", "setting", "verdict"]].to_markdown(index=False))
+    write_page(sections_from_benchmark(results), results / "index.html", PAGE_TITLE, PAGE_SOURCE)

@@ -36,6 +36,9 @@ from filelock import FileLock
 from torch import nn
 
 log = logging.getLogger(__name__)
+# "<kind>/<key>" of every entry this process loaded or built, in order: the references a run used (its record lists
+# them; a reference pack exports them, unlearn_bench/packs.py).
+USED: list[str] = []
 
 MANIFEST = "sha256.json"  # {file name: SHA-256} of a cache entry's files, written last
 STALE_TMP_S = 3600.0  # a temp file this old is left by a killed write (no write takes an hour)
@@ -251,6 +254,7 @@ class ModelCache:
         Returns the model and its metadata (``seconds`` = build time, ``cached`` = whether it was loaded; a model the
         cache could not take has ``stored`` = where it went, or None)."""
         key = config_hash(payload)
+        USED.append(f"{kind}/{key}")
         weights, meta_path = self.paths(kind, key)
         meta = self._load(model, weights, meta_path)  # a complete artifact is read without the lock
         if meta is None:
@@ -307,6 +311,7 @@ def cached_evaluation(cache_dir: str, payload: dict, compute: Callable[[], tuple
     (``RunStorage.references``). Used by every pipeline and the attacks."""
     root = Path(cache_dir)
     relative = Path("eval") / config_hash(payload)
+    USED.append(relative.as_posix())
     loaded = _load_evaluation(root / relative)
     if loaded is None:
         with artifact_lock(root / relative):
@@ -333,3 +338,11 @@ def stale_references(cache_dir: str, references: dict[str, str]) -> list[str]:
         if manifest is None or manifest_digest(manifest) != digest:
             stale.append(relative)
     return stale
+
+
+if __name__ == "__main__":  # python -m unlearn_bench.cache export|import: reference packs (unlearn_bench/packs.py)
+    import importlib
+    import sys
+
+    # by name: run as a script this file is __main__, and packs imports the module unlearn_bench.cache itself
+    sys.exit(importlib.import_module("unlearn_bench.packs").main())

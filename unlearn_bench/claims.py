@@ -25,7 +25,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from unlearn_bench.metrics.gap import GAP_METRICS
 from unlearn_bench.stats import holm, paired, seed_interval
+from unlearn_bench.tables import paired_cell
 
 ALPHA = 0.05
 # "Similar" in the papers' own use: Unlink (§4.1, Table 2) calls its Avg. Gap 0.91 and SalUn's 2.82 "similar
@@ -287,3 +289,34 @@ def claims_markdown(frame: pd.DataFrame) -> str:
 def load_seed_tables(folder: Path) -> dict[str, pd.DataFrame]:
     """The per-seed CSVs of a benchmark (``<folder>/seeds/<setting>.csv``) by setting."""
     return {path.stem: pd.read_csv(path) for path in sorted((folder / "seeds").glob("*.csv"))}
+
+
+def seed_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """One row per model of a setting: mean ± std (gap to Retrain) of UA, RA, TA, MIA over its ok seeds, Avg. Gap
+    with its 95% interval, the paired test against the closest model, and the seeds that were not ok."""
+    ok = rows[rows["status"] == "ok"]
+    label = {"original": "Original", "retrain": "Retrain"}
+    per_seed = {label.get(m, m): dict(zip(g["seed"], g["avg_gap"])) for m, g in ok.groupby("method")}
+    order = ["original", "retrain", *sorted(set(rows["method"]) - {"original", "retrain"},
+                                            key=lambda m: (ok.loc[ok["method"] == m, "avg_gap"].mean(), m))]
+    out = []
+    for method in order:
+        mine, every = ok[ok["method"] == method], rows[rows["method"] == method]
+        row = {"Method": label.get(method, method)}
+        for k in GAP_METRICS:
+            row[k] = f"{mine[k].mean():.2f}±{mine[k].std(ddof=0):.2f} ({mine['gap_' + k].mean():.2f})"
+        mean, low, high = seed_interval(mine["avg_gap"].tolist())
+        row["Avg. Gap"], row["95% CI"] = f"{mean:.2f}", f"[{low:.2f}, {high:.2f}]"
+        row["Paired vs closest"] = paired_cell(row["Method"], per_seed)
+        row["RTE (s)"] = f"{every['rte_s'].mean():.1f}"
+        row["Reads"] = str(every["data_access"].iloc[0])
+        row["Training-free"] = "yes" if bool(every["training_free"].iloc[0]) else "no"
+        row["Seeds ok"] = len(mine)
+        row["Not ok"] = not_ok(every)
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def not_ok(rows: pd.DataFrame) -> str:
+    """``"2 collapsed, 1 failed"``: the runs of ``rows`` whose status is not ok, by status."""
+    return ", ".join(f"{n} {status}" for status, n in rows.loc[rows["status"] != "ok", "status"].value_counts().items())

@@ -28,6 +28,7 @@ Each figure is saved as PNG and PDF; one file per (data, model, scenario, shift)
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 import matplotlib
@@ -160,16 +161,22 @@ def coefficient_heatmap_figure(group: pd.DataFrame) -> tuple[Figure | None, str]
     return fig, ""
 
 
+def whole_test(arrays: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(logits, labels) of the whole test set from a record's arrays: the forgotten classes' test images
+    (``forget_test``) added back where the scenario held them out of ``test``."""
+    held_out = len(arrays["forget_test_labels"]) > 0 and not arrays["test_in_forget_class"].any()
+    if not held_out:
+        return arrays["test_logits"], arrays["test_labels"]
+    return (np.concatenate([arrays["test_logits"], arrays["forget_test_logits"]]),
+            np.concatenate([arrays["test_labels"], arrays["forget_test_labels"]]))
+
+
 def per_class_accuracies(record_dir: str | Path) -> dict[str, dict[int, float]]:
     """Per-class accuracy (%) of the unlearned model on D_f and on the whole test set, from the record's
     ``arrays.npz``: the forgotten classes' test images (``forget_test``) are added back to ``test`` when the
     scenario held them out of it, as evaluation.py does for JiT_MIA."""
     with np.load(Path(record_dir) / ARRAYS_FILE) as a:
-        held_out = len(a["forget_test_labels"]) > 0 and not a["test_in_forget_class"].any()
-        test_logits, test_labels = a["test_logits"], a["test_labels"]
-        if held_out:
-            test_logits = np.concatenate([test_logits, a["forget_test_logits"]])
-            test_labels = np.concatenate([test_labels, a["forget_test_labels"]])
+        test_logits, test_labels = whole_test(a)
         return {"D_f": per_class_accuracy(a["forget_logits"], a["forget_labels"]),
                 "test": per_class_accuracy(test_logits, test_labels)}
 

@@ -58,8 +58,8 @@ from unlearn_bench.errors import ConfigError
 from unlearn_bench.metrics.gap import GAP_METRICS, avg_gap, gaps, select_epochs
 from unlearn_bench.metrics.sure import AEG_KEYS
 from unlearn_bench.results import load_records, shift_label
-from unlearn_bench.stats import seed_interval, versus_best
-from unlearn_bench.tables import GROUP_KEYS, model_rows, slug
+from unlearn_bench.stats import seed_interval
+from unlearn_bench.tables import GROUP_KEYS, model_rows, paired_cell, slug
 
 # --pool-classes: per-class scenario names -> the pooled name, and the paper's names for a pooled scenario.
 POOLED_SCENARIOS = {r"classwise_\d+": "classwise_all", r"subclass_.+": "subclass_all"}
@@ -175,16 +175,6 @@ def summarize(frame: pd.DataFrame, metrics: tuple[str, ...] = GAP_METRICS) -> di
             table = table.drop(columns="Avg. Gap 95% CI", errors="ignore")
         tables[key] = table if table["Tuned on"].any() else table.drop(columns="Tuned on")
     return tables
-
-
-def paired_cell(method: str, per_seed: dict[str, dict[str, float]], alpha: float = 0.05) -> str:
-    """``closest`` for the model with the lowest mean Avg. Gap, else its mean paired difference to that model, the
-    pairs, the Holm-adjusted sign-flip p and whether the seeds separate the two at ``alpha``."""
-    compared = versus_best({m: v for m, v in per_seed.items() if m != "Retrain"})
-    if method not in compared:
-        return "closest" if method != "Retrain" else ""
-    diff, n, p = compared[method]
-    return f"{diff:+.2f} ({n} pairs, p={p:.3g}{'' if p < alpha else ', not separated'})"
 
 
 def reading(table: pd.DataFrame) -> str:
@@ -504,7 +494,9 @@ def pool_classes(frame: pd.DataFrame) -> pd.DataFrame:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("root", help="folder searched recursively for record.json files (e.g. a sweep dir)")
-    parser.add_argument("--format", default="md", choices=["md", "csv", "tex"])
+    parser.add_argument("--format", default="md", choices=["md", "csv", "tex", "html"],
+                        help="html: one self-contained results page (unlearn_bench/page.py); the other options but "
+                             "--output do not apply to it")
     parser.add_argument("--output", help="write the table to this file instead of stdout")
     parser.add_argument("--metrics", default="auto",
                         help="comma-separated metric columns, e.g. UA,RA,TA,MIA,CTA,JiT_MIA,MIARS-I,KL_f,AEG; auto: "
@@ -526,6 +518,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--wandb-dir", default=os.environ.get("WANDB_DIR", "."),
                         help="where wandb writes its run folder (default: $WANDB_DIR, else the current directory)")
     args = parser.parse_args(argv)
+    if args.format == "html":
+        from unlearn_bench.page import html_main  # here: jinja2 and the plots load only for the page
+
+        return html_main(args.root, args.output)
     frame = load_records(args.root)
     if frame.empty:
         print(f"no record.json found under {args.root}", file=sys.stderr)

@@ -16,7 +16,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 import unlearn_bench
-from unlearn_bench import plugins
+from unlearn_bench import cache, plugins
 from unlearn_bench.attacks import enabled_attacks
 from unlearn_bench.cache import RunStorage, config_hash, seal_entry, stale_references, storage_faults, verified_entry
 from unlearn_bench.config import check_known_keys, check_ranges
@@ -24,6 +24,7 @@ from unlearn_bench.errors import ConfigError, UserInputError
 from unlearn_bench.loggers import log_run
 from unlearn_bench.methods.base import Method
 from unlearn_bench.metrics.gap import avg_gap, gaps
+from unlearn_bench.packs import references
 from unlearn_bench.pipelines import Evaluation, Pipeline, create_pipeline
 from unlearn_bench.pipelines.base import unbuilt
 from unlearn_bench.report import reading, render, summarize
@@ -154,6 +155,7 @@ FALLBACK_DIR = "cache_fallback"
 
 def _run(cfg: DictConfig, pipeline: Pipeline, output_dir: Path, device: torch.device, storage: RunStorage,
          wall_start: float) -> RunRecord:
+    first_used = len(cache.USED)  # the cache entries this run reads from here on (extra.references: packs)
     pipeline.setup(device)
     method = pipeline.create_method()
     code = code_key(method, device)
@@ -222,7 +224,8 @@ def _run(cfg: DictConfig, pipeline: Pipeline, output_dir: Path, device: torch.de
                                "original_key": refs_meta["original"].get("key"),
                                "retrain_cached": refs_meta["retrain"]["cached"], **fields.get("extra", {}),
                                "options": config_options(), "reference_digests": dict(storage.references),
-                               "storage_faults": storage.faults}})
+                               "storage_faults": storage.faults,
+                               "references": references(cfg.cache_dir, cache.USED[first_used:])}})
     arrays = result.arrays if cfg.eval.save_arrays else None
     try:
         write_record(store, record, arrays, pipeline.forget_idx())

@@ -88,3 +88,20 @@ def versus_best(values: Mapping[str, Mapping[Hashable, float]]) -> dict[str, tup
     best = min(means, key=means.get)
     compared = versus(values[best], {name: values[name] for name in means if name != best})
     return {name: (-diff, n, p) for name, (diff, n, p) in compared.items()}  # the sign test is symmetric in d, -d
+
+
+def paired_groups(values: Mapping[str, Mapping[Hashable, float]], alpha: float = 0.05) -> dict[str, int]:
+    """Groups of names the paired tests cannot separate, numbered from the lowest mean: group 1 is the name with the
+    lowest mean and every name whose ``versus_best`` Holm-adjusted p against it is at least ``alpha``; group 2 the
+    same among the names left; and so on. A name is in the first group whose best it is not separated from."""
+    left = {name: v for name, v in values.items() if v}
+    groups: dict[str, int] = {}
+    number = 0
+    while left:
+        number += 1
+        compared = versus_best(left)
+        tied = [name for name in left if name not in compared or compared[name][2] >= alpha]
+        for name in tied:
+            groups[name] = number
+            del left[name]
+    return groups

@@ -10,6 +10,7 @@ import re
 import pandas as pd
 
 from unlearn_bench.metrics.gap import avg_gap
+from unlearn_bench.stats import versus_best
 
 GROUP_KEYS = ["data", "model", "scenario", "shift"]  # shift: the evaluation shift (eval=gn1, ...)
 REFERENCE_METHOD = {"Original": "original", "Retrain": "retrain"}
@@ -64,3 +65,13 @@ def model_rows(group: pd.DataFrame) -> pd.DataFrame:
     methods = methods.sort_values("method", kind="stable")
     rows = pd.concat([_reference_rows(group), methods], ignore_index=True)
     return rows.assign(rte_min=rows["rte_s"] / 60)
+
+
+def paired_cell(method: str, per_seed: dict[str, dict[str, float]], alpha: float = 0.05) -> str:
+    """``closest`` for the model with the lowest mean Avg. Gap, else its mean paired difference to that model, the
+    pairs, the Holm-adjusted sign-flip p and whether the seeds separate the two at ``alpha``."""
+    compared = versus_best({m: v for m, v in per_seed.items() if m != "Retrain"})
+    if method not in compared:
+        return "closest" if method != "Retrain" else ""
+    diff, n, p = compared[method]
+    return f"{diff:+.2f} ({n} pairs, p={p:.3g}{'' if p < alpha else ', not separated'})"
