@@ -35,8 +35,9 @@ def time_command(repo: Path, args: list[str], repeats: int) -> tuple[float, int]
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(repeats):
             start = time.perf_counter()
-            done = subprocess.run([sys.executable, "-m", "unlearn_bench", *args, f"hydra.run.dir={tmp}/{i}",
-                                   f"cache_dir={tmp}/cache"], cwd=tmp, env=env, capture_output=True)
+            # Overrides first: Hydra's argument parser takes none after a flag such as --cfg.
+            done = subprocess.run([sys.executable, "-m", "unlearn_bench", f"hydra.run.dir={tmp}/{i}",
+                                   f"cache_dir={tmp}/cache", *args], cwd=tmp, env=env, capture_output=True)
             times.append(time.perf_counter() - start)
             code = done.returncode
     return statistics.median(times), code
