@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -114,6 +115,15 @@ def test_the_committed_ft_preset_reproduces_its_committed_row(tmp_path, monkeypa
         pytest.skip("this machine's original or Retrain differs from the committed one (another CPU's arithmetic)")
     assert row["status"] == "ok"
     assert {k: row[k] for k in benchmark.GAP_COLUMNS} == pytest.approx(committed_metrics("ft", 2), abs=1e-6)
+
+    # An outside method (examples/my_method.py) through the same command and references, paired with the baselines
+    example = Path(__file__).parents[1] / "examples" / "my_method.py"
+    assert bench.main([f"plugins=[{example}]", "method=my_rl", "method.lr=0.002", "tune=false",
+                       "settings=[random10]", "seeds=[2]", "workers=1", f"cache_dir={tmp_path / 'cache'}"]) == 0
+    table = (tmp_path / "outputs" / "bench" / "my_rl" / "bench.md").read_text()
+    assert "**my_rl** (new)" in table and "| ft " in table and "| salun " in table
+    mine = pd.read_csv(tmp_path / "outputs" / "bench" / "my_rl" / "seeds" / "random10.csv").iloc[0]
+    assert mine["references_match"] and mine["status"] == "ok"
 
 
 def test_a_search_space_that_is_missing_or_malformed_is_named(tmp_path):
