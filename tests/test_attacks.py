@@ -176,6 +176,8 @@ def test_relearning_curves_and_costs_are_recorded(runs):
     for prefix in ("", "original_", "retrain_"):
         for curve in ("relearn_dr_curve", "relearn_df_curve"):
             assert arrays["ft"][prefix + curve].shape == (STEPS + 1,)
+    for steps in ("relearn_dr_steps", "relearn_df_steps"):  # budget=cheap: measured after every step
+        np.testing.assert_array_equal(arrays["ft"][steps], np.arange(STEPS + 1))
     assert arrays["ft"]["klom_f"].shape == (records["ft"].forget_size,)
     np.testing.assert_allclose(arrays["ft"]["retrain_relearn_df_curve"], arrays["retrain"]["relearn_df_curve"])
     assert records["ft"].metrics["Relearn_Df"] == pytest.approx(float(arrays["ft"]["relearn_df_curve"][-1]))

@@ -284,7 +284,7 @@ def weight_distance_to_original(model: nn.Module, original: nn.Module) -> float:
 
 class Relearn(Attack):
     name, cost_key = "relearn", "Relearn_s"
-    shared_arrays = ("relearn_dr_curve", "relearn_df_curve")
+    shared_arrays = ("relearn_dr_curve", "relearn_df_curve", "relearn_dr_steps", "relearn_df_steps")
 
     def check(self, cfg: DictConfig) -> None:
         if cfg.eval.relearn.budget not in RELEARN_BUDGETS:
@@ -319,7 +319,8 @@ class Relearn(Attack):
                    "Relearn_Dr_AUC": curve_area(dr_curve, dr_at), "Relearn_Df_AUC": curve_area(df_curve, df_at),
                    "W_dist_original": weight_distance_to_original(model, ctx.original)}
         curves = {"relearn_dr_curve": dr_curve, "relearn_df_curve": df_curve}
-        return metrics, {k: v.astype(np.float32) for k, v in curves.items()}
+        return metrics, {**{k: v.astype(np.float32) for k, v in curves.items()},
+                         "relearn_dr_steps": dr_at, "relearn_df_steps": df_at}
 
 
 # --- representations -----------------------------------------------------------------------------------------------
