@@ -16,9 +16,9 @@ from unlearn_bench.pipelines.classification import reference_eval_cfg
 from unlearn_bench.runner import run, validate
 from unlearn_bench.training import DivergedError
 
-N, STEPS = 3, 5
+N, STEPS = 3, attacks.RELEARN_BUDGETS["cheap"].steps
 DEEP = ("relearn", "representation", "klom")  # the attacks eval=deep enables, each scoring the three models
-SETUP = ["data=digits", "scenario=classwise", "eval=deep", f"eval.klom.num_models={N}", f"eval.relearn.steps={STEPS}",
+SETUP = ["data=digits", "scenario=classwise", "eval=deep", f"eval.klom.num_models={N}", "eval.relearn.budget=cheap",
          "train.epochs=3", "progress=false", "device=cpu", "train.amp=false"]
 
 
@@ -33,12 +33,10 @@ def test_eval_deep_enables_every_attack_and_its_values_have_sources(tmp_path):
 
 
 @pytest.mark.parametrize("override, message", [
-    ("eval.relearn.steps=0", r"eval\.relearn\.steps=0 must be >= 1"),
+    ("eval.relearn.budget=huge", r"eval\.relearn\.budget='huge' is not supported; allowed: paper, cheap"),
     ("eval.relearn.k_shot=0", r"eval\.relearn\.k_shot=0 must be >= 1"),
-    ("eval.relearn.lr=0", r"eval\.relearn\.lr=0\.0 must be > 0"),
     ("eval.representation.knn_k=0", r"eval\.representation\.knn_k=0 must be >= 1"),
     ("eval.klom.num_models=1", r"eval\.klom\.num_models=1 must be >= 2"),
-    ("eval.klom.estimator=kde", r"eval\.klom\.estimator='kde' is not supported; allowed: binned, gaussian"),
     ("scenario=iterative", r"eval\.klom re-runs the method"),
 ])
 def test_bad_attack_values_are_refused_before_training(tmp_path, override, message):
@@ -52,7 +50,11 @@ def test_reference_evaluation_does_not_depend_on_the_attack_config(tmp_path):
     assert reference_eval_cfg(deep) == default
 
 
-def test_relearn_curve_leaves_the_model_alone_and_logs_every_step():
+@pytest.mark.parametrize("budget, points", [(attacks.RelearnBudget("sgd", 0.5, 8, eval_every=1, steps=30),
+                                              list(range(31))),
+                                           (attacks.RelearnBudget("adam", 0.05, 8, eval_every=7, steps=30,
+                                                                  cosine=True), [0, 7, 14, 21, 28, 30])])
+def test_relearn_curve_leaves_the_model_alone_and_logs_its_measurement_steps(budget, points):
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 2))
     before = copy.deepcopy(model.state_dict())
@@ -60,19 +62,24 @@ def test_relearn_curve_leaves_the_model_alone_and_logs_every_step():
     x[4:] = 255
     y = torch.tensor([0] * 4 + [1] * 4)
     batches = iter([(x.float() / 255, y)] * 30)
-    curve = attacks.relearn_curve(model, batches, 30, 0.5, 0.0, x, y.numpy(), 8, False)
-    assert len(curve) == 31 and curve[-1] == 100.0  # a separable pair of clusters is learnt
+    curve, at = attacks.relearn_curve(model, batches, 30, budget, x, y.numpy(), 8, False)
+    assert at.tolist() == points and len(curve) == len(points) and curve[-1] == 100.0  # separable clusters learnt
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
 
 
-def test_weight_distances_are_zero_to_itself_and_the_l2_norm_of_a_shift():
+def test_the_paper_budget_is_100_epochs_of_the_fine_tuned_set():
+    paper = attacks.RELEARN_BUDGETS["paper"]
+    assert paper.steps_for(3600) == 100 * 29 and paper.steps_for(10) == 100  # ceil(3600 / 128) = 29 batches
+
+
+def test_weight_distance_is_zero_to_itself_and_the_l2_norm_of_a_shift():
     torch.manual_seed(0)
     model = torch.nn.Linear(3, 2)
     shifted = copy.deepcopy(model)
     with torch.no_grad():
         shifted.weight += 1.0  # 6 entries moved by 1: distance sqrt(6)
-    assert attacks.weight_distances(model, model, shifted) == pytest.approx(
-        {"W_dist_original": 0.0, "W_dist_retrain": np.sqrt(6)})
+    assert attacks.weight_distance_to_original(model, model) == 0.0
+    assert attacks.weight_distance_to_original(shifted, model) == pytest.approx(np.sqrt(6))
 
 
 @pytest.fixture(scope="module")
@@ -111,13 +118,14 @@ def assert_known_answers(retrain, cka_below=0.95):
     assert retrain.status == "ok"
     # Retrain against itself: the same features, zero weight distance, the reference's own KLoM and relearning.
     assert retrain.metrics["CKA_f"] == pytest.approx(1.0) and retrain.metrics["CKA_test"] == pytest.approx(1.0)
-    assert retrain.metrics["W_dist_retrain"] == 0.0 and retrain.original_metrics["W_dist_original"] == 0.0
+    assert retrain.original_metrics["W_dist_original"] == 0.0 and "W_dist_retrain" not in retrain.metrics
     for key in ("KLoM_f", "KLoM_test", "Relearn_Dr", "Relearn_Df", "Relearn_Df_AUC", "kNN_f", "W_dist_original"):
         assert retrain.gaps[key] == 0.0, key
     # The original against Retrain (class-wise forgetting: the original still knows the class).
     original = retrain.original_metrics
-    assert original["CKA_f"] < cka_below and original["W_dist_retrain"] > 0
-    assert original["KLoM_f"] > 10 * retrain.metrics["KLoM_f"]
+    assert original["CKA_f"] < cka_below and retrain.metrics["W_dist_original"] > 0
+    # N = 3 models per side: the reference's 20 bins leave Retrain against Retrain at several nats already.
+    assert original["KLoM_f"] > retrain.metrics["KLoM_f"]
     assert original["Relearn_Df"] > retrain.metrics["Relearn_Df"] + 30
     assert original["Relearn_Dr_AUC"] > retrain.metrics["Relearn_Dr_AUC"] + 30
     assert all(retrain.metrics[k] >= 0 for k in ("Relearn_s", "Representation_s", "KLoM_s"))
@@ -149,7 +157,7 @@ def test_reference_scores_are_computed_once_and_reused_by_the_next_method(runs):
     # Retrain's run scores the two references (its own score is Retrain's); FT's only scores itself.
     assert sorted(retrain_scored) == sorted((a, r) for a in DEEP for r in ("retrain", "original"))
     assert sorted(ft_scored) == sorted((a, "unlearned") for a in DEEP)
-    for key in ("CKA_f", "KLoM_f", "Relearn_Df", "W_dist_retrain"):
+    for key in ("CKA_f", "KLoM_f", "Relearn_Df", "W_dist_original"):
         assert records["ft"].retrain_metrics[key] == records["retrain"].metrics[key]
         assert records["ft"].original_metrics[key] == records["retrain"].original_metrics[key]
     # KLoM's Retrain population is the challenge's (index 0 = the run's Retrain): built once, by the first run; the
@@ -157,6 +165,10 @@ def test_reference_scores_are_computed_once_and_reused_by_the_next_method(runs):
     assert [c for k, c in calls["retrain"][1] if k == "challenge_retrain"] == [False] * (N - 1)
     assert not [k for k, _ in ft_lookups if k == "challenge_retrain"]
     assert len(list((root / "cache" / "challenge_retrain").glob("*.pt"))) == N - 1
+    # KLoM's N - 1 further originals: trained once by the first run, loaded by the next method's population.
+    assert [c for k, c in calls["retrain"][1] if k == "klom_original"][:N - 1] == [False] * (N - 1)
+    assert {c for k, c in ft_lookups if k == "klom_original"} == {True}
+    assert len(list((root / "cache" / "klom_original").glob("*.pt"))) == N - 1
 
 
 def test_relearning_curves_and_costs_are_recorded(runs):
@@ -164,6 +176,8 @@ def test_relearning_curves_and_costs_are_recorded(runs):
     for prefix in ("", "original_", "retrain_"):
         for curve in ("relearn_dr_curve", "relearn_df_curve"):
             assert arrays["ft"][prefix + curve].shape == (STEPS + 1,)
+    for steps in ("relearn_dr_steps", "relearn_df_steps"):  # budget=cheap: measured after every step
+        np.testing.assert_array_equal(arrays["ft"][steps], np.arange(STEPS + 1))
     assert arrays["ft"]["klom_f"].shape == (records["ft"].forget_size,)
     np.testing.assert_allclose(arrays["ft"]["retrain_relearn_df_curve"], arrays["retrain"]["relearn_df_curve"])
     assert records["ft"].metrics["Relearn_Df"] == pytest.approx(float(arrays["ft"]["relearn_df_curve"][-1]))

@@ -33,6 +33,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from unlearn_bench.compose import register_configs
 from unlearn_bench.config import CONF_DIR
+from unlearn_bench.methods import method_class
 
 CARDS_DIR = CONF_DIR / "cards"
 NO_SOURCE = "MISSING SOURCE"
@@ -221,8 +222,11 @@ def build_card(preset: str) -> dict[str, Any]:
             if setting not in card["jobs"]:
                 card["jobs"].append(setting)
             method_files = [(p, ()) for p in _option_chain("method", choices.method)]
-            _add(card["method"], choices.method, setting,
-                 _section(cfg.method, "method", method_files, preset_file, swept))
+            values = _section(cfg.method, "method", method_files, preset_file, swept)
+            if "fidelity" in values and cfg.task.name == "classification":
+                official = method_class(cfg.method.name).official
+                values["fidelity"]["official"] = list(official) or ["none implemented"]
+            _add(card["method"], choices.method, setting, values)
             recipe = _recipe(cfg)
             if recipe:
                 section, option, node, files = recipe

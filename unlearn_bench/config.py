@@ -134,14 +134,12 @@ class ChallengeConfig:
 @dataclass
 class RelearnConfig:
     """Relearning attack (Siddiqui et al. 2025, "From Dormant to Deleted"; unlearn_bench/attacks.py): a copy of the
-    model fine-tuned with plain SGD for ``steps`` steps (a) on D_r only and (b) on ``k_shot`` examples of D_f; the
-    forget accuracy after every step, against the same attack on Retrain and the original."""
+    model fine-tuned (a) on D_r only and (b) on ``k_shot`` examples of D_f, with the fine-tuning of ``budget``
+    (attacks.RELEARN_BUDGETS: ``paper``, the paper's 100 epochs of Adam at 1e-5; ``cheap``, 20 SGD steps); the
+    forget accuracy during the attack, against the same attack on Retrain and the original."""
 
     enabled: bool = False
-    steps: int = 20  # harness choice: a small fixed budget, as the relearning attacks' "few steps"
-    lr: float = 0.01  # harness choice: a fixed fine-tuning rate below the recipes' training rates
-    momentum: float = 0.0  # harness choice: plain SGD, the simplest attacker
-    batch_size: int = 64  # harness choice: D_r mini-batches (the k-shot set is one batch)
+    budget: str = "paper"  # paper | cheap (attacks.RELEARN_BUDGETS, with their sources)
     k_shot: int = 10  # harness choice: few-shot relearning on this many D_f examples (must be < |D_f|)
     seed: int = 0  # harness choice: draws the D_r batches and the k-shot examples (the same for every model)
 
@@ -157,16 +155,16 @@ class RepresentationConfig:
 
 @dataclass
 class KLoMConfig:
-    """KLoM (Georgiev et al. 2024; Rinberg et al. 2026, EasyDUB; unlearn_bench/attacks.py): per forget example
-    the KL divergence of margins between ``num_models`` runs of the method and ``num_models`` Retrains (the
-    challenge's cached Retrain population: the same models when ``seed`` equals ``eval.challenge.seed``)."""
+    """KLoM (Georgiev et al. 2025; Rinberg et al. 2026, EasyDUB; unlearn_bench/attacks.py): per forget example
+    the KL divergence of margins between ``num_models`` independently trained originals, each unlearned once by the
+    method, and ``num_models`` Retrains (the challenge's cached Retrain population: the same models when ``seed``
+    equals ``eval.challenge.seed``)."""
 
     enabled: bool = False
     num_models: int = 8  # harness choice: CPU budget (EasyDUB uses 100 per side); >= 2
-    estimator: str = "binned"  # binned (EasyDUB's reference code) | gaussian (normal fits; for a few models)
-    bins: int = 20  # binned: EasyDUB reference code klom.py, bin_count=20
+    bins: int = 20  # EasyDUB reference code unlearning_bench/eval.py:83, bin_count=20
     seed: int = 0  # harness choice: the population seed, eval.challenge.seed's default so the Retrains are shared
-    # The Retrain population in vectorised passes (unlearn_bench/ensemble.py); same model cache keys.
+    # The original and Retrain populations in vectorised passes (unlearn_bench/ensemble.py); same model cache keys.
     ensemble: bool = False  # harness choice: off (sequential), on CPU the small CNN is compute-bound (bench_ensemble)
 
 

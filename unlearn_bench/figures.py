@@ -245,15 +245,17 @@ def relearn_figure(group: pd.DataFrame) -> Figure | None:
         return None
     fig, axes = plt.subplots(1, len(RELEARN_PANELS), figsize=(10, 4), sharey=True, squeeze=False)
     for ax, (key, title) in zip(axes[0], RELEARN_PANELS.items()):
+        steps = _relearn_curves(per_seed, key.replace("_curve", "_steps"))  # records before the steps: 0, 1, ...
         for label, by_label in runs.groupby("label", sort=True):
             curve = _relearn_curves(by_label["path"].tolist(), key)
             if curve is not None:
-                ax.plot(np.arange(len(curve)), curve, marker=".", label=label)
+                ax.plot(np.arange(len(curve)) if steps is None else steps[:len(curve)], curve, marker=".",
+                        label=label)
         for prefix, label, style in (("retrain_", "Retrain", "--"), ("original_", "Original", ":")):
             curve = _relearn_curves(per_seed, prefix + key)
             if curve is not None:
-                ax.plot(np.arange(len(curve)), curve, style, color="black" if prefix == "retrain_" else "grey",
-                        label=label)
+                ax.plot(np.arange(len(curve)) if steps is None else steps[:len(curve)], curve, style,
+                        color="black" if prefix == "retrain_" else "grey", label=label)
         ax.set_title(title, fontsize=9)
         ax.set_xlabel("fine-tuning step")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))

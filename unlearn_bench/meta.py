@@ -11,8 +11,9 @@ empty where a metric does not vary across the methods.
 
 Distances (``META_METRICS``): SalUn's Avg. Gap; U-LiRA's |AUC - 50| (50 = indistinguishable from Retrain); the
 challenge's 1 - forget score; KLoM on D_f (already a divergence from Retrain); the gap to Retrain of the relearning
-attacks' mean forget accuracy (on D_r and few-shot on D_f); 1 - linear CKA with Retrain on D_f; the L2 weight
-distance to Retrain. Rank correlations: Spearman's rho and Kendall's tau-b (scipy.stats).
+attacks' mean forget accuracy (on D_r and few-shot on D_f); 1 - linear CKA with Retrain on D_f. Not the L2 weight
+distance to Retrain: without alignment it measures the distance between two initialisations (unlearn_bench/attacks.py,
+``weight_distance_to_original``). Rank correlations: Spearman's rho and Kendall's tau-b (scipy.stats).
 """
 
 from __future__ import annotations
@@ -38,7 +39,6 @@ META_METRICS: dict[str, tuple[str, Callable[[pd.DataFrame], pd.Series]]] = {
     "Relearn D_r gap": ("gap_Relearn_Dr_AUC", lambda f: f["gap_Relearn_Dr_AUC"]),
     "Relearn k-shot gap": ("gap_Relearn_Df_AUC", lambda f: f["gap_Relearn_Df_AUC"]),
     "1-CKA": ("CKA_f", lambda f: 1.0 - f["CKA_f"]),
-    "W_dist": ("W_dist_retrain", lambda f: f["W_dist_retrain"]),
 }
 FORMATS = ("md", "csv")
 

@@ -460,7 +460,7 @@ def render(tables: dict[tuple, pd.DataFrame], fmt: str = "md",
 
 
 # --metrics deep: SalUn's four, then the eval=deep metrics and costs (unlearn_bench/attacks.py) the records hold.
-DEEP_METRICS = ("Relearn_Dr", "Relearn_Df", "Relearn_Df_AUC", "W_dist_original", "W_dist_retrain", "CKA_f",
+DEEP_METRICS = ("Relearn_Dr", "Relearn_Df", "Relearn_Df_AUC", "W_dist_original", "CKA_f",
                 "CKA_test", "kNN_f", "KLoM_f", "KLoM_f_p95", "KLoM_test", "Relearn_s", "Representation_s", "KLoM_s")
 
 

@@ -118,14 +118,18 @@ def fit(
     desc: str = "train",
     progress: bool = True,
     train_mode: bool = True,
+    accumulate: bool = False,
 ) -> int:
     """Run ``epochs`` epochs; each epoch runs every pass in order. ``lr_at(epoch)`` scales the
     optimiser's base learning rates. ``train_mode=False`` keeps the model in eval mode (frozen BatchNorm
-    statistics, no dropout). Returns the number of optimiser steps taken."""
+    statistics, no dropout). ``accumulate``: gradients are zeroed once, before the first step, and never again, so
+    step k applies the sum of the gradients of batches 1..k (JiT's official code; methods/jit.py). Returns the
+    number of optimiser steps taken."""
     device = next(model.parameters()).device
     base_lrs = [g["lr"] for g in optimizer.param_groups]
     steps = 0
     model.train(train_mode)
+    optimizer.zero_grad(set_to_none=True)
     bar = tqdm(range(epochs), desc=desc, disable=not progress, leave=False)
     for epoch in bar:
         if lr_at is not None:  # stepped per epoch, as the SalUn repo's schedulers
@@ -138,7 +142,8 @@ def fit(
             for batch in p.batches():
                 with autocast(device, amp):
                     loss = p.objective(model, batch)
-                optimizer.zero_grad(set_to_none=True)
+                if not accumulate:
+                    optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 if hook is not None:
                     hook.before_step(model)

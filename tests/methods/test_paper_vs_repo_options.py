@@ -4,12 +4,14 @@ forgetting variant (middle layer, beta), and the presets that set them."""
 from __future__ import annotations
 
 import copy
+import re
 
 import pytest
 import torch
 from torch import nn
 
 from tests.conftest import compose_config
+from unlearn_bench.data.loader import to_float
 from unlearn_bench.data.task import make_task
 from unlearn_bench.errors import ConfigError
 from unlearn_bench.evaluation import evaluate
@@ -130,6 +132,26 @@ def test_bad_option_names_are_refused():
     rl = compose_config(["data=fake", "method=rl", "method.relabel=sometimes"]).method
     with pytest.raises(ConfigError, match="relabel"):
         method_class("rl").check_config(rl, 4)
+
+
+@pytest.mark.parametrize("method", ["rl", "salun", "salun_soft", "rl_ms"])
+def test_fidelity_official_relabels_per_batch_and_is_in_the_run_key(method):
+    from unlearn_bench.methods.common import relabel_of
+    from unlearn_bench.pipelines.classification import method_payload
+
+    paper = compose_config(["data=fake", f"method={method}"]).method
+    official = compose_config(["data=fake", f"method={method}", "method.fidelity=official"]).method
+    assert relabel_of(paper) == "fixed" and relabel_of(official) == "per_batch"
+    assert "fidelity" not in method_payload(paper)  # earlier runs keep their keys
+    assert method_payload(official)["fidelity"] == "official"
+    assert method_class(method).official
+
+
+def test_bad_fidelity_is_refused_naming_the_key():
+    from unlearn_bench.methods.base import check_fidelity
+
+    with pytest.raises(ConfigError, match=r"method\.fidelity='repo' is not supported; allowed: paper, official"):
+        check_fidelity(compose_config(["data=fake", "method=rl", "method.fidelity=repo"]).method)
 
 
 @pytest.mark.parametrize("method", ["rl", "salun", "salun_soft", "rl_ms"])
@@ -254,3 +276,56 @@ def test_sure_table1_trains_with_sures_recipe():
     assert (train.epochs, train.lr, train.weight_decay, list(train.milestones)) == (150, 0.01, 5e-4, [80, 150])
     assert train.crop_padding == 0 and not train.hflip
     assert cpu.name == "digits"
+
+
+OFFICIAL_RUNS = {  # method -> overrides that keep its run small on the fake data
+    "jit": ["method.n_draws=2", "method.lr=0.01", "method.sigma=0.1", "method.batch_size=4"],
+    "rl": ["method.epochs=1"], "salun": ["method.epochs=1"], "scrub": ["method.epochs=6", "method.lr=0.05"],
+    "be": ["method.lr=0.05", "method.epochs=1"], "iu": ["method.n_samples=8"], "forget_vector": ["method.epochs=1"],
+}  # bs: its rounding of the FGSM image rarely moves an argmax on this data (the next test checks the image)
+
+
+@pytest.mark.parametrize("method", sorted(OFFICIAL_RUNS))
+def test_fidelity_official_runs_cites_its_sources_and_changes_the_result(cfg, method):
+    """Every departure names the file and line it follows; the official mode trains and differs from the paper's
+    (same seed and data; for SCRUB only once an epoch passes the code's first decay, epoch 6)."""
+    assert all(re.search(r"\.(py|ipynb)[:)]|\.py:\d+|\.ipynb", line) for line in method_class(method).official)
+    outputs = {}
+    augmenting = compose_config(["data=fake", "scenario=random10", "train.hflip=true"])  # IU's official gradients
+    task = make_task(augmenting.data, augmenting.scenario, augmenting.train, 0, "cpu")  # see the augmentation
+    for fidelity in ("paper", "official"):
+        mcfg = compose_config(["data=fake", f"method={method}", f"method.fidelity={fidelity}",
+                               *OFFICIAL_RUNS[method]]).method
+        model = create_method(mcfg).unlearn(model_for(cfg, task),
+                                            view(task, augmenting, needs=method_class(method).needs))
+        x = task.split("test")[0][:32]
+        outputs[fidelity] = model(to_float(x)).detach()
+    assert torch.isfinite(outputs["official"]).all()
+    assert not torch.equal(outputs["paper"], outputs["official"])
+
+
+def test_bs_official_rounds_the_fgsm_image_to_the_8_bit_grid(task):
+    from unlearn_bench.methods.boundary import fgsm_nearest_label
+
+    seen = []
+    torch.manual_seed(0)
+    linear = nn.Sequential(nn.Flatten(), nn.LazyLinear(task.num_classes))
+    x, y = to_float(task.split("forget")[0][:8]), task.split("forget")[1][:8]
+    linear(x)
+
+    def spy(inputs):
+        seen.append(inputs.detach())
+        return linear(inputs)
+
+    for discretize in (False, True):
+        fgsm_nearest_label(spy, x, y, 0.1003, discretize)
+    on_grid = [torch.allclose(image * 255, (image * 255).round(), atol=1e-4) for image in seen[1::2]]
+    assert on_grid == [False, True]  # boundary_sh.py:35-36: round(255 x) / 255
+
+
+def test_scrub_official_learning_rate_follows_the_code_step_decay():
+    from unlearn_bench.methods.scrub import official_lr_factor
+
+    # util.py:22-30 written out: epoch e (from 1) gets 0.1 ** #{m in (5, 8, 9): e > m}
+    expected = [0.1 ** sum(e > m for m in (5, 8, 9)) for e in range(1, 11)]
+    assert [official_lr_factor(e) for e in range(10)] == pytest.approx(expected)

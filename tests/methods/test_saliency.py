@@ -42,3 +42,22 @@ def test_masked_weights_never_move_with_momentum_and_weight_decay():
         frozen = ~masks[n]
         assert torch.equal(p[frozen], start[n][frozen])
         assert not torch.equal(p[masks[n]], start[n][masks[n]])  # salient weights did move
+
+
+def test_official_mask_gradient_is_the_sum_of_per_batch_mean_gradients():
+    """SalUn repo generate_mask.py:30-44, written out: per batch, the gradient of the batch-mean -CE, summed; with a
+    partial last batch (32 = 12 + 12 + 8) it ranks weights differently from the gradient of the mean over D_f."""
+    model, x, y = tiny_problem()
+    batches = [(x[i:i + 12], y[i:i + 12]) for i in range(0, 32, 12)]
+    total = [torch.zeros_like(p) for p in model.parameters()]
+    for xb, yb in batches:
+        model.zero_grad()
+        negative_cross_entropy(model(xb), yb).backward()
+        total = [t + p.grad for t, p in zip(total, model.parameters())]
+    flat = torch.cat([t.abs().flatten() for t in total])
+    expected = torch.zeros_like(flat, dtype=torch.bool)
+    expected[torch.topk(flat, round(0.5 * flat.numel())).indices] = True
+    official = saliency_mask(model, lambda: batches, negative_cross_entropy, 0.5, batch_sum=True)
+    paper = saliency_mask(model, lambda: batches, negative_cross_entropy, 0.5)
+    assert torch.equal(torch.cat([m.flatten() for m in official.values()]), expected)
+    assert not torch.equal(torch.cat([m.flatten() for m in paper.values()]), expected)

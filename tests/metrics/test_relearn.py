@@ -21,3 +21,9 @@ def test_a_faster_recovery_has_the_larger_area():
 def test_a_curve_needs_at_least_one_step():
     with pytest.raises(ValueError, match="at least|>= 1 step"):
         curve_area(np.array([5.0]))
+
+
+def test_curve_area_weighs_each_segment_by_the_steps_it_spans():
+    # Measured at steps 0, 100 and 130 (the paper budget's every-100-steps plus the last): trapezoids by hand.
+    assert curve_area(np.array([0.0, 50.0, 100.0]), np.array([0, 100, 130])) == pytest.approx(
+        (25.0 * 100 + 75.0 * 30) / 130)

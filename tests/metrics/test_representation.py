@@ -45,7 +45,7 @@ def test_cka_needs_the_same_examples_and_is_nan_without_variance(features):
 
 def test_knn_probe_on_separable_clusters_is_perfect_and_on_swapped_labels_zero():
     rng = np.random.default_rng(0)
-    centres = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
+    centres = np.array([[-10.0, -10.0], [10.0, 0.0], [0.0, 10.0]])  # apart in direction too (cosine)
     labels = np.repeat(np.arange(3), 40)
     train = centres[labels] + rng.normal(scale=0.5, size=(120, 2))
     query = centres[labels] + rng.normal(scale=0.5, size=(120, 2))
@@ -58,6 +58,27 @@ def test_knn_probe_on_unrelated_features_is_at_chance():
     train, query = rng.normal(size=(2000, 4)), rng.normal(size=(2000, 4))
     labels, query_labels = rng.integers(0, 2, 2000), rng.integers(0, 2, 2000)
     assert knn_probe_accuracy(train, labels, query, query_labels, k=5) == pytest.approx(50.0, abs=4.0)
+
+
+def reference_cosine_knn(train, train_labels, query, k):
+    """Kim et al.'s k-NN probe written out: the k training examples of largest cosine similarity, majority vote."""
+    unit = lambda x: x / np.linalg.norm(x, axis=1, keepdims=True)  # noqa: E731
+    nearest = np.argsort(-(unit(query) @ unit(train).T), axis=1, kind="stable")[:, :k]
+    return np.array([np.bincount(train_labels[row]).argmax() for row in nearest])
+
+
+def test_knn_probe_uses_cosine_distance_not_euclidean():
+    # Class 0 lies along the x axis far out, class 1 along the y axis near the origin: a query at (1, 0.1) is
+    # Euclidean-near class 1 and cosine-near class 0.
+    rng = np.random.default_rng(1)
+    train = np.concatenate([np.c_[rng.uniform(50, 60, 20), rng.normal(0, 1, 20)],
+                            np.c_[rng.normal(0, 0.1, 20), rng.uniform(1, 2, 20)]])
+    labels = np.repeat([0, 1], 20)
+    query = np.c_[rng.uniform(0.5, 1.5, 30), rng.uniform(-0.1, 0.1, 30)]
+    expected = reference_cosine_knn(train, labels, query, 5)
+    assert (expected == 0).all()
+    accuracy = knn_probe_accuracy(train, labels, query, np.zeros(30, int), k=5)
+    assert accuracy == 100.0 * (expected == 0).mean()
 
 
 def test_knn_probe_refuses_k_beyond_the_fitted_examples():

@@ -27,6 +27,21 @@ class MethodConfig:
     # Set by a tuned preset (<conf-local>/method/tuned/, written by `python -m unlearn_bench.tune`): how its values
     # were chosen (objective, its value, the tuning seed). Metadata only: not part of the run's cache key.
     tuned: dict[str, Any] | None = None
+    # Each method's ``official`` lists what ``official`` changes, with the file and line it follows; so do its cards.
+    fidelity: str = "paper"  # paper: the paper's algorithm | official: all the official code's departures from it
+
+
+FIDELITIES = ("paper", "official")
+
+
+def check_fidelity(cfg: Any) -> None:
+    if cfg.fidelity not in FIDELITIES:
+        raise ConfigError(f"method.fidelity={cfg.fidelity!r} is not supported; allowed: {', '.join(FIDELITIES)}")
+
+
+def is_official(cfg: Any) -> bool:
+    """Whether ``cfg`` (a method config) asks for the official code's behaviour (``method.fidelity=official``)."""
+    return cfg.fidelity == "official"
 
 
 @dataclass
@@ -59,6 +74,9 @@ class Method:
     edits_weights: ClassVar[bool] = True  # False: returns a wrapper around the model (an input perturbation)
     # False for a model unlearned elsewhere (external_checkpoint): its RTE and data access were not observed here.
     observed: ClassVar[bool] = True
+    # What ``method.fidelity=official`` changes: one line per departure of the official code from the paper, with the
+    # file and line it follows (shown on the method's recipe cards). Empty: the official mode is the paper mode.
+    official: ClassVar[tuple[str, ...]] = ()
     Config: ClassVar[type] = MethodConfig
 
     def __init__(self, cfg: Any):

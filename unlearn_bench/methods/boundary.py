@@ -16,6 +16,9 @@ Gradient-based Weight Saliency in Both Image Classification and Generation", ICL
   as the softmax over K+1 of the true label; metrics that compare logits or head weights with Retrain's K
   outputs (eval groups ``distances``, ``sure``'s W_dist) do not apply to that model.
 Both use SGD with momentum 0.9 and weight decay 5e-4 (SalUn repo's unlearning optimiser).
+
+``method.fidelity=official`` applies the SalUn repo's departures (``OFFICIAL_BS``, ``OFFICIAL_BE``): BS rounds the
+FGSM image to the 8-bit grid; BE keeps the shadow unit (whatever ``keep_shadow_unit`` says).
 """
 
 from __future__ import annotations
@@ -26,28 +29,37 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from unlearn_bench.methods.base import DataView, Method, SGDConfig, register_method
+from unlearn_bench.methods.base import DataView, Method, SGDConfig, is_official, register_method
 from unlearn_bench.methods.common import fit_sgd
 from unlearn_bench.models import classifier_head, replace_classifier
 from unlearn_bench.training import Pass, cross_entropy, supervised
 
+OFFICIAL_BS = ("FGSM image rounded to the 8-bit grid (round(255 x) / 255) after clamping: SalUn repo "
+               "OPTML-Group/Unlearn-Saliency Classification/unlearn/boundary_sh.py:35-36, :50",)
+OFFICIAL_BE = ("the shadow unit is kept: the model evaluated has K + 1 outputs (keep_shadow_unit=true): SalUn repo "
+               "Classification/unlearn/boundary_ex.py:136-138 (expand_model, then training; never shrunk)",)
 
-def fgsm_nearest_label(model: nn.Module, x: torch.Tensor, y: torch.Tensor, bound: float) -> torch.Tensor:
-    """Prediction of ``model`` on the one-step FGSM image of (x, y): the nearest wrong class (usually)."""
+
+def fgsm_nearest_label(model: nn.Module, x: torch.Tensor, y: torch.Tensor, bound: float,
+                       discretize: bool = False) -> torch.Tensor:
+    """Prediction of ``model`` on the one-step FGSM image of (x, y): the nearest wrong class (usually).
+    ``discretize``: the image rounded to the 8-bit grid, as the SalUn repo (``OFFICIAL_BS``)."""
     x = x.detach().clone().requires_grad_(True)
     grad, = torch.autograd.grad(cross_entropy(model(x), y), x)
     with torch.no_grad():
-        return model((x + bound * grad.sign()).clamp(0.0, 1.0)).argmax(1)
+        adversarial = (x + bound * grad.sign()).clamp(0.0, 1.0)
+        return model(torch.round(adversarial * 255) / 255 if discretize else adversarial).argmax(1)
 
 
-def nearest_label_pass(original: nn.Module, data: DataView, batch_size: int, bound: float) -> Pass:
+def nearest_label_pass(original: nn.Module, data: DataView, batch_size: int, bound: float,
+                       discretize: bool = False) -> Pass:
     """CE on clean D_f images towards a frozen copy of ``original``'s prediction on their FGSM images."""
     frozen = copy.deepcopy(original).eval().requires_grad_(False)
 
     def objective(net: nn.Module, batch) -> torch.Tensor:
         x, y = batch
         with torch.enable_grad():
-            nearest = fgsm_nearest_label(frozen, x, y, bound)
+            nearest = fgsm_nearest_label(frozen, x, y, bound, discretize)
         return cross_entropy(net(x), nearest)
 
     return Pass(data.loader("forget", batch_size), objective)
@@ -57,6 +69,7 @@ def nearest_label_pass(original: nn.Module, data: DataView, batch_size: int, bou
 class BoundaryShrink(Method):
     name = "bs"
     needs = frozenset({"forget"})
+    official = OFFICIAL_BS
 
     @dataclass
     class Config(SGDConfig):
@@ -65,7 +78,7 @@ class BoundaryShrink(Method):
         bound: float = 0.1  # FGSM step size, in [0, 1] pixel units (SalUn App. C.1: FGSM step size 0.1)
 
     def unlearn(self, model: nn.Module, data: DataView) -> nn.Module:
-        passes = [nearest_label_pass(model, data, self.cfg.batch_size, self.cfg.bound)]
+        passes = [nearest_label_pass(model, data, self.cfg.batch_size, self.cfg.bound, is_official(self.cfg))]
         return fit_sgd(model, passes, self.cfg, data, self.name)
 
 
@@ -89,6 +102,7 @@ def shadow_class_pass(data: DataView, batch_size: int, shadow: int) -> Pass:
 class BoundaryExpand(Method):
     name = "be"
     needs = frozenset({"forget"})
+    official = OFFICIAL_BE
 
     @dataclass
     class Config(SGDConfig):
@@ -100,6 +114,6 @@ class BoundaryExpand(Method):
         k = classifier_head(model).out_features
         replace_classifier(model, resized_linear(classifier_head(model), k + 1))  # the shadow unit is fresh
         fit_sgd(model, [shadow_class_pass(data, self.cfg.batch_size, k)], self.cfg, data, self.name)
-        if not self.cfg.keep_shadow_unit:
+        if not (self.cfg.keep_shadow_unit or is_official(self.cfg)):
             replace_classifier(model, resized_linear(classifier_head(model), k))
         return model.eval()

@@ -5,12 +5,15 @@ its two options (``layout``, ``relabel``); the methods only pass their config th
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from unlearn_bench.errors import ConfigError
-from unlearn_bench.methods.base import DataView, SGDConfig
+from unlearn_bench.methods.base import DataView, SGDConfig, is_official
 from unlearn_bench.training import Pass, StepHook, cross_entropy, fit, sgd, supervised
 
 
@@ -34,6 +37,17 @@ def check_relabel_options(layout: str, relabel: str) -> None:
         raise ConfigError(f"method.layout={layout!r}; allowed: {list(LAYOUTS)}")
     if relabel not in RELABELS:
         raise ConfigError(f"method.relabel={relabel!r}; allowed: {list(RELABELS)}")
+
+
+# The SalUn repo's relabelling, applied by method.fidelity=official (RL, SalUn, SalUn-soft).
+OFFICIAL_RELABEL = ("labels of D_f drawn per batch uniformly over all K classes (may equal y): SalUn repo "
+                    "OPTML-Group/Unlearn-Saliency Classification/unlearn/RL.py:123-125")
+
+
+def relabel_of(cfg: Any) -> str:
+    """The relabelling a random-label method runs: the repo's ``per_batch`` under ``method.fidelity=official``,
+    whatever ``method.relabel`` says, else ``method.relabel``."""
+    return "per_batch" if is_official(cfg) else cfg.relabel
 
 
 def _forget_target(y: torch.Tensor, num_classes: int, generator: torch.Generator) -> torch.Tensor:
@@ -93,9 +107,11 @@ def relabel_passes(data: DataView, batch_size: int, alpha: float, layout: str = 
 
 
 def fit_sgd(model: nn.Module, passes: list[Pass], cfg: SGDConfig, data: DataView, desc: str,
-            hook: StepHook | None = None) -> nn.Module:
-    """The fine-tuning style methods' one optimisation: SGD (constant lr, momentum, weight decay) over ``passes``
-    for ``cfg.epochs`` epochs, optionally with a step hook built at theta_o (e.g. a saliency mask)."""
+            hook: StepHook | None = None, lr_at: Callable[[float], float] | None = None) -> nn.Module:
+    """The fine-tuning style methods' one optimisation: SGD (constant lr unless ``lr_at(epoch)`` scales it,
+    momentum, weight decay) over ``passes`` for ``cfg.epochs`` epochs, optionally with a step hook built at theta_o
+    (e.g. a saliency mask)."""
     optimizer = sgd(model, cfg.lr, cfg.momentum, cfg.weight_decay)
-    fit(model, passes, cfg.epochs, optimizer, hook=hook, amp=data.amp, desc=desc, progress=data.progress)
+    fit(model, passes, cfg.epochs, optimizer, lr_at=lr_at, hook=hook, amp=data.amp, desc=desc,
+        progress=data.progress)
     return model.eval()

@@ -22,8 +22,8 @@ Choices where the paper is silent (official code: the Forget-Vector repo, Changc
 iterations" (§6.1) read as 40 epochs with the lr decayed x0.9 after each (official code); lr 0.2 (the only value in
 the code's checkpoint names); delta added in [0, 1] pixel space before the model's normalisation, no clamp (code);
 one shuffled loader over D_f and D_r with per-set means in each batch; training augmentation on (code); w
-initialised at 0, unconstrained. The code's differing values (||delta||_2 / |B| not squared, weight decay on delta,
-a per-class forget weight) are not used. Precision: the margin (Eq. 3) and CE are computed in fp32 from the logits;
+initialised at 0, unconstrained. The code's departures from the paper (``OFFICIAL``) are applied, all at once, by
+``method.fidelity=official``. Precision: the margin (Eq. 3) and CE are computed in fp32 from the logits;
 under bf16 autocast the logits themselves are bf16, but the margin is a difference of two logits of order tau = 1 or
 more, well above bf16's rounding (about 0.03), so it is left under the recipe's autocast."""
 
@@ -37,7 +37,7 @@ import torch
 from torch import nn
 
 from unlearn_bench.errors import ConfigError
-from unlearn_bench.methods.base import DataView, Method, MethodConfig, register_method
+from unlearn_bench.methods.base import DataView, Method, MethodConfig, is_official, register_method
 from unlearn_bench.training import Pass, cross_entropy, fit
 
 
@@ -82,13 +82,30 @@ class ForgetVectorConfig(MethodConfig):
     lambda2: float = 1.0  # penalty weight, Eq. 4; §6.1: 1
 
 
+# What method.fidelity=official changes (Forget-Vector repo Changchangsun/Forget-Vector; main_delta_2loss.py learns
+# delta, main_delta_2loss_transfer2.py the coefficients w).
+OFFICIAL = (
+    "forget margin and retain CE summed over their rows of the batch and divided by the batch size, not each set's "
+    "mean: main_delta_2loss.py:98 (CE reduction='sum'), :193-200; main_delta_2loss_transfer2.py:129, :358-368",
+    "penalty ||delta||_2 / |B| (not squared): main_delta_2loss.py:201; for w, ||w||_2: "
+    "main_delta_2loss_transfer2.py:369",
+    "weight decay 5e-4 on delta / w in the SGD: main_delta_2loss.py:117-122, transfer2.py:281-286, "
+    "arg_parser.py:37",
+    "delta trained for epochs + 1 epochs: main_delta_2loss.py:170 (range(0, unlearn_epochs + 1))",
+)
+OFFICIAL_WEIGHT_DECAY = 5e-4  # Forget-Vector repo arg_parser.py:37
+
+
 def optimise_perturbation(model: nn.Module, data: DataView, cfg: ForgetVectorConfig, forget: torch.Tensor,
-                          params: list[torch.Tensor], delta: Callable[[], torch.Tensor],
-                          penalty: Callable[[], torch.Tensor], epochs: int, lambda1: float, desc: str) -> None:
-    """Minimise Eq. 4 over ``params`` (delta itself, or the coefficients w), theta_o frozen.
+                          params: list[torch.Tensor], delta: Callable[[], torch.Tensor], epochs: int, lambda1: float,
+                          desc: str) -> None:
+    """Minimise Eq. 4 over ``params`` (delta itself, or the coefficients w), theta_o frozen; the penalty is the
+    squared L2 norm of ``params`` (``method.fidelity=official``: ``OFFICIAL``'s objective and optimiser).
 
     ``forget`` is a boolean mask over the train split rows of D_f and D_r concatenated (D_f first): the
     examples whose margin is pushed below -tau; the others get lambda1 * CE."""
+    official = is_official(cfg)
+    learns_delta = delta() is params[0]
     (fx, fy), (rx, ry) = data.split("forget"), data.split("retain")
     x, y = torch.cat([fx, rx]), torch.cat([fy, ry])
     labels = torch.stack([y, forget.long()], dim=1)  # (label, is_forget) per example
@@ -97,15 +114,22 @@ def optimise_perturbation(model: nn.Module, data: DataView, cfg: ForgetVectorCon
         xb, tagged = batch
         yb, is_forget = tagged[:, 0], tagged[:, 1].bool()
         logits = net(xb + delta())
-        loss = cfg.lambda2 * penalty()
+        if not official:
+            loss = cfg.lambda2 * params[0].pow(2).sum()
+        else:
+            loss = cfg.lambda2 * (params[0].norm() / len(yb) if learns_delta else params[0].norm())
         if is_forget.any():
-            loss = loss + margin_loss(logits[is_forget], yb[is_forget], cfg.tau).mean()
+            margins = margin_loss(logits[is_forget], yb[is_forget], cfg.tau)
+            loss = loss + (margins.sum() / len(yb) if official else margins.mean())
         if (~is_forget).any():
-            loss = loss + lambda1 * cross_entropy(logits[~is_forget], yb[~is_forget])
+            retain_ce = cross_entropy(logits[~is_forget], yb[~is_forget])
+            loss = loss + lambda1 * (retain_ce * (~is_forget).sum() / len(yb) if official else retain_ce)
         return loss
 
     model.eval().requires_grad_(False)
-    optimizer = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum)
+    optimizer = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum,
+                                weight_decay=OFFICIAL_WEIGHT_DECAY if official else 0.0)
+    epochs += int(official and learns_delta)
     fit(model, [Pass(data.batches(x, labels, cfg.batch_size), objective)], epochs, optimizer,
         lr_at=lambda epoch: cfg.lr_decay**epoch, amp=data.amp, desc=desc, progress=data.progress, train_mode=False)
 
@@ -120,6 +144,7 @@ class ForgetVector(Method):
     name = "forget_vector"
     edits_weights = False
     needs = frozenset({"forget", "retain"})
+    official = OFFICIAL
 
     @dataclass
     class Config(ForgetVectorConfig):
@@ -129,8 +154,8 @@ class ForgetVector(Method):
         delta = _image_zeros(data)
         n_forget = len(data.split("forget")[1])
         is_forget = torch.arange(n_forget + len(data.split("retain")[1]), device=data.device) < n_forget
-        optimise_perturbation(model, data, self.cfg, is_forget, [delta], lambda: delta, lambda: delta.pow(2).sum(),
-                              self.cfg.epochs, self.cfg.lambda1, desc="forget_vector")
+        optimise_perturbation(model, data, self.cfg, is_forget, [delta], lambda: delta, self.cfg.epochs,
+                              self.cfg.lambda1, desc="forget_vector")
         return PerturbedModel(model, delta)
 
 
@@ -139,6 +164,7 @@ class ForgetVectorCompositional(Method):
     name = "forget_vector_compositional"
     edits_weights = False
     needs = frozenset({"forget", "retain"})
+    official = OFFICIAL
 
     @dataclass
     class Config(ForgetVectorConfig):
@@ -160,8 +186,8 @@ class ForgetVectorCompositional(Method):
     def class_vector(self, model: nn.Module, data: DataView, all_y: torch.Tensor, k: int) -> torch.Tensor:
         """delta_k: Eq. 4 with class k of the whole train split (D_f and D_r) as the forget set."""
         delta = _image_zeros(data)
-        optimise_perturbation(model, data, self.cfg, all_y == k, [delta], lambda: delta, lambda: delta.pow(2).sum(),
-                              self.cfg.class_epochs, self.cfg.class_lambda1, desc=f"forget_vector[class {k}]")
+        optimise_perturbation(model, data, self.cfg, all_y == k, [delta], lambda: delta, self.cfg.class_epochs,
+                              self.cfg.class_lambda1, desc=f"forget_vector[class {k}]")
         return delta.detach()
 
     def unlearn(self, model: nn.Module, data: DataView) -> nn.Module:
@@ -181,8 +207,8 @@ class ForgetVectorCompositional(Method):
         def composed() -> torch.Tensor:
             return (w[:, None, None, None] * basis).sum(0, keepdim=True)
 
-        optimise_perturbation(model, data, cfg, is_forget, [w], composed, lambda: w.pow(2).sum(), cfg.epochs,
-                              cfg.lambda1, desc="forget_vector_compositional")
+        optimise_perturbation(model, data, cfg, is_forget, [w], composed, cfg.epochs, cfg.lambda1,
+                              desc="forget_vector_compositional")
         return PerturbedModel(model, composed().detach())
 
 

@@ -11,20 +11,22 @@ One shot, no optimiser, model in eval mode, mean CE with true labels:
 The recursion only ever rescales o, so k = v - c g_0: a rank-1 correction rather than a real inverse-
 Hessian product; it is reproduced for parity with the SalUn tables.
 SalUn App. C.1 searches alpha in [1, 20]; the repo default is 0.2 (users report alpha < 1 working).
-Gradients are taken without augmentation (the repo keeps its training transform on). ``iu_ms`` applies
-the SalUn saliency mask to the one-shot step: theta <- theta + alpha * (m_S * k) (SalUn Table A1).
+Gradients are taken without augmentation (the repo keeps its training transform on: ``method.fidelity=official``
+takes them with the recipe's training augmentation, ``OFFICIAL``). ``iu_ms`` applies the SalUn saliency mask to the
+one-shot step: theta <- theta + alpha * (m_S * k) (SalUn Table A1).
 """
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from unlearn_bench.data.loader import to_float
-from unlearn_bench.methods.base import DataView, Method, MethodConfig, register_method
-from unlearn_bench.methods.saliency import forget_saliency_mask
+from unlearn_bench.methods.base import DataView, Method, MethodConfig, is_official, register_method
+from unlearn_bench.methods.saliency import OFFICIAL_MASK, forget_saliency_mask
 from unlearn_bench.training import Batches, cross_entropy
 
 
@@ -39,11 +41,18 @@ def summed_gradient(model: nn.Module, params: list[nn.Parameter], batches: Batch
     return total, count
 
 
-def official_woodfisher(model: nn.Module, params: list[nn.Parameter], x: torch.Tensor, y: torch.Tensor,
-                        v: torch.Tensor, n_samples: int) -> torch.Tensor:
+# What method.fidelity=official changes: the SalUn repo's gradients see D_f and D_r through their training transform.
+OFFICIAL = ("gradients of D_f and D_r (and the recursion's retain examples) under the recipe's training augmentation: "
+            "SalUn repo OPTML-Group/Unlearn-Saliency Classification/unlearn/Wfisher.py:100-110 (loaders over the "
+            "unlearning datasets, which carry the training transform)",)
+
+
+def official_woodfisher(model: nn.Module, params: list[nn.Parameter], examples: Batches, v: torch.Tensor,
+                        n_samples: int) -> torch.Tensor:
+    """The repo's recursion over the first ``n_samples`` + 2 single-example batches of ``examples``."""
     k, o = v.clone(), None
-    for j in range(min(len(y), n_samples + 2)):
-        grads = torch.autograd.grad(cross_entropy(model(x[j:j + 1]), y[j:j + 1]), params)
+    for xj, yj in itertools.islice(examples(), n_samples + 2):
+        grads = torch.autograd.grad(cross_entropy(model(xj), yj), params)
         g = torch.cat([gr.flatten() for gr in grads])
         if o is None:
             o = g.clone()
@@ -59,13 +68,19 @@ def influence_step(model: nn.Module, data: DataView, cfg: Influence.Config,
     """theta <- theta + alpha * k (steps 1-3 above), only where ``mask`` is set when one is given."""
     named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     params = [p for _, p in named]
-    forget_sum, n_f = summed_gradient(model, params, data.loader("forget", cfg.batch_size, False, False))
-    retain_sum, n_r = summed_gradient(model, params, data.loader("retain", cfg.batch_size, False, False))
+    augment = is_official(cfg)
+    forget_sum, n_f = summed_gradient(model, params, data.loader("forget", cfg.batch_size, False, augment))
+    retain_sum, n_r = summed_gradient(model, params, data.loader("retain", cfg.batch_size, False, augment))
     n = n_f + n_r
     v = forget_sum / n - retain_sum * n_f / (n * n_r)
     retain_x, retain_y = data.split("retain")
-    first = slice(0, cfg.n_samples + 2)
-    k = official_woodfisher(model, params, to_float(retain_x[first]), retain_y[first], v, cfg.n_samples)
+    first_x, first_y = to_float(retain_x[:cfg.n_samples + 2]), retain_y[:cfg.n_samples + 2]
+
+    def first_examples():
+        return ((first_x[j:j + 1], first_y[j:j + 1]) for j in range(len(first_y)))
+
+    examples = data.loader("retain", 1, False, True) if augment else first_examples
+    k = official_woodfisher(model, params, examples, v, cfg.n_samples)
     with torch.no_grad():
         offset = 0
         for name, p in named:
@@ -79,6 +94,7 @@ def influence_step(model: nn.Module, data: DataView, cfg: Influence.Config,
 class Influence(Method):
     name = "iu"
     needs = frozenset({"forget", "retain"})
+    official = OFFICIAL
     training_free = True
 
     @dataclass
@@ -96,6 +112,7 @@ class Influence(Method):
 class InfluenceMasked(Method):
     name = "iu_ms"
     needs = frozenset({"forget", "retain"})
+    official = (*OFFICIAL, OFFICIAL_MASK)
     training_free = True
 
     @dataclass
@@ -104,5 +121,6 @@ class InfluenceMasked(Method):
         sparsity: float = 0.5
 
     def unlearn(self, model: nn.Module, data: DataView) -> nn.Module:
-        mask = forget_saliency_mask(model.eval(), data, self.cfg.batch_size, self.cfg.sparsity)
+        mask = forget_saliency_mask(model.eval(), data, self.cfg.batch_size, self.cfg.sparsity,
+                                    is_official(self.cfg))
         return influence_step(model, data, self.cfg, mask)

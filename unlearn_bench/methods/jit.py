@@ -10,9 +10,11 @@ f = logits; f(x + xi) under stop-gradient; noise in the model's normalised input
 to the normalised tensor; here xi is scaled by the per-channel std into pixel space), perturbed pixels clamped to
 [0, 1] and the denominator taken from the clamped perturbation; fresh xi per sample and draw; batch loss = sum over
 the batch of the per-sample means; N = 25 and batch 128 (official code). Deviations from the official code:
-gradients are zeroed between batches (the code accumulates them, a bug the paper does not describe) and the model
-is in eval mode, so BatchNorm statistics are not re-estimated from forget-only batches (the paper's §8 warns about
-batch norm). Defaults: the paper's VGG11 full-class values (§5); conf/method/jit_*.yaml hold the other settings.
+gradients are zeroed between batches (the code zeroes them once and then accumulates them,
+src/lipschitz.py:278-319, which ``method.fidelity=official`` follows: step k applies the sum of the gradients of
+batches 1..k, the rule under which the paper's eta values were chosen) and the model is in eval mode, so BatchNorm
+statistics are not re-estimated from forget-only batches (the paper's §8 warns about batch norm).
+Defaults: the paper's VGG11 full-class values (§5); conf/method/jit_*.yaml hold the other settings.
 
 Precision: the loss is a small difference of two outputs. Under bf16 autocast (the CUDA default) the logits are
 rounded to bf16 (about 0.026 at logit magnitudes near 10), more than the true difference at sigma 0.01 (about
@@ -29,7 +31,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from unlearn_bench.methods.base import DataView, Method, MethodConfig, register_method
+from unlearn_bench.methods.base import DataView, Method, MethodConfig, is_official, register_method
 from unlearn_bench.training import Pass, fit
 
 
@@ -59,6 +61,9 @@ def lipschitz_loss(model: nn.Module, x: torch.Tensor, sigma: float, n_draws: int
 class JiT(Method):
     name = "jit"
     needs = frozenset({"forget"})
+    official = ("gradients zeroed once, then accumulated over the forget batches (no zero_grad per step): JiT repo "
+                "jwf40/Information-Theoretic-Unlearning src/lipschitz.py:278-280 (optimiser built, zeroed once) and "
+                ":318-319 (backward(); step() per batch)",)
 
     @dataclass
     class Config(MethodConfig):
@@ -80,5 +85,6 @@ class JiT(Method):
 
         optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr)
         fit(model, [Pass(data.loader("forget", cfg.batch_size, augment=False), objective)], cfg.epochs,
-            optimizer, amp=data.amp, desc="jit", progress=data.progress, train_mode=False)
+            optimizer, amp=data.amp, desc="jit", progress=data.progress, train_mode=False,
+            accumulate=is_official(cfg))
         return model.eval()

@@ -2,7 +2,9 @@
 NeurIPS 2023), a baseline of SalUn (Fan, Liu, Zhang, Wong, Wei, Liu, "SalUn: Empowering Machine Unlearning via
 Gradient-based Weight Saliency in Both Image Classification and Generation", ICLR 2024): fine-tune on D_r with CE +
 gamma_e * ||theta||_1, where gamma_e decays linearly from ``gamma`` to 0 over the epochs (gamma_e = gamma * (1 - e / E),
-the official code's schedule). SalUn App. C.1: lr in [1e-3, 1e-1], gamma in [1e-6, 1e-4]."""
+the official code's schedule, SalUn repo Classification/unlearn/FT.py:77-85 with no_l1_epochs 0; its l1 norm is that
+of all parameters, FT.py:13-17). SalUn App. C.1: lr in [1e-3, 1e-1], gamma in [1e-6, 1e-4].
+``method.fidelity=official`` changes nothing: no departure was found."""
 
 from __future__ import annotations
 

@@ -18,13 +18,14 @@ from dataclasses import dataclass
 from torch import nn
 
 from unlearn_bench.methods.base import DataView, Method, SGDConfig, register_method
-from unlearn_bench.methods.common import check_relabel_options, fit_sgd, relabel_passes
+from unlearn_bench.methods.common import OFFICIAL_RELABEL, check_relabel_options, fit_sgd, relabel_of, relabel_passes
 
 
 @register_method
 class RandomLabel(Method):
     name = "rl"
     needs = frozenset({"forget", "retain"})
+    official = (OFFICIAL_RELABEL,)
 
     @dataclass
     class Config(SGDConfig):
@@ -38,5 +39,5 @@ class RandomLabel(Method):
         check_relabel_options(cfg.layout, cfg.relabel)
 
     def unlearn(self, model: nn.Module, data: DataView) -> nn.Module:
-        passes = relabel_passes(data, self.cfg.batch_size, self.cfg.alpha, self.cfg.layout, self.cfg.relabel)
+        passes = relabel_passes(data, self.cfg.batch_size, self.cfg.alpha, self.cfg.layout, relabel_of(self.cfg))
         return fit_sgd(model, passes, self.cfg, data, self.name)

@@ -13,11 +13,18 @@ from unlearn_bench.methods.base import DataView, SGDConfig
 from unlearn_bench.methods.common import fit_sgd, negative_cross_entropy
 from unlearn_bench.training import Batches, Criterion, Pass, StepHook
 
+# The SalUn repo's mask gradient, applied by method.fidelity=official (SalUn, SalUn-soft, the "+ m_S" variants, IU's
+# mask).
+OFFICIAL_MASK = ("saliency gradient = the sum over D_f batches of each batch's mean-loss gradient (the last, partial "
+                 "batch weighs more): SalUn repo OPTML-Group/Unlearn-Saliency Classification/generate_mask.py:30-44")
 
-def saliency_mask(model: nn.Module, batches: Batches, loss: Criterion, sparsity: float) -> dict[str, torch.Tensor]:
+
+def saliency_mask(model: nn.Module, batches: Batches, loss: Criterion, sparsity: float,
+                  batch_sum: bool = False) -> dict[str, torch.Tensor]:
     """m_S = 1(|grad_theta l_f(theta; D_f)| at theta_o >= gamma), Eq. 3.
 
-    The gradient is that of the mean loss over all of D_f, taken once in eval mode (SalUn repo). gamma
+    The gradient is that of the mean loss over all of D_f (``batch_sum``: the sum of the per-batch mean-loss
+    gradients, as the SalUn repo computes it, ``OFFICIAL_MASK``), taken once in eval mode (SalUn repo). gamma
     is one global threshold over all parameter tensors chosen so that a ``sparsity`` share of the
     weights is frozen (50% <=> gamma = median of |g|, the paper's default). Ties at gamma are broken by
     rank so the share is exact.
@@ -32,7 +39,7 @@ def saliency_mask(model: nn.Module, batches: Batches, loss: Criterion, sparsity:
     total = sum(len(y) for _, y in batches_list)
     for x, y in batches_list:
         model.zero_grad(set_to_none=True)
-        (loss(model(x), y) * (len(y) / total)).backward()
+        (loss(model(x), y) * (1.0 if batch_sum else len(y) / total)).backward()
         for n, p in params.items():
             if p.grad is not None:
                 grads[n] += p.grad
@@ -73,12 +80,13 @@ class MaskedUpdate(StepHook):
                 buf.mul_(m)
 
 
-def forget_saliency_mask(model: nn.Module, data: DataView, batch_size: int, sparsity: float
+def forget_saliency_mask(model: nn.Module, data: DataView, batch_size: int, sparsity: float, batch_sum: bool = False
                          ) -> dict[str, torch.Tensor]:
     """SalUn's mask m_S: saliency of the GA forgetting loss on all of D_f at theta_o (Eq. 3, Eq. 5 with the
-    classification CE), in a fixed order without augmentation, the ``sparsity`` share of weights frozen."""
+    classification CE), in a fixed order without augmentation, the ``sparsity`` share of weights frozen (the repo's
+    mask file ``with_<1 - sparsity>.pt``: ``with_0.6.pt`` keeps the top 60%, i.e. ``sparsity=0.4``)."""
     forget = data.loader("forget", batch_size, shuffle=False, augment=False)
-    return saliency_mask(model, forget, negative_cross_entropy, sparsity)
+    return saliency_mask(model, forget, negative_cross_entropy, sparsity, batch_sum)
 
 
 def fit_masked(model: nn.Module, passes: list[Pass], mask: dict[str, torch.Tensor], cfg: SGDConfig, data: DataView,

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from unlearn_bench.methods.base import DataView, Method, register_method
+from unlearn_bench.methods.base import DataView, Method, is_official, register_method
 from unlearn_bench.methods.finetune import FineTune, retain_pass
 from unlearn_bench.methods.grad_ascent import GradientAscent, forget_ascent_pass
 from unlearn_bench.methods.random_label import RandomLabel
-from unlearn_bench.methods.saliency import fit_masked, forget_saliency_mask
+from unlearn_bench.methods.saliency import OFFICIAL_MASK, fit_masked, forget_saliency_mask
 from unlearn_bench.methods.salun import SalUn
 
 
@@ -23,6 +23,7 @@ from unlearn_bench.methods.salun import SalUn
 class FineTuneMasked(Method):
     name = "ft_ms"
     needs = frozenset({"forget", "retain"})
+    official = (OFFICIAL_MASK,)
 
     @dataclass
     class Config(FineTune.Config):
@@ -30,7 +31,7 @@ class FineTuneMasked(Method):
         sparsity: float = 0.5  # SalUn Table A1: the SalUn mask, 50% sparsity (SalUn §4)
 
     def unlearn(self, model: nn.Module, data: DataView) -> nn.Module:
-        mask = forget_saliency_mask(model, data, self.cfg.batch_size, self.cfg.sparsity)
+        mask = forget_saliency_mask(model, data, self.cfg.batch_size, self.cfg.sparsity, is_official(self.cfg))
         return fit_masked(model, [retain_pass(data, self.cfg.batch_size)], mask, self.cfg, data, self.name)
 
 
@@ -51,6 +52,7 @@ class RandomLabelMasked(SalUn):
 class GradientAscentMasked(Method):
     name = "ga_ms"
     needs = frozenset({"forget"})
+    official = (OFFICIAL_MASK,)
 
     @dataclass
     class Config(GradientAscent.Config):
@@ -58,5 +60,5 @@ class GradientAscentMasked(Method):
         sparsity: float = 0.5  # SalUn Table A1: the SalUn mask, 50% sparsity (SalUn §4)
 
     def unlearn(self, model: nn.Module, data: DataView) -> nn.Module:
-        mask = forget_saliency_mask(model, data, self.cfg.batch_size, self.cfg.sparsity)
+        mask = forget_saliency_mask(model, data, self.cfg.batch_size, self.cfg.sparsity, is_official(self.cfg))
         return fit_masked(model, [forget_ascent_pass(data, self.cfg.batch_size)], mask, self.cfg, data, self.name)

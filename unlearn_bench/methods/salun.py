@@ -27,22 +27,24 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from unlearn_bench.methods.base import DataView, Method, register_method
-from unlearn_bench.methods.common import check_relabel_options, relabel_passes
+from unlearn_bench.methods.base import DataView, Method, is_official, register_method
+from unlearn_bench.methods.common import OFFICIAL_RELABEL, check_relabel_options, relabel_of, relabel_passes
 from unlearn_bench.methods.random_label import RandomLabel
-from unlearn_bench.methods.saliency import fit_masked, forget_saliency_mask
+from unlearn_bench.methods.saliency import OFFICIAL_MASK, fit_masked, forget_saliency_mask
 
 
 @register_method
 class SalUn(Method):
     name = "salun"
     needs = frozenset({"forget", "retain"})
+    official = (OFFICIAL_MASK, OFFICIAL_RELABEL)
 
     @dataclass
     class Config(RandomLabel.Config):
         name: str = "salun"
         lr: float = 0.013  # SalUn repo README: main_random.py --unlearn_lr 0.013 (CIFAR-10, 10% random)
-        sparsity: float = 0.5  # share of weights frozen by the mask (SalUn §4: 50%, repo mask with_0.5.pt)
+        # The repo's mask file with_<k>.pt keeps the top k of weights: with_0.6.pt (top 60%) is sparsity=0.4.
+        sparsity: float = 0.5  # share of weights FROZEN by the mask (SalUn §4: 50%; repo with_<1 - sparsity>.pt)
 
     @classmethod
     def check_config(cls, cfg, num_classes: int) -> None:
@@ -50,6 +52,6 @@ class SalUn(Method):
 
     def unlearn(self, model: nn.Module, data: DataView) -> nn.Module:
         cfg = self.cfg
-        mask = forget_saliency_mask(model, data, cfg.batch_size, cfg.sparsity)
-        passes = relabel_passes(data, cfg.batch_size, cfg.alpha, cfg.layout, cfg.relabel)
+        mask = forget_saliency_mask(model, data, cfg.batch_size, cfg.sparsity, is_official(cfg))
+        passes = relabel_passes(data, cfg.batch_size, cfg.alpha, cfg.layout, relabel_of(cfg))
         return fit_masked(model, passes, mask, cfg, data, self.name)

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from unlearn_bench.methods.base import DataView, Method, register_method
-from unlearn_bench.methods.common import check_relabel_options, fit_sgd, relabel_passes
+from unlearn_bench.methods.common import OFFICIAL_RELABEL, check_relabel_options, fit_sgd, relabel_of, relabel_passes
 from unlearn_bench.methods.random_label import RandomLabel
 from unlearn_bench.training import StepHook
 
@@ -47,6 +47,7 @@ def relabel_steps(data: DataView, batch_size: int, epochs: int) -> int:
 class SalUnSoft(Method):
     name = "salun_soft"
     needs = frozenset({"forget", "retain"})
+    official = (OFFICIAL_RELABEL,)
 
     @dataclass
     class Config(RandomLabel.Config):
@@ -61,5 +62,5 @@ class SalUnSoft(Method):
     def unlearn(self, model: nn.Module, data: DataView) -> nn.Module:
         cfg = self.cfg
         proximal = ProximalL1(model, cfg.beta, relabel_steps(data, cfg.batch_size, cfg.epochs))  # around theta_o
-        passes = relabel_passes(data, cfg.batch_size, cfg.alpha, cfg.layout, cfg.relabel)
+        passes = relabel_passes(data, cfg.batch_size, cfg.alpha, cfg.layout, relabel_of(cfg))
         return fit_sgd(model, passes, cfg, data, self.name, hook=proximal)

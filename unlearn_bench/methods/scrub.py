@@ -6,7 +6,12 @@ student away from the teacher (minimise -KL(teacher || student)), then a min-ste
 (repo meghdadk/SCRUB, distiller_zoo DistillKL). Precision: the KL is computed in fp32 from the logits; the forward
 passes stay under the recipe's autocast. Unlike JiT's loss, the KL compares two different models (student in
 training mode, teacher a frozen copy in eval mode) whose outputs differ by more than bf16's rounding once the first
-steps are taken, and the min step is dominated by gamma * CE; so the forward passes are not forced to fp32."""
+steps are taken, and the min step is dominated by gamma * CE; so the forward passes are not forced to fp32.
+
+The official code (meghdadk/SCRUB) was read against this: the losses (thirdparty/repdistiller/helper/loops.py:137-265,
+distiller_zoo/KD.py:13-17) and the epoch loop (small_scale_unlearning.ipynb: max step in the first ``msteps``
+epochs, then the min step) are the same; ``method.fidelity=official`` adds its step decay of the learning rate
+(``OFFICIAL``)."""
 
 from __future__ import annotations
 
@@ -17,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from unlearn_bench.methods.base import DataView, Method, SGDConfig, register_method
+from unlearn_bench.methods.base import DataView, Method, SGDConfig, is_official, register_method
 from unlearn_bench.methods.common import fit_sgd
 from unlearn_bench.training import Pass, cross_entropy
 
@@ -51,10 +56,24 @@ def scrub_passes(student: nn.Module, data: DataView, cfg: Scrub.Config) -> list[
             Pass(data.loader("retain", cfg.batch_size), min_step)]
 
 
+# SCRUB repo small_scale_unlearning.ipynb: args.lr_decay_epochs = [5, 8, 9], args.lr_decay_rate = 0.1, applied at the
+# start of every epoch (1-based) by thirdparty/repdistiller/helper/util.py:22-30 (adjust_learning_rate).
+OFFICIAL_LR_DECAY_EPOCHS, OFFICIAL_LR_DECAY_RATE = (5, 8, 9), 0.1
+OFFICIAL = ("learning rate x0.1 for each of the epochs 5, 8, 9 already passed (epoch counted from 1): SCRUB repo "
+            "thirdparty/repdistiller/helper/util.py:22-30, small_scale_unlearning.ipynb (lr_decay_epochs [5, 8, 9], "
+            "sgda_adjust_learning_rate at the start of each epoch)",)
+
+
+def official_lr_factor(epoch: float) -> float:
+    """util.py's step decay at 0-based ``epoch`` (the code's epoch is ``epoch + 1``)."""
+    return OFFICIAL_LR_DECAY_RATE ** sum(epoch + 1 > m for m in OFFICIAL_LR_DECAY_EPOCHS)
+
+
 @register_method
 class Scrub(Method):
     name = "scrub"
     needs = frozenset({"forget", "retain"})
+    official = OFFICIAL
 
     @dataclass
     class Config(SGDConfig):
@@ -69,4 +88,5 @@ class Scrub(Method):
         gamma: float = 0.99  # CE weight in the min step
 
     def unlearn(self, model: nn.Module, data: DataView) -> nn.Module:
-        return fit_sgd(model, scrub_passes(model, data, self.cfg), self.cfg, data, self.name)
+        return fit_sgd(model, scrub_passes(model, data, self.cfg), self.cfg, data, self.name,
+                       lr_at=official_lr_factor if is_official(self.cfg) else None)

@@ -7,7 +7,9 @@ the batch-mean CE loss (SSD repo src/ssd.py calc_importance); every parameter wi
 by beta = min(lambda * I_D / I_Df, 1). No optimiser step is taken. Batches of ``batch_size`` unshuffled examples,
 no augmentation: 64 in conf/method/ssd.yaml (the SSD repo's class and sub-class scripts), 128 in ssd_random.yaml
 (its random-forgetting script). Importances run outside autocast (fp32 forward and backward), since no ``fit``
-loop wraps them."""
+loop wraps them. The official code was compared (src/ssd.py:151-217: importances, selection, dampening bounded by 1;
+src/forget_full_class_main.py:152-157: unshuffled loaders over the unlearning transform): ``method.fidelity=official``
+changes nothing."""
 
 from __future__ import annotations
 

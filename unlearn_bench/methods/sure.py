@@ -16,7 +16,8 @@ Linear(256, 1); D_val = a class-matched draw of |D_f| examples from the held-out
 seen by the original; the test set stays for evaluation); one epoch = one pass over D_r with D_f and D_val
 batches cycled; SGD momentum 0.9, weight decay 5e-4; 20 epochs; no augmentation during unlearning.
 Defaults: App. G Table 3 (CIFAR-10 random); ``conf/method/sure_class.yaml`` holds Table 4 (class).
-"""
+
+No official code is named by the paper: ``method.fidelity=official`` changes nothing."""
 
 from __future__ import annotations
 

@@ -28,7 +28,8 @@ absolute value it does not state; singular values grow with |D_f| and the layer)
 used as Eq. 14 gives them (C_rr-orthonormal; ``unit_vectors=true`` normalises them, which on digits removed too
 little to forget anything: the discriminative directions carry little energy); k = 2 and all of D_f (the
 paper's Table 2 is closest to its Table 6 450-shot, k = 2 row); 1,024 D_r samples for Unlink-dagger.
-"""
+
+No official code is named by the paper: ``method.fidelity=official`` changes nothing."""
 
 from __future__ import annotations
 

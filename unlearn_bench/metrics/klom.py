@@ -1,38 +1,44 @@
 """KLoM, the KL divergence of margins (Georgiev, Rinberg, Park, Garg, Ilyas, Madry, Neel, "Attribute-to-Delete: Machine
-Unlearning via Datamodel Matching", arXiv 2410.23232, 2024, App. E.1), as the Easy Data Unlearning Bench computes it
-(Rinberg et al., "Data Unlearning Beyond Uniform Forgetting via Diffusing the Forget Set", 2026, and its reference code
-RoyRin/data-unlearning-bench ``klom.py``): per example, the KL divergence from the distribution of an ensemble of
-Retrains' margins to that of the unlearned models' margins, over the randomness of training and unlearning.
+Unlearning via Datamodel Matching", ICLR 2025, App. E.1), as the Easy Data Unlearning Bench computes it (Rinberg et
+al., "Easy Data Unlearning Bench", 2026; reference code RoyRin/data-unlearning-bench, ``unlearning_bench/eval.py``
+and ``unlearning_bench/run.py``): per example, the KL divergence between the distribution of an ensemble of
+Retrains' margins and that of the unlearned models' margins, over the randomness of training and unlearning.
 
-Two estimators of the per-example KL divergence, ``ESTIMATORS``:
+The estimator is the reference's ``compute_binned_KL_div`` (eval.py:80-130): margins clipped to [-100, 100]; 20
+equal-width bins (``np.linspace``) over the range both samples span together; each sample assigned with
+``np.digitize``, which puts a value equal to the top edge in an index past the last bin, so the samples at the common
+maximum are dropped (eval.py:106-113) and each histogram is normalised by the samples it kept; where the first
+distribution has mass and the second has none, the second gets probability 1e-5 (eval.py:126-127); the result is
+``scipy.stats.entropy``, which renormalises both histograms to sum 1 (eval.py:130).
 
-- ``binned`` (the reference code's, the default): margins clipped to [-100, 100]; 20 equal-width bins over the range
-  both samples span together; KL(unlearned || Retrain) between the two histograms, where an empty Retrain bin that
-  the unlearned sample occupies counts as probability 1e-5. No shape assumption, but it needs many models (EasyDUB
-  uses 100 per side): with a few, every unlearned model tends to sit in a bin without a Retrain, and even two
-  samples of one distribution score near log(1 / (N 1e-5)) (~10 nats at N = 4).
-- ``gaussian`` (our choice for small populations): a normal distribution fitted to each sample (mean, unbiased
-  variance, floored at ``VAR_FLOOR``) and their closed-form KL divergence. Two samples of one distribution score
-  O(1/N); a deterministic model (all N margins equal, e.g. the original as a method that does nothing) gets the
-  floor variance, so its score grows with how far its margin lies from Retrain's in Retrain's standard deviations.
+Direction: KL(Retrain || unlearned). The reference's ``kl_from_margins(all_unlearned_margins, all_oracle_margins)``
+(eval.py:133) passes its first argument as P (eval.py:147), and its driver calls it as
+``kl_from_margins(oracle_margins, margins)`` (run.py:142), so what EasyDUB reports is KL(oracle || unlearned); this
+is also the order of the definition (the divergence "between the distribution of margins of oracle models and
+[that] of the unlearned models", EasyDUB's data card, after Georgiev et al. App. E.1). Retrain is P: an unlearned
+population that misses a mode of Retrain's margins is charged log(1 / 1e-5), one that spreads where Retrain has no
+mass is not.
+
+Populations (unlearn_bench/attacks.py): N independently trained originals, each unlearned once (run.py:98-122 loops
+over the pretrained checkpoints), against N Retrains. With few models per side (EasyDUB uses 100) the estimate is
+coarse: two samples of one distribution already score a few nats at N = 4.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from scipy.special import logsumexp
+from scipy.stats import entropy
 
-BINS = 20  # reference code: bin_count=20
-FLOOR = 1e-5  # reference code: eps=1e-5, the probability given to an empty Retrain bin
-CLIP = 100.0  # reference code: margins clipped to [-100, 100]
-VAR_FLOOR = 1e-2  # gaussian: variance floor (margins in logit units), so a deterministic sample has a finite KL
-ESTIMATORS = ("binned", "gaussian")
+BINS = 20  # eval.py:83, bin_count=20
+FLOOR = 1e-5  # eval.py:84, eps: the probability given to an empty bin of the second distribution
+CLIP = 100.0  # eval.py:85-86, margins clipped to [-100, 100]
 
 
 def margins(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Per-example margin of the datamodels line of work (Ilyas et al. 2022; the reference code's
-    ``compute_margins``): the correct-class logit minus the log-sum-exp of the other logits (a smooth version of
-    "minus the largest other logit"); > 0 exactly when the example is classified correctly with some confidence."""
+    """Per-example margin of the datamodels line of work (Ilyas et al. 2022; eval.py:27-39): the correct-class logit
+    minus the log-sum-exp of the other logits; > 0 exactly when the example is classified correctly with some
+    confidence."""
     logits = np.asarray(logits, np.float64)
     rows = np.arange(len(labels))
     others = logits.copy()
@@ -42,49 +48,38 @@ def margins(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 def binned_kl(p_samples: np.ndarray, q_samples: np.ndarray, bins: int = BINS, floor: float = FLOOR,
               clip: float = CLIP) -> float:
-    """KL(P || Q) in nats between the histograms of two 1-D samples on shared bins (module docstring)."""
+    """KL(P || Q) in nats between the histograms of two 1-D samples on shared bins, as the reference computes it
+    (module docstring: ``np.digitize`` drops the samples at the common maximum). NaN where P keeps no sample (every
+    P sample at the maximum while Q spans a wider range below it), as the reference's ``stats.entropy`` of zeros."""
     p = np.clip(np.asarray(p_samples, np.float64), -clip, clip)
     q = np.clip(np.asarray(q_samples, np.float64), -clip, clip)
     low, high = min(p.min(), q.min()), max(p.max(), q.max())
     edges = np.linspace(low, high if high > low else low + 1.0, bins + 1)
-    p_prob = np.histogram(p, edges)[0] / len(p)
-    q_prob = np.histogram(q, edges)[0] / len(q)
-    used = p_prob > 0
-    return float(np.sum(p_prob[used] * np.log(p_prob[used] / np.maximum(q_prob[used], floor))))
+    # np.histogram's last bin is closed (it would keep the maximum); bins 1..bins of np.digitize are half-open.
+    p_count, q_count = (np.bincount(np.digitize(x, edges), minlength=bins + 2)[1:bins + 1] for x in (p, q))
+    if p_count.sum() == 0:
+        return float("nan")
+    p_prob = p_count / p_count.sum()
+    q_prob = q_count / q_count.sum() if q_count.sum() > 0 else np.zeros(bins)
+    q_safe = np.where(p_prob > 0, np.maximum(q_prob, floor), q_prob)
+    return float(entropy(p_prob, q_safe))
 
 
-def gaussian_kl(mean_p: np.ndarray, var_p: np.ndarray, mean_q: np.ndarray, var_q: np.ndarray) -> np.ndarray:
-    """KL(N(mean_p, var_p) || N(mean_q, var_q)) in nats, elementwise."""
-    return 0.5 * (np.log(var_q / var_p) + (var_p + (mean_p - mean_q) ** 2) / var_q - 1.0)
-
-
-def gaussian_fit_kl(p_samples: np.ndarray, q_samples: np.ndarray, axis: int = 0) -> np.ndarray:
-    """KL between normal fits (mean, unbiased variance floored at ``VAR_FLOOR``) of two samples along ``axis``."""
-    p, q = np.asarray(p_samples, np.float64), np.asarray(q_samples, np.float64)
-    if p.shape[axis] < 2 or q.shape[axis] < 2:
-        raise ValueError("a variance needs at least 2 models per side")
-    var_p, var_q = (np.maximum(x.var(axis=axis, ddof=1), VAR_FLOOR) for x in (p, q))
-    return gaussian_kl(p.mean(axis=axis), var_p, q.mean(axis=axis), var_q)
-
-
-def klom(unlearned_margins: np.ndarray, retrain_margins: np.ndarray, estimator: str = "binned",
-         bins: int = BINS) -> np.ndarray:
+def klom(unlearned_margins: np.ndarray, retrain_margins: np.ndarray, bins: int = BINS) -> np.ndarray:
     """Per-example KLoM from (models x examples) margin arrays of the unlearned and the Retrain ensembles (the two
-    may have different numbers of models): KL(unlearned || Retrain) of each column by ``estimator`` (module
-    docstring). 0 = the unlearned models' margins are distributed as Retrain's on that example."""
+    may have different numbers of models): KL(Retrain || unlearned) of each column (module docstring). 0 = the
+    unlearned models' margins fall in Retrain's bins in Retrain's proportions on that example."""
     unlearned_margins, retrain_margins = np.atleast_2d(unlearned_margins), np.atleast_2d(retrain_margins)
     if unlearned_margins.shape[1] != retrain_margins.shape[1]:
         raise ValueError("both ensembles must cover the same examples (columns)")
-    if estimator == "gaussian":
-        return gaussian_fit_kl(unlearned_margins, retrain_margins)
-    if estimator != "binned":
-        raise ValueError(f"estimator {estimator!r} is not supported; allowed: {', '.join(ESTIMATORS)}")
-    return np.array([binned_kl(u, r, bins) for u, r in zip(unlearned_margins.T, retrain_margins.T)])
+    return np.array([binned_kl(r, u, bins) for u, r in zip(unlearned_margins.T, retrain_margins.T)])
 
 
 def summarize(values: np.ndarray) -> dict[str, float]:
-    """Mean, median and 95th percentile of the per-example values (EasyDUB reports the distribution over D_f)."""
+    """Mean, median and 95th percentile of the per-example values over the examples where it is defined (EasyDUB
+    reports the distribution over D_f)."""
     values = np.asarray(values, np.float64)
+    values = values[np.isfinite(values)]
     if values.size == 0:
         return dict.fromkeys(("mean", "p50", "p95"), float("nan"))
     return {"mean": float(values.mean()), "p50": float(np.percentile(values, 50)),

@@ -26,10 +26,11 @@ def linear_cka(x: np.ndarray, y: np.ndarray) -> float:
 
 def knn_probe_accuracy(train_feats: np.ndarray, train_labels: np.ndarray, query_feats: np.ndarray,
                        query_labels: np.ndarray, k: int = 5) -> float:
-    """Accuracy (%) of a k-nearest-neighbour classifier (Euclidean, majority vote; scikit-learn's
-    ``KNeighborsClassifier``) fitted on ``train_feats`` / ``train_labels`` and applied to ``query_feats``: how much
-    class information the representation of the query examples still carries, whatever the model's head says."""
+    """Accuracy (%) of a k-nearest-neighbour classifier (cosine distance, as Kim et al.'s k-NN evaluation; majority
+    vote; scikit-learn's ``KNeighborsClassifier``) fitted on ``train_feats`` / ``train_labels`` and applied to
+    ``query_feats``: how much class information the representation of the query examples still carries, whatever the
+    model's head says."""
     if not 1 <= k <= len(train_feats):
         raise ValueError(f"k={k} must be between 1 and the number of fitted examples ({len(train_feats)})")
-    probe = KNeighborsClassifier(n_neighbors=k).fit(np.asarray(train_feats), np.asarray(train_labels))
+    probe = KNeighborsClassifier(n_neighbors=k, metric="cosine").fit(np.asarray(train_feats), np.asarray(train_labels))
     return float((probe.predict(np.asarray(query_feats)) == np.asarray(query_labels)).mean() * 100.0)

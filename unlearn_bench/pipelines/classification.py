@@ -26,6 +26,7 @@ from unlearn_bench.evaluation import check_metric_groups, check_shift, evaluate,
 from unlearn_bench.isolation import check_mode
 from unlearn_bench.isolation import unlearn as isolated_unlearn
 from unlearn_bench.methods import DataView, Method, method_class
+from unlearn_bench.methods.base import check_fidelity
 from unlearn_bench.metrics.accuracy import collapsed
 from unlearn_bench.models import MODELS, create_model, model_options
 from unlearn_bench.pipelines.base import (
@@ -50,11 +51,15 @@ def resolve_model_name(cfg: DictConfig) -> str:
 
 
 # Options added after cache keys were in use: left out of a key while unset, so earlier runs keep their keys.
-LATER_OPTIONS = {"data": ("train_subset",), "scenario": ("rounds", "round"), "method": ("weights",)}
+# Options added after cache keys were in use, with the value they are left out of a key at, so earlier runs keep
+# their keys.
+LATER_OPTIONS = {"data": {"train_subset": None}, "scenario": {"rounds": None, "round": None},
+                 "method": {"weights": None, "fidelity": "paper"}}
 
 
 def _without_unset_later_options(node: dict, group: str) -> dict:
-    return {k: v for k, v in node.items() if not (k in LATER_OPTIONS.get(group, ()) and v is None)}
+    later = LATER_OPTIONS.get(group, {})
+    return {k: v for k, v in node.items() if not (k in later and v == later[k])}
 
 
 def _payload_of(cfg: DictConfig, group: str) -> dict:
@@ -178,6 +183,7 @@ class ClassificationPipeline(Pipeline):
             raise ConfigError(f"method={cfg.method.name} is defined for full-class forgetting only; "
                               f"scenario={cfg.scenario.name} (kind {cfg.scenario.kind!r}) is not; allowed kinds: "
                               f"{[kind for kind, cls in SCENARIOS.items() if cls.full_class]}")
+        check_fidelity(cfg.method)
         method_cls.check_config(cfg.method, cfg.data.num_classes)
         scenario.validate(cfg.data.num_classes)
         if scenario.current_round() is not None and not method_cls.edits_weights:
