@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.special import logsumexp
-from scipy.stats import entropy
 
 BINS = 20  # eval.py:83, bin_count=20
 FLOOR = 1e-5  # eval.py:84, eps: the probability given to an empty bin of the second distribution
@@ -62,6 +61,8 @@ def binned_kl(p_samples: np.ndarray, q_samples: np.ndarray, bins: int = BINS, fl
     p_prob = p_count / p_count.sum()
     q_prob = q_count / q_count.sum() if q_count.sum() > 0 else np.zeros(bins)
     q_safe = np.where(p_prob > 0, np.maximum(q_prob, floor), q_prob)
+    from scipy.stats import entropy  # lazy: keeps the command line's start fast
+
     return float(entropy(p_prob, q_safe))
 
 

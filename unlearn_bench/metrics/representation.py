@@ -6,7 +6,6 @@ features. Pure functions of feature arrays (n examples x d features)."""
 from __future__ import annotations
 
 import numpy as np
-from sklearn.neighbors import KNeighborsClassifier
 
 
 def linear_cka(x: np.ndarray, y: np.ndarray) -> float:
@@ -32,5 +31,7 @@ def knn_probe_accuracy(train_feats: np.ndarray, train_labels: np.ndarray, query_
     model's head says."""
     if not 1 <= k <= len(train_feats):
         raise ValueError(f"k={k} must be between 1 and the number of fitted examples ({len(train_feats)})")
+    from sklearn.neighbors import KNeighborsClassifier  # lazy: keeps the command line's start fast
+
     probe = KNeighborsClassifier(n_neighbors=k, metric="cosine").fit(np.asarray(train_feats), np.asarray(train_labels))
     return float((probe.predict(np.asarray(query_feats)) == np.asarray(query_labels)).mean() * 100.0)
