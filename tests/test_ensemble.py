@@ -225,29 +225,36 @@ def test_challenge_population_vectorised_matches_the_sequential_one(tmp_path):
 
 
 @pytest.mark.parametrize("ensemble", [False, True])
-def test_klom_builds_its_retrain_population_vectorised_when_asked(monkeypatch, ensemble):
-    """eval.klom.ensemble=true trains the population's missing Retrains in vectorised passes (with KLoM's own size
-    and seed) before reading them; the method's own population is never vectorised."""
+def test_klom_builds_its_populations_vectorised_when_asked(monkeypatch, ensemble):
+    """eval.klom.ensemble=true trains the missing originals 1 .. N-1 and the population's missing Retrains in
+    vectorised passes (with KLoM's own size and seed) before reading them; the runs of the method (and of Retrain
+    on each original) are never vectorised."""
     from types import SimpleNamespace
 
     import unlearn_bench.attacks as attacks
     from tests.conftest import compose_config
 
-    cfg = compose_config(["eval=deep", "eval.klom.num_models=3", "eval.klom.seed=7",
+    cfg = compose_config(["method=salun", "eval=deep", "eval.klom.num_models=3", "eval.klom.seed=7",
                           f"eval.klom.ensemble={str(ensemble).lower()}"])
     events = []
+    monkeypatch.setattr(attacks, "_original_job", lambda ctx, i: i)
+    monkeypatch.setattr(attacks, "ModelCache", lambda root: None)
+    monkeypatch.setattr(attacks, "build_cached", lambda cache, jobs, *a, **k: events.append(("originals", jobs)))
     monkeypatch.setattr(attacks, "build_retrain_population", lambda *a: events.append(("built", a[-2:])))
     monkeypatch.setattr(attacks, "population_retrain", lambda *a: events.append(("read", a[6])) or (None, ""))
-    monkeypatch.setattr(attacks, "population_unlearned", lambda *a: events.append(("unlearned", a[4])))
+    monkeypatch.setattr(attacks, "population_original", lambda ctx, i: i)
+    monkeypatch.setattr(attacks, "population_unlearned", lambda *a: events.append((a[1].name, a[4])))
     monkeypatch.setattr(attacks, "_margins", lambda *a: {"forget": np.zeros(2), "test": np.zeros(3)})
     ctx = SimpleNamespace(cfg=cfg, task=None, retrain_payload={}, fresh_model=None, original=None, retrain=None,
                           progress=False, batch_size=8)
     klom = attacks.KLoM()
-    klom._population(ctx, None)
-    klom._population(ctx, cfg.method)
+    retrain_scores = klom.score(ctx, "retrain", {})
+    klom.score(ctx, "method", {"retrain": retrain_scores})
+    originals = [("originals", [1, 2])] if ensemble else []
     built = [("built", (3, 7))] if ensemble else []
-    assert events == [*built, ("read", 0), ("read", 1), ("read", 2), ("unlearned", 0), ("unlearned", 1),
-                      ("unlearned", 2)]
+    assert events == [*originals, *built, ("read", 0), ("read", 1), ("read", 2),
+                      ("retrain", 0), ("retrain", 1), ("retrain", 2),
+                      *originals, ("salun", 0), ("salun", 1), ("salun", 2)]
 
 
 @pytest.mark.parametrize("vectorised", [False, True])
