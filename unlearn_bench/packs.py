@@ -38,6 +38,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
+from unlearn_bench.cache import MANIFEST as ENTRY_MANIFEST
 from unlearn_bench.cache import atomic_write_bytes, atomic_write_json, file_sha256
 from unlearn_bench.errors import UserInputError
 from unlearn_bench.results import RECORD_FILE
@@ -78,8 +79,8 @@ def code_digest() -> str:
 def entry_files(entry: str) -> list[str]:
     """An entry's files relative to the cache, the one that marks it complete last."""
     kind, key = entry.split("/", 1)
-    if kind == "eval":
-        return [f"eval/{key}/arrays.npz", f"eval/{key}/metrics.json"]
+    if kind == "eval":  # the digest manifest last: the cache reads an evaluation only when it is there
+        return [f"eval/{key}/arrays.npz", f"eval/{key}/metrics.json", f"eval/{key}/{ENTRY_MANIFEST}"]
     return [f"{kind}/{key}.pt", f"{kind}/{key}.json"]
 
 
