@@ -69,6 +69,7 @@ LAYERS = {
     "unlearn_bench.cards": 6,
     "unlearn_bench.meta": 6,
     "unlearn_bench.options": 6,
+    "unlearn_bench.console": 6,
     "unlearn_bench.catalog": 6,
     "unlearn_bench.benchmark": 6,
     "unlearn_bench.bench": 6,

@@ -8,7 +8,6 @@ plugins (``plugins=[...]``, ``UNLEARN_BENCH_PLUGINS``, entry points) are importe
 
 from __future__ import annotations
 
-import io
 import logging
 import sys
 import traceback
@@ -18,6 +17,7 @@ from hydra.errors import CompactHydraException, OverrideParseException
 from omegaconf import DictConfig
 
 from unlearn_bench.config import CONF_DIR
+from unlearn_bench.console import HELD_STDERR
 from unlearn_bench.errors import UserInputError
 
 log = logging.getLogger("unlearn_bench")
@@ -29,10 +29,11 @@ def main(cfg: DictConfig) -> float:
     from hydra.types import RunMode
     from omegaconf.errors import InterpolationResolutionError, MissingMandatoryValue
 
+    from unlearn_bench.console import HELD_STDERR  # imported here: a launcher pickles main with its globals
     from unlearn_bench.runner import run
     from unlearn_bench.tune import objective
 
-    _held_stderr.release()
+    HELD_STDERR.release()
     try:
         record = run(cfg)
     # Bad input found while the job runs: ours, a value left ??? or an interpolation that cannot be resolved.
@@ -42,25 +43,6 @@ def main(cfg: DictConfig) -> float:
     if record.status == "failed" and HydraConfig.get().mode == RunMode.RUN:
         sys.exit(1)  # a single run reports its failure; a multirun's jobs are records and the sweep goes on
     return objective(record.status, record.gaps, cfg.tune)  # returned to Hydra sweepers (tune=<method>)
-
-
-class _HeldStderr(io.StringIO):
-    """Holds what is written to stderr until the first job starts: Hydra prints a traceback when it cannot create the
-    output folder (before any job), which ``cli`` replaces with one line; anything else held is written through."""
-
-    def hold(self) -> None:
-        self.real = sys.stderr
-        self.seek(0)
-        self.truncate()
-        sys.stderr = self
-
-    def release(self) -> None:
-        if sys.stderr is self:
-            sys.stderr = self.real
-            self.real.write(self.getvalue())
-
-
-_held_stderr = _HeldStderr()
 
 
 def _raised_by_hydra(error: BaseException) -> bool:
@@ -99,7 +81,7 @@ def cli() -> None:
 
     register_configs()
     quiet_missing_default()
-    _held_stderr.hold()
+    HELD_STDERR.hold()
     try:
         main()
     except SystemExit as stop:
@@ -107,8 +89,8 @@ def cli() -> None:
         error = stop.__context__
         # (Hydra's MissingConfigException, an unknown group option, is an OSError too.)
         if (stop.code == 1 and isinstance(error, OSError) and not isinstance(error, CompactHydraException)
-                and sys.stderr is _held_stderr and _raised_by_hydra(error)):
-            sys.stderr = _held_stderr.real
+                and sys.stderr is HELD_STDERR and _raised_by_hydra(error)):
+            sys.stderr = HELD_STDERR.real
             log.error("output folder %r cannot be created or written (%s); set hydra.run.dir (hydra.sweep.dir with "
                       "-m) to a writable folder", error.filename, error.strerror)
             raise SystemExit(2) from None
@@ -118,7 +100,7 @@ def cli() -> None:
             raise SystemExit(2) from None
         raise
     finally:
-        _held_stderr.release()  # no-op once released
+        HELD_STDERR.release()  # no-op once released
     if "--cfg" in args or "-c" in args:
         from unlearn_bench.cards import sweep_summary
 
