@@ -216,7 +216,7 @@ def _run(cfg: DictConfig, pipeline: Pipeline, output_dir: Path, device: torch.de
         original_train_s=refs_meta["original"]["seconds"], retrain_train_s=refs_meta["retrain"]["seconds"],
         wall_s=time.perf_counter() - wall_start, data_access=sorted(method.needs),
         training_free=method.training_free, data_read=sorted(pipeline.read), device=str(device),
-        memory=peak_memory_mb(device), code=plugins.code_identity(type(method)) | {"inputs": method.inputs()},
+        memory=peak_memory_mb(device), code={**code["code"], "module": type(method).__module__},
         cpu_threads=code.get("cpu_threads"), observed=method.observed,
         versions=versions(pipeline), git_rev=git_rev(), config=OmegaConf.to_container(cfg, resolve=True),
         created=time.strftime("%Y-%m-%dT%H:%M:%S"), error=error, eval_s=eval_s,
