@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 import torch
 
-import unlearn_bench.pipelines.base as pipeline_base
 import unlearn_bench.pipelines.ddpm as gen_runner
 import unlearn_bench.runner as runner
 from tests.conftest import compose_config
@@ -60,7 +59,8 @@ def test_generation_runs_record_grids_report_and_share_caches(tmp_path, monkeypa
         raise AssertionError("a finished run was trained again")
 
     monkeypatch.setattr(gen_runner, "train_ddpm", must_not_train)
-    monkeypatch.setattr(pipeline_base, "create_method", must_not_train)
+    # the method object is still built (its code is part of the run key); its unlearning must not run
+    monkeypatch.setattr(gen_runner.DDPMPipeline, "unlearn", must_not_train)
     assert generate(tmp_path, "method=generation/salun", out="again") == first
     assert first.extra["grids"]["salun"] == "samples_salun.png"
     assert (tmp_path / "again" / "samples_salun.png").exists()  # a skipped run still gets its grids
