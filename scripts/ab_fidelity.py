@@ -12,15 +12,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import reproduce_fmnist as bench  # noqa: E402
-
-from unlearn_bench.methods import method_class  # noqa: E402
+from unlearn_bench import benchmark as bench
+from unlearn_bench.methods import method_class
 
 RESULTS = bench.ROOT / "results" / "ab"
 SETTINGS = ("classwise", "random10")
@@ -78,17 +75,23 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     seeds = [int(s) for s in args.seeds.split(",")]
     outputs = bench.ROOT / args.outputs
-    todo = jobs(seeds)
-    with ProcessPoolExecutor(args.jobs, initializer=bench._init_worker) as pool:
-        references = [row for f in [pool.submit(run_job, j, outputs) for j in todo if j[1] == "retrain"]
-                      for row in f.result()]
-        methods = [j for j in todo if j[1] != "retrain"]
-        rows = [row for rows in pool.map(run_job, methods, [outputs] * len(methods)) for row in rows]
-    frame = pd.DataFrame(references + rows)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(RESULTS / "fidelity.csv", index=False)
     command = f"OMP_NUM_THREADS=1 python scripts/ab_fidelity.py --seeds {args.seeds} --jobs {args.jobs}"
-    (RESULTS / "fidelity.md").write_text(table(frame, command))
+    rows: list[dict] = []
+    progress = bench.Progress(sum(job[1] != "retrain" for job in jobs(seeds)))
+    with bench.worker_pool(args.jobs, bench.ROOT) as pool:
+        for seed in seeds:  # the tables are written after each seed: a stopped sweep keeps the seeds it finished
+            todo = jobs([seed])
+            references = [row for f in [pool.submit(run_job, j, outputs) for j in todo if j[1] == "retrain"]
+                          for row in f.result()]
+            futures = [pool.submit(run_job, j, outputs) for j in todo if j[1] != "retrain"]
+            for job, future in zip([j for j in todo if j[1] != "retrain"], futures):
+                rows.extend(future.result())
+                progress.tick(" ".join(map(str, job)))
+            rows[:0] = references
+            frame = pd.DataFrame(rows)
+            RESULTS.mkdir(parents=True, exist_ok=True)
+            frame.to_csv(RESULTS / "fidelity.csv", index=False)
+            (RESULTS / "fidelity.md").write_text(table(frame, command))
     print(table(frame, command))
     return 0
 

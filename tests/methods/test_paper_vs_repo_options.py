@@ -147,6 +147,32 @@ def test_fidelity_official_relabels_per_batch_and_is_in_the_run_key(method):
     assert method_class(method).official
 
 
+@pytest.mark.parametrize("method,option,against", [("rl", "relabel", "fixed"), ("salun", "relabel", "fixed"),
+                                                    ("be", "keep_shadow_unit", "false")])
+def test_an_option_set_against_fidelity_official_is_refused(method, option, against):
+    """Official mode must not silently override what the user set (it did: relabel=fixed ran per batch)."""
+    for value in (against, "null"):
+        cfg = compose_config(["data=fake", f"method={method}", "method.fidelity=official",
+                              f"method.{option}={value}"]).method
+        if value == against:
+            with pytest.raises(ConfigError, match=rf"method\.{option}={against} contradicts method\.fidelity="
+                                                  r"official, whose code .* \(.*SalUn repo .*\.py:\d+"):
+                method_class(method).check_config(cfg, 4)
+        else:
+            method_class(method).check_config(cfg, 4)
+    paper = compose_config(["data=fake", f"method={method}", f"method.{option}={against}"]).method
+    method_class(method).check_config(paper, 4)  # the paper mode takes either value
+
+
+def test_an_explicit_relabel_wins_over_the_paper_default():
+    from unlearn_bench.methods.common import relabel_of
+
+    cfg = compose_config(["data=fake", "method=rl", "method.relabel=per_batch"]).method
+    assert relabel_of(cfg) == "per_batch"
+    official = compose_config(["data=fake", "method=rl", "method.relabel=per_batch", "method.fidelity=official"])
+    assert relabel_of(official.method) == "per_batch"
+
+
 def test_bad_fidelity_is_refused_naming_the_key():
     from unlearn_bench.methods.base import check_fidelity
 
@@ -182,6 +208,14 @@ def test_be_keeps_or_drops_the_shadow_unit_and_evaluation_copes(task, cfg):
             assert shadow > 0 and metrics["UA"] >= shadow - 1e-6
         evaluated[keep] = metrics
     assert evaluated[False] != evaluated[True]
+
+
+@pytest.mark.parametrize("fidelity,outputs", [("paper", 0), ("official", 1)])
+def test_be_shadow_unit_left_null_follows_the_fidelity(task, cfg, fidelity, outputs):
+    mcfg = compose_config(["data=fake", "method=be", f"method.fidelity={fidelity}", "method.epochs=1"]).method
+    out = create_method(mcfg).unlearn(model_for(cfg, task), view(task, cfg, needs=("forget",)))
+    with torch.no_grad():
+        assert out(task.split("forget")[0]).shape[1] == task.num_classes + outputs
 
 
 def test_unlink_middle_layer_and_registration_order(task, cfg):

@@ -18,7 +18,8 @@ Gradient-based Weight Saliency in Both Image Classification and Generation", ICL
 Both use SGD with momentum 0.9 and weight decay 5e-4 (SalUn repo's unlearning optimiser).
 
 ``method.fidelity=official`` applies the SalUn repo's departures (``OFFICIAL_BS``, ``OFFICIAL_BE``): BS rounds the
-FGSM image to the 8-bit grid; BE keeps the shadow unit (whatever ``keep_shadow_unit`` says).
+FGSM image to the 8-bit grid; BE keeps the shadow unit. ``keep_shadow_unit`` left null follows the fidelity; set
+against it, it is refused (exit 2).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from unlearn_bench.errors import ConfigError
 from unlearn_bench.methods.base import DataView, Method, SGDConfig, is_official, register_method
 from unlearn_bench.methods.common import fit_sgd
 from unlearn_bench.models import classifier_head, replace_classifier
@@ -108,12 +110,20 @@ class BoundaryExpand(Method):
     class Config(SGDConfig):
         name: str = "be"
         lr: float = 1e-5  # SalUn App. C.1: lr in [1e-6, 1e-4]
-        keep_shadow_unit: bool = False  # harness choice: drop it (K outputs); True = SalUn repo boundary_ex.py
+        # null: the fidelity's rule, paper = drop it (harness choice: K outputs), official = keep it (SalUn repo)
+        keep_shadow_unit: bool | None = None  # false: K outputs | true: K + 1 (SalUn repo boundary_ex.py)
+
+    @classmethod
+    def check_config(cls, cfg, num_classes: int) -> None:
+        if cfg.keep_shadow_unit is False and is_official(cfg):
+            raise ConfigError("method.keep_shadow_unit=false contradicts method.fidelity=official, whose code keeps "
+                              f"it ({OFFICIAL_BE[0]}); drop one of them")
 
     def unlearn(self, model: nn.Module, data: DataView) -> nn.Module:
         k = classifier_head(model).out_features
         replace_classifier(model, resized_linear(classifier_head(model), k + 1))  # the shadow unit is fresh
         fit_sgd(model, [shadow_class_pass(data, self.cfg.batch_size, k)], self.cfg, data, self.name)
-        if not (self.cfg.keep_shadow_unit or is_official(self.cfg)):
+        keep = is_official(self.cfg) if self.cfg.keep_shadow_unit is None else self.cfg.keep_shadow_unit
+        if not keep:
             replace_classifier(model, resized_linear(classifier_head(model), k))
         return model.eval()

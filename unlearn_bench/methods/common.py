@@ -32,11 +32,20 @@ LAYOUTS = ("passes", "mixed")
 RELABELS = ("fixed", "per_batch")
 
 
-def check_relabel_options(layout: str, relabel: str) -> None:
+def check_relabel_options(cfg: Any) -> None:
+    """``method.layout`` and ``method.relabel`` of a random-label method; an explicit ``relabel=fixed`` under
+    ``fidelity=official`` is refused (the official code relabels per batch: one of the two would be ignored)."""
+    _check_choices(cfg.layout, relabel_of(cfg))
+    if cfg.relabel == "fixed" and is_official(cfg):
+        raise ConfigError("method.relabel=fixed contradicts method.fidelity=official, whose code relabels per batch "
+                          f"({OFFICIAL_RELABEL}); drop one of them")
+
+
+def _check_choices(layout: str, relabel: str) -> None:
     if layout not in LAYOUTS:
         raise ConfigError(f"method.layout={layout!r}; allowed: {list(LAYOUTS)}")
     if relabel not in RELABELS:
-        raise ConfigError(f"method.relabel={relabel!r}; allowed: {list(RELABELS)}")
+        raise ConfigError(f"method.relabel={relabel!r}; allowed: {list(RELABELS)} or null (the fidelity's rule)")
 
 
 # The SalUn repo's relabelling, applied by method.fidelity=official (RL, SalUn, SalUn-soft).
@@ -45,9 +54,11 @@ OFFICIAL_RELABEL = ("labels of D_f drawn per batch uniformly over all K classes 
 
 
 def relabel_of(cfg: Any) -> str:
-    """The relabelling a random-label method runs: the repo's ``per_batch`` under ``method.fidelity=official``,
-    whatever ``method.relabel`` says, else ``method.relabel``."""
-    return "per_batch" if is_official(cfg) else cfg.relabel
+    """The relabelling a random-label method runs: ``method.relabel`` if set, else the fidelity's rule (``fixed``,
+    the paper's y' != y; ``per_batch`` under ``method.fidelity=official``, the repo's)."""
+    if cfg.relabel is not None:
+        return cfg.relabel
+    return "per_batch" if is_official(cfg) else "fixed"
 
 
 def _forget_target(y: torch.Tensor, num_classes: int, generator: torch.Generator) -> torch.Tensor:
@@ -72,7 +83,7 @@ def relabel_passes(data: DataView, batch_size: int, alpha: float, layout: str = 
     the repo's case, is the plain batch-mean CE). With ``per_batch`` in ``mixed``, the D_f rows of each batch get
     fresh labels.
     """
-    check_relabel_options(layout, relabel)
+    _check_choices(layout, relabel)
     k, gen = data.num_classes, data.generator
     forget_x, forget_y = data.split("forget")
     if relabel == "fixed":

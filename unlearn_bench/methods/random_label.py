@@ -32,11 +32,12 @@ class RandomLabel(Method):
         name: str = "rl"
         alpha: float = 1.0  # weight of the D_r term (SalUn Eq. 6's alpha; not stated: 1.0 = the SalUn repo's)
         layout: str = "passes"  # SalUn repo unlearn/RL.py: passes (CIFAR-10/SVHN path) | mixed (CIFAR-100/TinyIN)
-        relabel: str = "fixed"  # SalUn Eq. 6 / Alg. 1: fixed y' != y | per_batch (SalUn repo, may equal y)
+        # null: the fidelity's rule, paper = fixed (SalUn Eq. 6 / Alg. 1: y' != y), official = per_batch (SalUn repo)
+        relabel: str | None = None  # fixed: y' != y drawn once (SalUn Alg. 1) | per_batch (SalUn repo, may equal y)
 
     @classmethod
     def check_config(cls, cfg, num_classes: int) -> None:
-        check_relabel_options(cfg.layout, cfg.relabel)
+        check_relabel_options(cfg)
 
     def unlearn(self, model: nn.Module, data: DataView) -> nn.Module:
         passes = relabel_passes(data, self.cfg.batch_size, self.cfg.alpha, self.cfg.layout, relabel_of(self.cfg))

@@ -57,7 +57,7 @@ class SalUnSoft(Method):
 
     @classmethod
     def check_config(cls, cfg, num_classes: int) -> None:
-        check_relabel_options(cfg.layout, cfg.relabel)
+        check_relabel_options(cfg)
 
     def unlearn(self, model: nn.Module, data: DataView) -> nn.Module:
         cfg = self.cfg
