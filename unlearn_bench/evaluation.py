@@ -4,8 +4,8 @@ needs them) -> every configured metric. ``eval.metrics`` adds metric groups beyo
   jit:       JiT_Dr, JiT_Df (JiT §5.1 as its repo computes them), JiT_MIA (entropy logistic-regression attack),
              and against Retrain JiT_ES_p (Wilcoxon p-value of D_f output entropies, JiT §4.2);
   sure:      MIA-I, MIARS-I, MIARS-II (SURE §3.2; its MIA-II is SalUn's SVC attack, the MIA column), and
-             against Retrain W_dist (L2 distance of the final linear layer's weights, SURE Fig. 5a; no Git
-             Re-Basin alignment: the original and Retrain start from the same initialisation here);
+             against Retrain W_dist (L2 distance of the final linear layer's weights, SURE Fig. 5a, after its input
+             units are aligned to Retrain's by Git Re-Basin activation matching on the test images);
   distances: against Retrain KL_f, JS_f, KL_test, JS_test (output distributions on D_f and the test set).
 
 CTA (accuracy on the test images of the forgotten class(es) / sub-class, SURE §5.2) is always computed for
@@ -16,6 +16,7 @@ MIARS-I).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,10 +33,12 @@ from unlearn_bench.metrics.confusion import confusion_metrics
 from unlearn_bench.metrics.distances import js_divergence, kl_divergence
 from unlearn_bench.metrics.jit import entropy_similarity, jit_mia
 from unlearn_bench.metrics.mia import svc_mia_efficacy
-from unlearn_bench.metrics.sure import mia_i, miars_i, miars_ii, weight_distance
+from unlearn_bench.metrics.sure import match_units, mia_i, miars_i, miars_ii, weight_distance
 from unlearn_bench.models import classifier_head
 from unlearn_bench.runtime import autocast
 from unlearn_bench.training import DivergedError
+
+log = logging.getLogger(__name__)
 
 EVAL_SPLITS = ("forget", "retain", "test", "forget_test")
 
@@ -287,7 +290,16 @@ class SUREMetrics(MetricGroup):
     def relative(self, arrays, retrain_arrays, model, retrain) -> dict[str, float]:
         if model is None or retrain is None:
             return {}
-        return {"W_dist": weight_distance(_head_weights(model), _head_weights(retrain))}
+        head, oracle = _head_weights(model), _head_weights(retrain)
+        features, oracle_features = arrays["test_features"], retrain_arrays["test_features"]
+        if not features.shape[1] == oracle_features.shape[1] == oracle["weight"].shape[1] == head["weight"].shape[1]:
+            log.warning("W_dist not computed: the evaluated features (%d wide) are not the head's inputs (%d): "
+                        "the head's units cannot be aligned", features.shape[1], oracle["weight"].shape[1])
+            return {}
+        # Penultimate units aligned to Retrain's by their activations on the test images (SURE §3.2: Git Re-Basin):
+        # two trainings order their hidden units arbitrarily, so unaligned head weights measure that order.
+        perm = match_units(features, oracle_features)
+        return {"W_dist": weight_distance({**head, "weight": head["weight"][:, perm]}, oracle)}
 
 
 class Distances(MetricGroup):

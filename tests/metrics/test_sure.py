@@ -1,8 +1,12 @@
+import itertools
+
 import numpy as np
 import pytest
+import torch
 
 from unlearn_bench.metrics.sure import (
     average_error_gap,
+    match_units,
     mia_i,
     mia_ii,
     miars_i,
@@ -96,3 +100,41 @@ def test_top_k_epochs_ties_keep_the_earlier_epoch():
     history = [{"UA": 5.0, "epoch": 0.0}, {"UA": 5.0, "epoch": 1.0}]
     best, top1 = top_k_epochs(history, lambda m: m["UA"], k=1)
     assert best["epoch"] == 0.0 and top1 == best
+
+
+def test_activation_matching_finds_the_permutation_a_brute_force_search_finds():
+    """Ainsworth et al.'s activation matching, checked against its definition: the permutation of the units with
+    the least ||Z_oracle - Z P||_F, found here by trying every permutation of 5 units."""
+    rng = np.random.RandomState(0)
+    oracle = rng.randn(40, 5)
+    for _ in range(5):
+        features = oracle[:, rng.permutation(5)] + 0.8 * rng.randn(40, 5)  # noisy: the best match is not trivial
+        best = min(itertools.permutations(range(5)),
+                   key=lambda p: np.linalg.norm(oracle - features[:, list(p)]))
+        assert match_units(features, oracle).tolist() == list(best)
+
+
+def test_sure_w_dist_aligns_the_head_inputs_before_measuring():
+    """A model whose penultimate channels are a permutation of Retrain's computes the same function: aligned, its
+    head is Retrain's (W_dist 0); unaligned (the old computation) it was far from it."""
+    from unlearn_bench.evaluation import SUREMetrics
+    from unlearn_bench.models.small_cnn import SmallCNN
+
+    torch.manual_seed(0)
+    retrain, model = SmallCNN(4, 1).eval(), SmallCNN(4, 1).eval()
+    model.load_state_dict(retrain.state_dict())
+    perm = torch.randperm(retrain.fc.in_features)
+    last_conv, last_bn = model.features[3][0], model.features[3][1]
+    with torch.no_grad():
+        last_conv.weight.copy_(last_conv.weight[perm])
+        for name in ("weight", "bias", "running_mean", "running_var"):
+            getattr(last_bn, name).copy_(getattr(last_bn, name)[perm])
+        model.fc.weight.copy_(model.fc.weight[:, perm])
+    x = torch.rand(64, 1, 8, 8)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), retrain(x))
+        arrays = {"test_features": model.forward_features(x).numpy()}
+        retrain_arrays = {"test_features": retrain.forward_features(x).numpy()}
+    aligned = SUREMetrics().relative(arrays, retrain_arrays, model, retrain)["W_dist"]
+    unaligned = weight_distance([model.fc.weight.detach().numpy()], [retrain.fc.weight.detach().numpy()])
+    assert aligned == pytest.approx(0.0, abs=1e-5) and unaligned > 0.5

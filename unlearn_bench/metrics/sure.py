@@ -106,8 +106,8 @@ def weight_distance(params: Mapping[str, np.ndarray] | Sequence[np.ndarray],
     "Weights are then compared using Euclidean distance"; Fig. 5a uses the penultimate layer's weights).
 
     Takes two dicts (matched by name) or two sequences (matched by position) of arrays of equal shapes. SURE first
-    aligns the models with Git Re-Basin (Ainsworth et al. 2022): that needs the architecture, so the caller passes the
-    chosen layer's already-aligned weights. Units are those of the parameters."""
+    aligns the models with Git Re-Basin (Ainsworth et al. 2022; ``match_units``): the caller passes the chosen layer's
+    already-aligned weights. Units are those of the parameters."""
     if isinstance(params, Mapping) != isinstance(oracle_params, Mapping):
         raise TypeError("pass two dicts or two sequences of arrays")
     if isinstance(params, Mapping):
@@ -124,6 +124,21 @@ def weight_distance(params: Mapping[str, np.ndarray] | Sequence[np.ndarray],
             raise ValueError(f"shape mismatch {np.shape(mine)} vs {np.shape(oracle)}")
         squared += float(np.sum((np.asarray(mine, np.float64) - np.asarray(oracle, np.float64)) ** 2))
     return float(np.sqrt(squared))
+
+
+def match_units(features: np.ndarray, oracle_features: np.ndarray) -> np.ndarray:
+    """Git Re-Basin's activation matching of one layer (Ainsworth et al., "Git Re-Basin: Merging Models modulo
+    Permutation Symmetries", ICLR 2023, §3.1): the permutation ``perm`` of the model's units (columns of the n x d
+    ``features``) that minimises ||Z_oracle - Z[:, perm]||_F over the same n inputs, i.e. maximises
+    sum_i <Z_oracle[:, i], Z[:, perm[i]]>, a linear assignment problem; ``features[:, perm]`` lines up with the
+    oracle's."""
+    from scipy.optimize import linear_sum_assignment  # lazy: keeps the command line's start fast
+
+    if features.shape != oracle_features.shape:
+        raise ValueError(f"activations of shape {features.shape} vs {oracle_features.shape}")
+    similarity = np.asarray(oracle_features, np.float64).T @ np.asarray(features, np.float64)  # d x d
+    _, perm = linear_sum_assignment(similarity, maximize=True)
+    return perm
 
 
 def average_error_gap(metrics: Mapping[str, float], oracle: Mapping[str, float]) -> float:
