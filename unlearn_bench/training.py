@@ -63,8 +63,8 @@ class DivergedError(FloatingPointError):
     """The loss became NaN or infinite."""
 
 
-def sgd(model: nn.Module, lr: float, momentum: float = 0.9, weight_decay: float = 5e-4,
-        nesterov: bool = False) -> torch.optim.SGD:
+def sgd(model: nn.Module, lr: float, momentum: float, weight_decay: float, nesterov: bool = False) -> torch.optim.SGD:
+    """SGD over every parameter; the values come from a config (their defaults: ``config.SGDDefaults``)."""
     return torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay,
                            nesterov=nesterov)
 
