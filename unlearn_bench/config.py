@@ -163,7 +163,8 @@ class RepresentationConfig:
 
 @dataclass
 class KLoMConfig:
-    """KLoM (Georgiev et al. 2025; Rinberg et al. 2026, EasyDUB; unlearn_bench/attacks.py): per forget example
+    """KLoM (Georgiev et al., "Attribute-to-Delete: Machine Unlearning via Datamodel Matching", ICLR 2025; Rinberg
+    et al., "Easy Data Unlearning Bench", 2026, EasyDUB; unlearn_bench/attacks.py): per forget example
     the KL divergence of margins between ``num_models`` independently trained originals, each unlearned once by the
     method, and ``num_models`` Retrains (the challenge's cached Retrain population: the same models when ``seed``
     equals ``eval.challenge.seed``)."""
