@@ -1,4 +1,4 @@
-"""A/B of JiT's loss precision under bf16 autocast (issue 19), on real Fashion-MNIST on the CPU.
+"""A/B of JiT's loss precision under bf16 autocast, on real Fashion-MNIST on the CPU.
 
 JiT's loss (Foster et al., An Information Theoretic Approach to Machine Unlearning, TMLR, arXiv 2402.01401, Eq. 1)
 is a small difference of two outputs. Arm A computes it in fp32 whatever autocast is active (``method.loss_fp32=true``,

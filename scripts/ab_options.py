@@ -1,4 +1,4 @@
-"""A/B of the paper-vs-repo options of RL / SalUn / BE on real Fashion-MNIST (issue 19).
+"""A/B of the paper-vs-repo options of RL / SalUn / BE on real Fashion-MNIST.
 
 Each option is run in both arms, paper default (A) and the SalUn repo's behaviour (B), on the same seeds, through
 the harness (``python -m unlearn_bench -m ...``, one Hydra multirun per option and scenario with a fixed

@@ -50,7 +50,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from unlearn_bench import runner
 from unlearn_bench.compose import compose_config
-from unlearn_bench.config import CONF_DIR
+from unlearn_bench.config import CONF_DIR, SGDDefaults
 from unlearn_bench.data.datasets import ImageData, write_cifar10
 from unlearn_bench.data.loader import iterate_batches
 from unlearn_bench.ensemble import fit_ensemble
@@ -345,7 +345,7 @@ def _pil_loader(x: torch.Tensor, y: torch.Tensor, batch_size: int, workers: int)
 
 
 def _steps_per_s(model, batches, device, amp: bool, steps: int, warmup: int) -> float:
-    optimizer = sgd(model, 0.1)
+    optimizer = sgd(model, 0.1, SGDDefaults.momentum, SGDDefaults.weight_decay)
     model.train()
     done, start = 0, None
     for xb, yb in batches:

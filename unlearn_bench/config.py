@@ -75,15 +75,23 @@ class ScenarioConfig:
 
 
 @dataclass
-class TrainConfig:
+class SGDDefaults:
+    """The SGD settings that training (``TrainConfig``) and the fine-tuning style methods (``methods.base.SGDConfig``)
+    share, the one home of their defaults: the SalUn repo's (OPTML-Group/Unlearn-Saliency), which trains the
+    original and unlearns with the same optimiser."""
+
+    batch_size: int = 256  # SalUn repo Classification/arg_parser.py: --batch_size 256
+    momentum: float = 0.9  # SalUn repo Classification/arg_parser.py: --momentum 0.9
+    weight_decay: float = 5e-4  # SalUn repo Classification/arg_parser.py: --weight_decay 5e-4
+
+
+@dataclass
+class TrainConfig(SGDDefaults):
     """Recipe for training the original model and Retrain from scratch."""
 
     name: str = MISSING
     epochs: int = MISSING  # set by every conf/train option
-    batch_size: int = 256  # SalUn repo Classification/arg_parser.py: --batch_size 256
     lr: float = 0.1  # SalUn repo Classification/arg_parser.py: --lr 0.1
-    momentum: float = 0.9  # SalUn repo Classification/arg_parser.py: --momentum 0.9
-    weight_decay: float = 5e-4  # SalUn repo Classification/arg_parser.py: --weight_decay 5e-4
     nesterov: bool = False  # off: none of the papers' recipes uses Nesterov (train=fast turns it on)
     schedule: str = "multistep"  # multistep | cosine | constant; SalUn repo Classification/main_train.py: MultiStepLR
     milestones: list[int] = field(default_factory=list)  # epochs, for multistep; none by default (train=salun: 91, 136)
@@ -155,7 +163,8 @@ class RepresentationConfig:
 
 @dataclass
 class KLoMConfig:
-    """KLoM (Georgiev et al. 2025; Rinberg et al. 2026, EasyDUB; unlearn_bench/attacks.py): per forget example
+    """KLoM (Georgiev et al., "Attribute-to-Delete: Machine Unlearning via Datamodel Matching", ICLR 2025; Rinberg
+    et al., "Easy Data Unlearning Bench", 2026, EasyDUB; unlearn_bench/attacks.py): per forget example
     the KL divergence of margins between ``num_models`` independently trained originals, each unlearned once by the
     method, and ``num_models`` Retrains (the challenge's cached Retrain population: the same models when ``seed``
     equals ``eval.challenge.seed``)."""

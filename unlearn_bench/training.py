@@ -1,5 +1,9 @@
-"""One optimisation loop for everything that trains: the original model, Retrain and every
-gradient-based unlearning method (each supplies its passes and losses, not a loop of its own)."""
+"""The shared optimisation loop, ``fit``: the original model and Retrain (``train_from_scratch``), the diffusion models'
+fine-tuning and most gradient-based unlearning methods supply passes and losses to it, not a loop of their own.
+Four loops live elsewhere because ``fit``'s one-model, one-optimiser epoch does not fit them: ``ensemble.fit_ensemble``
+(many reference models in one vectorised pass), ``methods.unsir.class_noise`` (optimises input noise, not a model;
+UNSIR and EMMN), GKT's alternating generator and student steps (``methods/gkt.py``) and the relearning attack's
+measured steps (``attacks.relearn_curve``)."""
 
 from __future__ import annotations
 
@@ -63,8 +67,8 @@ class DivergedError(FloatingPointError):
     """The loss became NaN or infinite."""
 
 
-def sgd(model: nn.Module, lr: float, momentum: float = 0.9, weight_decay: float = 5e-4,
-        nesterov: bool = False) -> torch.optim.SGD:
+def sgd(model: nn.Module, lr: float, momentum: float, weight_decay: float, nesterov: bool = False) -> torch.optim.SGD:
+    """SGD over every parameter; the values come from a config (their defaults: ``config.SGDDefaults``)."""
     return torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay,
                            nesterov=nesterov)
 

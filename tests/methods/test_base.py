@@ -39,13 +39,12 @@ def test_classwise_test_split_drops_forgotten_class(task):
 
 def test_one_registry_keys_every_task_s_methods_by_task_and_name():
     from unlearn_bench.compose import register_configs
-    from unlearn_bench.methods.base import METHODS, option
+    from unlearn_bench.methods.base import option
 
     register_configs()  # every pipeline, hence every family, is imported
     salun = {task: method_class("salun", task) for task in ("classification", "generation", "generation_sd")}
     assert len({id(cls) for cls in salun.values()}) == 3 and all(cls.task == t for t, cls in salun.items())
     assert [option(t, "salun") for t in salun] == ["salun", "generation/salun", "sd/salun"]
-    assert all((cls.task, cls.name) == key for key, cls in METHODS.items())
     with pytest.raises(ConfigError, match=r"method=sd/ft is not registered for task=generation_sd; allowed: \[.sd/"):
         method_class("ft", "generation_sd")
 
@@ -63,3 +62,18 @@ def test_a_method_whose_config_names_another_or_that_is_registered_twice_is_refu
         register_method(Misnamed)
     with pytest.raises(ConfigError, match="registered twice"):
         register_method(method_class("ga"))
+
+
+def test_a_method_with_an_unknown_split_or_task_is_refused():
+    @dataclass
+    class Config(MethodConfig):
+        name: str = "probe"
+
+    reads_test = type("ReadsTest", (Method,), {"name": "probe", "needs": frozenset({"forget", "test"}),
+                                               "Config": Config})
+    with pytest.raises(ConfigError, match=r"declares unknown splits \['test'\]"):
+        register_method(reads_test)
+    audio = type("Audio", (Method,), {"name": "probe", "task": "audio", "needs": frozenset({"forget"}),
+                                      "Config": Config})
+    with pytest.raises(ConfigError, match="declares task 'audio'"):
+        register_method(audio)

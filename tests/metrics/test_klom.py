@@ -1,6 +1,7 @@
-"""KLoM (Georgiev et al. 2025; EasyDUB's estimator) against a small computation written from the reference's
-definition (RoyRin/data-unlearning-bench, unlearning_bench/eval.py:80-130, run.py:142), not from metrics.klom: on
-cases where the old estimator (np.histogram, which keeps the top-edge samples; KL(unlearned || Retrain)) differs."""
+"""KLoM (Georgiev et al., "Attribute-to-Delete", ICLR 2025; EasyDUB's estimator) against a small computation
+written from the reference's definition (RoyRin/data-unlearning-bench, unlearning_bench/eval.py:80-130, run.py:142),
+not from metrics.klom: on cases where the old estimator (np.histogram, which keeps the top-edge samples;
+KL(unlearned || Retrain)) differs."""
 
 import numpy as np
 import pytest

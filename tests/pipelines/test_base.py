@@ -5,13 +5,15 @@ import pytest
 
 from tests.conftest import compose_config
 from unlearn_bench.errors import ConfigError
-from unlearn_bench.pipelines import PIPELINES, create_pipeline
+from unlearn_bench.pipelines import PIPELINES, create_pipeline, register_pipeline
 from unlearn_bench.runner import validate
 
 
-def test_every_task_has_one_pipeline():
+def test_every_task_has_one_pipeline_and_a_second_is_refused():
     assert sorted(PIPELINES) == ["classification", "generation", "generation_sd"]
-    assert all(cls.name == task for task, cls in PIPELINES.items())
+    with pytest.raises(ConfigError, match="registered twice"):
+        register_pipeline(type("Other", (PIPELINES["generation"],), {}))
+    assert PIPELINES["generation"].__name__ != "Other"
 
 
 def test_an_unknown_task_names_the_allowed_ones():

@@ -26,9 +26,9 @@ class Amnesiac(Method):
     @dataclass
     class Config(MethodConfig):
         name: str = "amnesiac"
-        epochs: int = 3
-        lr: float = 1e-4
-        batch_size: int = 128
+        epochs: int = 3  # JiT repo src/forget_*_strategies.py amnesiac: 3 epochs
+        lr: float = 1e-4  # JiT repo src/forget_*_strategies.py amnesiac: Adam lr 1e-4
+        batch_size: int = 128  # JiT repo src/forget_*_strategies.py amnesiac: batch 128
 
     def unlearn(self, model: nn.Module, data: DataView) -> nn.Module:
         retain_x, retain_y = data.split("retain")

@@ -32,11 +32,11 @@ class BadTeacher(Method):
     @dataclass
     class Config(MethodConfig):
         name: str = "bad_teacher"
-        epochs: int = 1
-        lr: float = 1e-4
-        batch_size: int = 256
-        temperature: float = 1.0
-        retain_fraction: float = 0.3
+        epochs: int = 1  # JiT repo src/forget_*_strategies.py bad teacher: 1 epoch
+        lr: float = 1e-4  # JiT repo src/forget_*_strategies.py bad teacher: Adam lr 1e-4
+        batch_size: int = 256  # JiT repo src/forget_*_strategies.py bad teacher: batch 256 (128 for ViT)
+        temperature: float = 1.0  # JiT repo src/forget_*_strategies.py bad teacher: KL temperature 1
+        retain_fraction: float = 0.3  # JiT repo src/forget_*_strategies.py bad teacher: 30% random subset of D_r
 
     def unlearn(self, model: nn.Module, data: DataView) -> nn.Module:
         cfg = self.cfg

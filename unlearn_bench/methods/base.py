@@ -16,7 +16,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 from torch import nn
 
-from unlearn_bench.config import CONF_DIR
+from unlearn_bench.config import CONF_DIR, SGDDefaults
 from unlearn_bench.errors import ConfigError
 from unlearn_bench.methods.view import METHOD_SPLITS, DataAccessError, DataView  # noqa: F401 (re-exported)
 
@@ -45,16 +45,13 @@ def is_official(cfg: Any) -> bool:
 
 
 @dataclass
-class SGDConfig(MethodConfig):
-    """Optimiser settings shared by the fine-tuning style methods (SalUn repo OPTML-Group/Unlearn-Saliency,
-    Classification/arg_parser.py: SGD, momentum 0.9, weight decay 5e-4; its MultiStepLR milestones 91, 136 never
-    fall inside the few unlearning epochs, so the learning rate is constant)."""
+class SGDConfig(MethodConfig, SGDDefaults):
+    """Optimiser settings shared by the fine-tuning style methods: batch size, momentum and weight decay as training
+    (``config.SGDDefaults``); the SalUn repo's unlearning epochs and lr (its MultiStepLR milestones 91, 136 never fall
+    inside the few unlearning epochs, so the learning rate is constant)."""
 
     epochs: int = 10  # SalUn repo Classification/arg_parser.py: --unlearn_epochs 10
     lr: float = 0.01  # SalUn repo Classification/arg_parser.py: --unlearn_lr 0.01
-    batch_size: int = 256  # SalUn repo Classification/arg_parser.py: --batch_size 256
-    momentum: float = 0.9  # SalUn repo Classification/arg_parser.py: --momentum 0.9
-    weight_decay: float = 5e-4  # SalUn repo Classification/arg_parser.py: --weight_decay 5e-4
 
 
 TASKS = ("classification", "generation", "generation_sd")  # the pipelines (config ``task.name``)

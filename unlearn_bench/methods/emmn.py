@@ -32,15 +32,18 @@ class Emmn(Method):
     @dataclass
     class Config(MethodConfig):
         name: str = "emmn"
-        noise_batch: int = 4
-        max_steps: int = 25  # error-maximising noise of the forgotten classes
-        min_steps: int = 30  # error-minimising noise of every other class
-        noise_lr: float = 0.1
-        noise_weight: float = 0.1  # L2 penalty of the maximising noise only
-        noise_repeats: int = 80
-        epochs: int = 2
-        lr: float = 1e-4  # Adam
-        batch_size: int = 4
+        noise_batch: int = 4  # JiT repo src/forget_full_class_strategies.py EMMN: noise batch 4
+        # Steps of the error-maximising noise of the forgotten classes.
+        max_steps: int = 25  # JiT repo src/forget_full_class_strategies.py EMMN: 25 maximising steps
+        # Steps of the error-minimising noise of every other class.
+        min_steps: int = 30  # JiT repo src/forget_full_class_strategies.py EMMN: 30 minimising steps
+        noise_lr: float = 0.1  # JiT repo src/forget_full_class_strategies.py EMMN: noise Adam lr 0.1
+        # L2 penalty of the maximising noise only.
+        noise_weight: float = 0.1  # JiT repo src/forget_full_class_strategies.py EMMN: penalty 0.1
+        noise_repeats: int = 80  # JiT repo src/forget_full_class_strategies.py EMMN: 80 noise batches per class
+        epochs: int = 2  # JiT repo src/forget_full_class_strategies.py EMMN: impair 2 epochs
+        lr: float = 1e-4  # JiT repo src/forget_full_class_strategies.py EMMN: impair Adam lr 1e-4
+        batch_size: int = 4  # JiT repo src/forget_full_class_strategies.py EMMN: batch 4 (the noise batch)
 
     def unlearn(self, model: nn.Module, data: DataView) -> nn.Module:
         cfg = self.cfg

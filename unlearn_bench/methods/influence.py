@@ -100,9 +100,11 @@ class Influence(Method):
     @dataclass
     class Config(MethodConfig):
         name: str = "iu"
-        alpha: float = 1.0
-        n_samples: int = 1000  # N of the recursion
-        batch_size: int = 256
+        alpha: float = 1.0  # harness choice: 1, the low end of SalUn App. C.1's range [1, 20] (SalUn repo default 0.2)
+        # N of the recursion (over the first N + 2 retain examples).
+        n_samples: int = 1000  # SalUn repo Classification/unlearn/Wfisher.py: N = 1000
+        # Gradient accumulation batches only (no effect on the step).
+        batch_size: int = 256  # SalUn repo Classification/arg_parser.py: --batch_size 256
 
     def unlearn(self, model: nn.Module, data: DataView) -> nn.Module:
         return influence_step(model.eval(), data, self.cfg)
@@ -118,7 +120,7 @@ class InfluenceMasked(Method):
     @dataclass
     class Config(Influence.Config):
         name: str = "iu_ms"
-        sparsity: float = 0.5
+        sparsity: float = 0.5  # SalUn §6.1: saliency sparsity 50% unless otherwise specified
 
     def unlearn(self, model: nn.Module, data: DataView) -> nn.Module:
         mask = forget_saliency_mask(model.eval(), data, self.cfg.batch_size, self.cfg.sparsity,

@@ -203,7 +203,7 @@ class Unlink(Method):
         beta: float | None = None  # random forgetting: use the vectors with singular value < beta instead
         beta_relative: bool = False  # False: beta absolute (App. F.6); True: a fraction of the largest sigma
         n_shot: int | None = None  # forget samples used; None = all of D_f
-        batch_size: int = 256
+        batch_size: int = 256  # harness choice: feature-collection batch (no effect on the result)
 
     def unlearn(self, model: nn.Module, data: DataView) -> nn.Module:
         model.eval()

@@ -55,15 +55,16 @@ class Unsir(Method):
     @dataclass
     class Config(MethodConfig):
         name: str = "unsir"
-        noise_batch: int = 32
-        noise_steps: int = 25
-        noise_lr: float = 0.1
-        noise_weight: float = 0.1
-        noise_repeats: int = 80
-        retain_per_class: int = 500
-        lr: float = 1e-4  # impair and repair (Adam)
-        impair_batch_size: int = 32
-        batch_size: int = 128  # repair
+        noise_batch: int = 32  # JiT repo src/forget_full_class_strategies.py UNSIR: noise batch 32
+        noise_steps: int = 25  # JiT repo src/forget_full_class_strategies.py UNSIR: 25 noise steps
+        noise_lr: float = 0.1  # JiT repo src/forget_full_class_strategies.py UNSIR: noise Adam lr 0.1
+        noise_weight: float = 0.1  # JiT repo src/forget_full_class_strategies.py UNSIR: -CE + 0.1 * mean ||noise||^2
+        noise_repeats: int = 80  # JiT repo src/forget_full_class_strategies.py UNSIR: 80 noise batches
+        retain_per_class: int = 500  # JiT repo src/forget_full_class_strategies.py UNSIR: 500 retain samples per class
+        # Impair and repair (Adam).
+        lr: float = 1e-4  # JiT repo src/forget_full_class_strategies.py UNSIR: Adam lr 1e-4
+        impair_batch_size: int = 32  # JiT repo src/forget_full_class_strategies.py UNSIR: impair batch 32
+        batch_size: int = 128  # JiT repo src/forget_full_class_strategies.py UNSIR: repair batch 128
 
     def unlearn(self, model: nn.Module, data: DataView) -> nn.Module:
         cfg = self.cfg

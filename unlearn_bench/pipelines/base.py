@@ -119,6 +119,8 @@ PIPELINES: dict[str, type[Pipeline]] = {}
 
 
 def register_pipeline(cls: type[Pipeline]) -> type[Pipeline]:
+    if cls.name in PIPELINES:  # a second pipeline would silently replace the first
+        raise ConfigError(f"pipeline task.name={cls.name!r} is registered twice")
     PIPELINES[cls.name] = cls
     return cls
 

@@ -1,5 +1,5 @@
 """What generation methods share: ``GenerationView`` (a ``DataView`` plus the DDPM recipe, for Retrain), the DDPM
-methods' config defaults, and ``TrainedGenerationMethod``, the template of every trained DDPM and Stable Diffusion
+methods' config defaults, and ``TrainedDiffusionMethod``, the template of every trained DDPM and Stable Diffusion
 method.
 
 Trained methods run Adam (the optimizer of SalUn's DDPM code and of its SD settings, App. C.1; Alg. 2 writes one
@@ -56,7 +56,7 @@ class GenerationMethod(Method):
     Config = GenMethodConfig
 
 
-class TrainedGenerationMethod(Method):
+class TrainedDiffusionMethod(Method):
     """A method that minimises ``objective`` over ``batches`` with Adam for ``iterations(data)`` batches, on the
     weights ``parameters`` selects (default all), optionally with a step hook built at theta_o (e.g. SalUn's saliency
     mask). DDPM methods train the whole model; SD methods (``generation/sd/methods``) the UNet of an ``SDModel``."""
@@ -84,5 +84,5 @@ class TrainedGenerationMethod(Method):
         return model
 
 
-class TrainedGenMethod(TrainedGenerationMethod, GenerationMethod):
-    """A trained method of ``task=generation``."""
+class TrainedDDPMMethod(TrainedDiffusionMethod, GenerationMethod):
+    """A trained method of ``task=generation`` (class-conditional DDPMs)."""

@@ -24,7 +24,7 @@ from torch import nn
 
 from unlearn_bench.errors import ConfigError
 from unlearn_bench.generation.ddpm import ConditionalDDPM
-from unlearn_bench.generation.methods.base import GenerationView, GenMethodConfig, TrainedGenMethod
+from unlearn_bench.generation.methods.base import GenerationView, GenMethodConfig, TrainedDDPMMethod
 from unlearn_bench.generation.methods.common import forgotten_concepts
 from unlearn_bench.generation.sampling import partial_sample
 from unlearn_bench.methods.base import register_method
@@ -46,7 +46,7 @@ def esd_target(frozen: ConditionalDDPM, x_t: torch.Tensor, t: torch.Tensor, c: t
 
 
 @register_method
-class GenESD(TrainedGenMethod):
+class GenESD(TrainedDDPMMethod):
     name = "esd"
     needs = frozenset({"forget"})
 

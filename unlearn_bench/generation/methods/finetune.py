@@ -7,13 +7,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from unlearn_bench.generation.ddpm import ConditionalDDPM, denoising_objective
-from unlearn_bench.generation.methods.base import GenerationView, GenMethodConfig, TrainedGenMethod
+from unlearn_bench.generation.methods.base import GenerationView, GenMethodConfig, TrainedDDPMMethod
 from unlearn_bench.methods.base import register_method
 from unlearn_bench.training import Batches, Objective
 
 
 @register_method
-class GenFinetune(TrainedGenMethod):
+class GenFinetune(TrainedDDPMMethod):
     name = "ft"
     needs = frozenset({"retain"})
 

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from unlearn_bench.generation.ddpm import ConditionalDDPM, diffusion_mse
-from unlearn_bench.generation.methods.base import GenerationView, GenMethodConfig, TrainedGenMethod
+from unlearn_bench.generation.methods.base import GenerationView, GenMethodConfig, TrainedDDPMMethod
 from unlearn_bench.methods.base import register_method
 from unlearn_bench.training import Batches, Objective
 
@@ -21,7 +21,7 @@ def negative_diffusion_mse(model: nn.Module, batch: tuple[torch.Tensor, torch.Te
 
 
 @register_method
-class GenGradientAscent(TrainedGenMethod):
+class GenGradientAscent(TrainedDDPMMethod):
     name = "ga"
     needs = frozenset({"forget"})
 

@@ -12,14 +12,14 @@ import torch
 from torch import nn
 
 from unlearn_bench.generation.ddpm import ConditionalDDPM, denoising_objective
-from unlearn_bench.generation.methods.base import GenerationView, GenMethodConfig, TrainedGenMethod
+from unlearn_bench.generation.methods.base import GenerationView, GenMethodConfig, TrainedDDPMMethod
 from unlearn_bench.methods.base import register_method
 from unlearn_bench.methods.l1_sparse import l1_norm
 from unlearn_bench.training import Batches, Objective
 
 
 @register_method
-class GenL1Sparse(TrainedGenMethod):
+class GenL1Sparse(TrainedDDPMMethod):
     name = "l1_sparse"
     needs = frozenset({"retain"})
 

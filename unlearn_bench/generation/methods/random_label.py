@@ -12,14 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from unlearn_bench.generation.ddpm import ConditionalDDPM
-from unlearn_bench.generation.methods.base import GenerationView, GenMethodConfig, TrainedGenMethod
+from unlearn_bench.generation.methods.base import GenerationView, GenMethodConfig, TrainedDDPMMethod
 from unlearn_bench.generation.methods.common import relabel_batches, relabel_objective
 from unlearn_bench.methods.base import register_method
 from unlearn_bench.training import Batches, Objective
 
 
 @register_method
-class GenRandomLabel(TrainedGenMethod):
+class GenRandomLabel(TrainedDDPMMethod):
     name = "rl"
     needs = frozenset({"forget", "retain"})
 

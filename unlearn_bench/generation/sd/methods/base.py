@@ -1,12 +1,12 @@
 """The SD methods' family defaults (``method=sd/<name>``): ``unlearn(model: SDModel, data: SDView) -> SDModel`` edits
-``model.unet``. Trained methods use the generation template (``TrainedGenerationMethod``: Adam for
+``model.unet``. Trained methods use the generation template (``TrainedDiffusionMethod``: Adam for
 ``iterations(data)`` batches on the weights ``parameters`` selects, default the whole UNet)."""
 
 from __future__ import annotations
 
 from torch import nn
 
-from unlearn_bench.generation.methods.base import TrainedGenerationMethod
+from unlearn_bench.generation.methods.base import TrainedDiffusionMethod
 from unlearn_bench.generation.sd.config import SDMethodConfig
 from unlearn_bench.generation.sd.pipeline import SDModel, cross_attention_modules
 from unlearn_bench.methods.base import Method
@@ -19,7 +19,7 @@ class SDMethod(Method):
     Config = SDMethodConfig
 
 
-class TrainedSDMethod(TrainedGenerationMethod, SDMethod):
+class TrainedSDMethod(TrainedDiffusionMethod, SDMethod):
     """A trained method of ``task=generation_sd``."""
 
 
