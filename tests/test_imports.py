@@ -58,8 +58,6 @@ LAYERS = {
     "unlearn_bench.generation.methods": 3,
     "unlearn_bench.generation.sd.methods": 3,
     "unlearn_bench.isolation": 3,
-    "unlearn_bench.ulira": 3,
-    "unlearn_bench.challenge_eval": 3,
     "unlearn_bench.attacks": 3,
     "unlearn_bench.pipelines": 4,
     "unlearn_bench.runner": 5,

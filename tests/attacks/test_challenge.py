@@ -7,7 +7,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-import unlearn_bench.challenge_eval as challenge_eval
+import unlearn_bench.attacks.challenge as challenge_eval
 from tests.conftest import compose_config
 from unlearn_bench import report
 from unlearn_bench.cache import ModelCache
