@@ -1,6 +1,7 @@
 """The attack registry and eval=deep (unlearn_bench/attacks/) through the runner on digits: the known answers
-(Retrain against itself scores as equal, the original against Retrain as different), reference scores computed once per seed and reused by every
-method, KLoM on the challenge's cached Retrain population, and bad config values refused before any training."""
+(Retrain against itself scores as equal, the original against Retrain as different), reference scores computed once
+per seed and reused by every method, KLoM on the challenge's cached Retrain population, and bad config values
+refused before any training."""
 
 import copy
 
@@ -182,7 +183,7 @@ def test_relearning_curves_and_costs_are_recorded(runs):
     assert arrays["ft"]["klom_f"].shape == (records["ft"].forget_size,)
     np.testing.assert_allclose(arrays["ft"]["retrain_relearn_df_curve"], arrays["retrain"]["relearn_df_curve"])
     assert records["ft"].metrics["Relearn_Df"] == pytest.approx(float(arrays["ft"]["relearn_df_curve"][-1]))
-    from unlearn_bench import report
+    from unlearn_bench.report import cli as report
 
     assert report.main([str(root), "--metrics", "deep", "--reference", "none"]) == 0
 
