@@ -32,7 +32,7 @@ PHASES = {
     "forward passes": ("unlearn_bench.evaluation", "predict"),
     "MIA fit": ("unlearn_bench.metrics.mia", "svc_mia_efficacy"),
     "write record": ("unlearn_bench.results", "write_record"),
-    "print table": ("unlearn_bench.runner", "print_table"),
+    "print table": ("unlearn_bench.report.cli", "print_run"),
 }
 
 
@@ -74,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("overrides", nargs="*")
     args = parser.parse_args(argv)
     from unlearn_bench.compose import compose_config
+    from unlearn_bench.report.cli import print_run
     from unlearn_bench.runner import run
     from unlearn_bench.runtime import provenance
 
@@ -92,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         for i in range(args.runs):
             run(unlearn_bench.compose.compose_config([*overrides, "skip_existing=false"]),
                 output_dir=Path(tmp) / f"run{i}")
+            print_run(Path(tmp) / f"run{i}")  # as the command line does after each run
         wall = (time.perf_counter() - start) / args.runs
     seconds = {phase: s / args.runs for phase, s in seconds.items()}
     # predict and the MIA fit run inside the evaluation, which is not unlearning: no phase contains another here

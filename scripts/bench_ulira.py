@@ -19,6 +19,7 @@ import time
 
 from omegaconf import OmegaConf
 
+from unlearn_bench.attacks.ulira import ulira_attack
 from unlearn_bench.cache import ModelCache
 from unlearn_bench.compose import compose_config, data_preset
 from unlearn_bench.data.task import make_task
@@ -27,7 +28,6 @@ from unlearn_bench.models import create_model
 from unlearn_bench.pipelines.classification import original_payload, resolve_model_name, retrain_payload
 from unlearn_bench.runtime import prepare_model, resolve_amp, seed_everything, select_device
 from unlearn_bench.training import train_from_scratch
-from unlearn_bench.ulira import ulira_attack
 
 
 def main() -> None:

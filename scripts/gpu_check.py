@@ -59,7 +59,7 @@ from unlearn_bench.methods import method_class, method_names
 from unlearn_bench.metrics.accuracy import collapsed
 from unlearn_bench.models import create_model
 from unlearn_bench.pipelines import observe_unlearned
-from unlearn_bench.report import load_reference
+from unlearn_bench.report.papers import load_reference
 from unlearn_bench.runtime import (
     autocast,
     configure_backends,

@@ -31,7 +31,8 @@ from pathlib import Path
 from unlearn_bench.compose import compose_config
 from unlearn_bench.config import CONF_DIR
 from unlearn_bench.errors import ConfigError
-from unlearn_bench.report import POOLED_SCENARIOS, load_reference, parse_reference, preset_table
+from unlearn_bench.report.papers import load_reference, parse_reference, preset_table
+from unlearn_bench.report.summary import POOLED_SCENARIOS
 from unlearn_bench.results import RECORD_FILE
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -177,7 +178,7 @@ def write_readme(results: Path) -> None:
         "`UNLEARN_BENCH_CACHE`, so a rerun only evaluates). `figures/`: `unlink_fig1_*` (mean of UA, RA, TA, MIA vs",
         "RTE), `per_class_*` (per-class accuracy on D_f and the test set), `salun_fig2a_*` (gap to Retrain vs",
         "forgetting ratio), `forget_vector_fig3_*` (heat maps over two swept forget_vector_compositional parameters);",
-        "see unlearn_bench/figures.py. `table_pooled.md` (sweeps over several classes or sub-classes): the runs",
+        "see unlearn_bench/report/figures.py. `table_pooled.md` (sweeps over several classes or sub-classes): the runs",
         "pooled per method (`report --pool-classes`), as the papers' averaged rows.",
         "One run per scenario type (every forget-set kind and evaluation shift):",
         "[scenarios.md](scenarios.md), from scripts/scenarios_cpu.py.",

@@ -26,7 +26,8 @@ import torch
 
 from unlearn_bench.compose import compose_config, data_preset
 from unlearn_bench.generation.grids import save_image_table
-from unlearn_bench.report import render, summarize
+from unlearn_bench.report.render import render
+from unlearn_bench.report.summary import summarize
 from unlearn_bench.results import ARRAYS_FILE, load_records
 from unlearn_bench.runner import run
 

@@ -1,7 +1,7 @@
 """Citations and sources: committed files cite papers by authors, title, venue and year (never an internal notes
 path or a paper's number in the project's reading list), and every value line of a method or train YAML carries its
 source as a trailing comment (a paper section / table / equation, an official code file, or "harness choice: <why>"),
-which the recipe cards (``python -m unlearn_bench.cards``) read."""
+which the recipe cards (``python -m unlearn_bench.report.cards``) read."""
 
 from __future__ import annotations
 

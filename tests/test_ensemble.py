@@ -186,13 +186,14 @@ def test_ulira_shadows_vectorised_match_the_sequential_ones(tmp_path, monkeypatc
     """eval.ulira.ensemble=true stores the shadow originals and retrained models under the sequential keys with the
     weights the sequential loop trains (different half sizes: ragged steps), so the loop trains none itself."""
 
-    import unlearn_bench.ulira as ulira
+    import unlearn_bench.attacks.ulira as ulira
+    from unlearn_bench.attacks.common import Stream, derive_seed
 
     states = {}
     for flag in (False, True):
         cfg, task, new_model = _digits(tmp_path / str(flag), ["eval=ulira", "eval.ulira.num_shadows=4",
                                                              f"eval.ulira.ensemble={str(flag).lower()}"])
-        keep = ulira.keep_matrix(4, len(task.train_y), ulira.derive_seed(cfg.seed, 0, ulira._KEEP))
+        keep = ulira.keep_matrix(4, len(task.train_y), derive_seed(cfg.seed, 0, Stream.ULIRA_KEEP))
         assert len(set(keep.sum(1))) > 1  # halves of different sizes
         if flag:  # every shadow model comes from the vectorised passes: the sequential training is never called
             monkeypatch.setattr(ulira, "train_from_scratch", lambda *a, **k: pytest.fail("trained sequentially"))
@@ -206,7 +207,7 @@ def test_ulira_shadows_vectorised_match_the_sequential_ones(tmp_path, monkeypatc
 
 
 def test_challenge_population_vectorised_matches_the_sequential_one(tmp_path):
-    import unlearn_bench.challenge_eval as challenge
+    import unlearn_bench.attacks.challenge as challenge
 
     states = {}
     for flag in (False, True):
@@ -231,7 +232,7 @@ def test_klom_builds_its_populations_vectorised_when_asked(monkeypatch, ensemble
     on each original) are never vectorised."""
     from types import SimpleNamespace
 
-    import unlearn_bench.attacks as attacks
+    import unlearn_bench.attacks.klom as attacks
     from tests.conftest import compose_config
 
     cfg = compose_config(["method=salun", "eval=deep", "eval.klom.num_models=3", "eval.klom.seed=7",

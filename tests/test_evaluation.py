@@ -9,7 +9,7 @@ from unlearn_bench.config import ShiftConfig
 from unlearn_bench.errors import ConfigError
 from unlearn_bench.evaluation import predict
 from unlearn_bench.models import create_model
-from unlearn_bench.report import main as report_main
+from unlearn_bench.report.cli import main as report_main
 from unlearn_bench.results import load_records
 from unlearn_bench.runner import run
 

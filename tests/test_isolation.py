@@ -15,6 +15,7 @@ from torch import nn
 
 from tests.conftest import compose_config, reachable
 from tests.sandbox_cheat import ROUTES
+from unlearn_bench.attacks.common import unlearn_seeded
 from unlearn_bench.data.task import Task, make_task
 from unlearn_bench.errors import ConfigError
 from unlearn_bench.isolation import IsolatedMethodError, unlearn
@@ -23,7 +24,6 @@ from unlearn_bench.methods.base import MethodConfig
 from unlearn_bench.methods.view import DataAccessError
 from unlearn_bench.models import create_model
 from unlearn_bench.runtime import seed_everything
-from unlearn_bench.ulira import unlearn_seeded
 
 
 def bwrap_available() -> bool:

@@ -27,8 +27,8 @@ def test_unknown_logger_names_the_allowed_ones(tmp_path):
 
 def test_report_logs_tables_and_figures_to_an_offline_wandb_run(tmp_path, monkeypatch):
     pytest.importorskip("wandb")
-    from tests.test_report import write_two_seeds
-    from unlearn_bench.report import main
+    from tests.report.test_report import write_two_seeds
+    from unlearn_bench.report.cli import main
 
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_DIR", str(tmp_path))

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import compose_config
-from unlearn_bench.cards import sweep_summary
 from unlearn_bench.config import check_known_keys
 from unlearn_bench.errors import ConfigError
 from unlearn_bench.options import check_group_overrides, group_options, usage
+from unlearn_bench.report.cards import sweep_summary
 
 
 def test_group_options_are_the_selectable_files_with_subfolders():

@@ -20,7 +20,7 @@ import unlearn_bench.pipelines.base as pipeline_base
 import unlearn_bench.runner as runner
 from tests.test_launchers import REPO, TINY, cli_env, run_cli, sweep_records
 from unlearn_bench.compose import compose_config
-from unlearn_bench.report import summarize
+from unlearn_bench.report.summary import summarize
 from unlearn_bench.results import load_records
 
 # What must be identical between a resumed run and a clean one (timings and cache hits may differ).

@@ -30,6 +30,7 @@ def main(cfg: DictConfig) -> float:
     from omegaconf.errors import InterpolationResolutionError, MissingMandatoryValue
 
     from unlearn_bench.console import HELD_STDERR  # imported here: a launcher pickles main with its globals
+    from unlearn_bench.report.cli import print_run
     from unlearn_bench.runner import run
     from unlearn_bench.tune import objective
 
@@ -40,6 +41,7 @@ def main(cfg: DictConfig) -> float:
     except (UserInputError, MissingMandatoryValue, InterpolationResolutionError) as err:
         log.error("%s: %s", type(err).__name__, err)  # one clear message, no traceback
         sys.exit(2)
+    print_run(HydraConfig.get().runtime.output_dir)
     if record.status == "failed" and HydraConfig.get().mode == RunMode.RUN:
         sys.exit(1)  # a single run reports its failure; a multirun's jobs are records and the sweep goes on
     return objective(record.status, record.gaps, cfg.tune)  # returned to Hydra sweepers (tune=<method>)
@@ -102,7 +104,7 @@ def cli() -> None:
     finally:
         HELD_STDERR.release()  # no-op once released
     if "--cfg" in args or "-c" in args:
-        from unlearn_bench.cards import sweep_summary
+        from unlearn_bench.report.cards import sweep_summary
 
         if summary := sweep_summary(overrides):
             print(summary)

@@ -35,8 +35,8 @@ from omegaconf.errors import OmegaConfBaseException
 
 from unlearn_bench import benchmark
 from unlearn_bench.benchmark import GAP_COLUMNS, HELD_OUT_SEEDS, SEED_COLUMNS, SETTINGS
-from unlearn_bench.claims import not_ok
 from unlearn_bench.errors import ConfigError
+from unlearn_bench.report.claims import not_ok
 
 OPTIONS = ("method", "settings", "seeds", "tune", "space", "workers", "out")
 # What the protocol fixes: the committed rows were made with these, so an override of one compares nothing.

@@ -361,8 +361,8 @@ def tuning_table(results: Path = RESULTS) -> pd.DataFrame:
 
 def write_report(results: Path = RESULTS) -> None:
     """<results>/<setting>.md, overview.md, tuning.md, claims.md and claims.csv from its per-seed CSVs."""
-    from unlearn_bench.claims import claims_frame, claims_markdown, load_seed_tables, seed_table
-    from unlearn_bench.page import sections_from_benchmark, write_page
+    from unlearn_bench.report.claims import claims_frame, claims_markdown, load_seed_tables, seed_table
+    from unlearn_bench.report.page import sections_from_benchmark, write_page
     from unlearn_bench.stats import seed_interval
 
     tables = load_seed_tables(results)

@@ -114,7 +114,7 @@ class MIAConfig:
 
 @dataclass
 class ULiRAConfig:
-    """U-LiRA (Hayes et al. 2024, per-example unlearning MIA; unlearn_bench/ulira.py): ``num_shadows`` shadow
+    """U-LiRA (Hayes et al. 2024, per-example unlearning MIA; unlearn_bench/attacks/ulira.py): ``num_shadows`` shadow
     originals on random halves of the train split, each unlearned with the run's method and retrained without its
     share of D_f. ``fix_variance`` null = LiRA's rule: one variance per population when < 64 shadows per side."""
 
@@ -129,7 +129,7 @@ class ULiRAConfig:
 @dataclass
 class ChallengeConfig:
     """NeurIPS 2023 Machine Unlearning Challenge score (Triantafillou et al. 2024, arXiv 2406.09073;
-    unlearn_bench/challenge_eval.py): ``num_models`` retrained models and as many runs of the method on the original,
+    unlearn_bench/attacks/challenge.py): ``num_models`` retrained models and as many runs of the method on the original,
     per-example epsilon on D_f, forget score x RA and TA ratios. The challenge used 512; 8 (>= 3) is a CPU budget."""
 
     enabled: bool = False
@@ -141,7 +141,7 @@ class ChallengeConfig:
 
 @dataclass
 class RelearnConfig:
-    """Relearning attack (Siddiqui et al. 2025, "From Dormant to Deleted"; unlearn_bench/attacks.py): a copy of the
+    """Relearning attack (Siddiqui et al. 2025, "From Dormant to Deleted"; unlearn_bench/attacks/): a copy of the
     model fine-tuned (a) on D_r only and (b) on ``k_shot`` examples of D_f, with the fine-tuning of ``budget``
     (attacks.RELEARN_BUDGETS: ``paper``, the paper's 100 epochs of Adam at 1e-5; ``cheap``, 20 SGD steps); the
     forget accuracy during the attack, against the same attack on Retrain and the original."""
@@ -154,7 +154,7 @@ class RelearnConfig:
 
 @dataclass
 class RepresentationConfig:
-    """Representation similarity to Retrain (Kim et al. 2026, "Are We Truly Forgetting?"; unlearn_bench/attacks.py):
+    """Representation similarity to Retrain (Kim et al. 2026, "Are We Truly Forgetting?"; unlearn_bench/attacks/):
     linear CKA of penultimate features with Retrain's on D_f and the test split, and a k-NN probe's accuracy on D_f."""
 
     enabled: bool = False
@@ -164,7 +164,7 @@ class RepresentationConfig:
 @dataclass
 class KLoMConfig:
     """KLoM (Georgiev et al., "Attribute-to-Delete: Machine Unlearning via Datamodel Matching", ICLR 2025; Rinberg
-    et al., "Easy Data Unlearning Bench", 2026, EasyDUB; unlearn_bench/attacks.py): per forget example
+    et al., "Easy Data Unlearning Bench", 2026, EasyDUB; unlearn_bench/attacks/): per forget example
     the KL divergence of margins between ``num_models`` independently trained originals, each unlearned once by the
     method, and ``num_models`` Retrains (the challenge's cached Retrain population: the same models when ``seed``
     equals ``eval.challenge.seed``)."""
@@ -177,6 +177,11 @@ class KLoMConfig:
     ensemble: bool = False  # harness choice: off (sequential), on CPU the small CNN is compute-bound (bench_ensemble)
 
 
+# The evaluation shifts (unlearn_bench/shifts.py applies them): kind -> the parameter that labels its strength in a
+# record (results.shift_label: ``gaussian(sigma=0.08)``).
+SHIFT_KINDS = {"none": "", "gaussian": "sigma", "elastic": "smoothing", "pgd": "eps"}
+
+
 @dataclass
 class ShiftConfig:
     """A distribution shift applied to the forget, retain and test sets at evaluation (Forget Vector §4,
@@ -184,7 +189,7 @@ class ShiftConfig:
     ``pgd``, an untargeted l_inf attack on each evaluated model. Same noise / warp / random start for every
     model of a run (seed 0)."""
 
-    kind: str = "none"  # none | gaussian | elastic | pgd
+    kind: str = "none"  # a key of SHIFT_KINDS
     sigma: float = 0.08  # gaussian: standard deviation in [0, 1] pixel units (GN1 0.08, GN2 0.2)
     eps: float = 8 / 255  # pgd: l_inf radius
     steps: int = 7
@@ -202,7 +207,7 @@ class EvalConfig:
     shift: ShiftConfig = field(default_factory=ShiftConfig)
     ulira: ULiRAConfig = field(default_factory=ULiRAConfig)
     challenge: ChallengeConfig = field(default_factory=ChallengeConfig)
-    # Model-based attacks of unlearn_bench/attacks.py (eval=deep enables all three).
+    # Model-based attacks of unlearn_bench/attacks/ (eval=deep enables all three).
     relearn: RelearnConfig = field(default_factory=RelearnConfig)
     representation: RepresentationConfig = field(default_factory=RepresentationConfig)
     klom: KLoMConfig = field(default_factory=KLoMConfig)

@@ -1,9 +1,9 @@
 """Many small reference models of one architecture trained in one vectorised pass.
 
 A benchmark's cost is its reference models: the original and Retrain per seed, the U-LiRA shadows
-(unlearn_bench/ulira.py), the challenge's Retrain population (unlearn_bench/challenge_eval.py). Here K models of the
-same architecture and recipe are stacked (``torch.func.stack_module_state``: every parameter and buffer becomes one
-K x ... tensor) and every step runs all of them at once, on one of two paths (``stacked_losses`` picks):
+(unlearn_bench/attacks/ulira.py), the challenge's Retrain population (unlearn_bench/attacks/challenge.py). Here K
+models of the same architecture and recipe are stacked (``torch.func.stack_module_state``: every parameter and buffer
+becomes one K x ... tensor) and every step runs all of them at once, on one of two paths (``stacked_losses`` picks):
 
 * ``grouped`` for ``small_cnn`` and ``lenet5`` (unlearn_bench/stacked.py): the K models written out as one network,
   their channels side by side, convolutions with ``groups=K``, BatchNorm over the K*C channels, linear layers as

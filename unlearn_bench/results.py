@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from unlearn_bench.cache import atomic_write_bytes, atomic_write_json
+from unlearn_bench.config import SHIFT_KINDS
 
 RECORD_FILE = "record.json"
 ARRAYS_FILE = "arrays.npz"
@@ -83,7 +84,7 @@ def shift_label(shift: dict | None) -> str:
     record was made under."""
     if not shift or shift.get("kind", "none") == "none":
         return "none"
-    key = {"gaussian": "sigma", "pgd": "eps", "elastic": "smoothing"}[shift["kind"]]
+    key = SHIFT_KINDS[shift["kind"]]
     return f"{shift['kind']}({key}={shift[key]:.3g})"
 
 

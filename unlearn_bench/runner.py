@@ -1,7 +1,7 @@
 """The only orchestrator: one lifecycle for every task. ``run(cfg)`` validates, skips a finished run, gets the
 reference models, times the method, evaluates, runs the enabled attacks, turns a failure or a divergence into a
-record, writes the record and arrays, and prints the table; the task's ``Pipeline`` (``unlearn_bench.pipelines``)
-supplies what differs."""
+record and writes the record and arrays (the command line then prints its table: ``report.cli.print_run``); the
+task's ``Pipeline`` (``unlearn_bench.pipelines``) supplies what differs."""
 
 from __future__ import annotations
 
@@ -27,8 +27,7 @@ from unlearn_bench.metrics.gap import avg_gap, gaps
 from unlearn_bench.packs import references
 from unlearn_bench.pipelines import Evaluation, Pipeline, create_pipeline
 from unlearn_bench.pipelines.base import unbuilt
-from unlearn_bench.report import reading, render, summarize
-from unlearn_bench.results import RECORD_FILE, RunRecord, load_records, read_record, write_record
+from unlearn_bench.results import RECORD_FILE, RunRecord, read_record, write_record
 from unlearn_bench.runtime import (
     configure_backends,
     git_rev,
@@ -165,7 +164,6 @@ def _run(cfg: DictConfig, pipeline: Pipeline, output_dir: Path, device: torch.de
         log.info("skip: run %s already recorded in %s (the same config, method code and thread count; "
                  "skip_existing=false reruns it)", run_key, store)
         shutil.copytree(store, output_dir, dirs_exist_ok=True)
-        print_table(output_dir, pipeline)
         return read_record(store / RECORD_FILE)
 
     # Failures are data: an exception below is recorded (status `failed`, its message) and the sweep goes on.
@@ -238,17 +236,4 @@ def _run(cfg: DictConfig, pipeline: Pipeline, output_dir: Path, device: torch.de
         shutil.copy2(store / name, output_dir / name)
     log_run(cfg.logger, record.config, {"metrics": record.metrics, "avg_gap": record.avg_gap, "rte_s": rte_s},
             str(output_dir))
-    print_table(output_dir, pipeline)
     return record
-
-
-def print_table(folder: Path, pipeline: Pipeline) -> None:
-    frame = load_records(folder)
-    ok = frame[frame["status"] == "ok"] if not frame.empty else frame
-    if ok.empty:
-        log.warning("run finished with status %s: %s", frame["status"].iloc[0], folder)
-        return
-    columns = pipeline.table_columns()
-    tables = summarize(ok, columns) if columns else summarize(ok)
-    readings = [line for table in tables.values() if (line := reading(table))]
-    log.info("\n%s%s", render(tables, "md"), "".join(f"\n{line}" for line in readings))

@@ -10,9 +10,9 @@ import unlearn_bench.runner as runner
 from tests.conftest import compose_config
 from tests.generation.conftest import TINY_UNET
 from tests.test_bad_input import call_cli
-from unlearn_bench import report
 from unlearn_bench.errors import ConfigError
 from unlearn_bench.generation.metrics import inception_features
+from unlearn_bench.report import cli as report
 from unlearn_bench.runner import run as run_task
 
 pytest.importorskip("diffusers")  # the optional extra: pip install -e '.[generation]'

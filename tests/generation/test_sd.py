@@ -20,7 +20,6 @@ pytest.importorskip("diffusers")
 pytest.importorskip("transformers")
 
 from tests.conftest import compose_config  # noqa: E402
-from unlearn_bench import report  # noqa: E402
 from unlearn_bench.errors import ConfigError  # noqa: E402
 from unlearn_bench.generation.sd.config import SDTaskConfig, TinySDConfig  # noqa: E402
 from unlearn_bench.generation.sd.data import SDView, generated_split, make_prompts  # noqa: E402
@@ -35,6 +34,7 @@ from unlearn_bench.generation.sd.pipeline import (  # noqa: E402
     load_sd_pipeline,
 )
 from unlearn_bench.methods import method_class  # noqa: E402
+from unlearn_bench.report import cli as report  # noqa: E402
 from unlearn_bench.runner import run as run_task  # noqa: E402
 
 CLASSES = ["cat", "dog", "car", "tree"]

@@ -19,7 +19,7 @@ is also the order of the definition (the divergence "between the distribution of
 population that misses a mode of Retrain's margins is charged log(1 / 1e-5), one that spreads where Retrain has no
 mass is not.
 
-Populations (unlearn_bench/attacks.py): N independently trained originals, each unlearned once (run.py:98-122 loops
+Populations (unlearn_bench/attacks/): N independently trained originals, each unlearned once (run.py:98-122 loops
 over the pretrained checkpoints), against N Retrains. With few models per side (EasyDUB uses 100) the estimate is
 coarse: two samples of one distribution already score a few nats at N = 4.
 """

@@ -1,5 +1,5 @@
 """Curves of a relearning attack (Siddiqui et al., "From Dormant to Deleted: Tamper-Resistant Unlearning Through
-Weight-Space Regularization", 2025; unlearn_bench/attacks.py runs the fine-tuning): the forget accuracy (%) before the
+Weight-Space Regularization", 2025; unlearn_bench/attacks/ runs the fine-tuning): the forget accuracy (%) before the
 first step and after fine-tuning steps. Pure functions of such curves."""
 
 from __future__ import annotations

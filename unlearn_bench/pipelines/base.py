@@ -107,10 +107,6 @@ class Pipeline:
         """Versions of the libraries only this pipeline uses (the record holds the common ones too)."""
         return {}
 
-    def table_columns(self) -> tuple[str, ...] | None:
-        """The metrics of the printed table (None: the report's default, SalUn's four and Avg. Gap)."""
-        return None
-
     def create_method(self) -> Method:
         return create_method(self.cfg.method, self.name)
 

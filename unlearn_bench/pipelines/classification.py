@@ -22,7 +22,7 @@ from unlearn_bench.config import check_tune
 from unlearn_bench.data.scenarios import SCENARIOS, Scenario, create_scenario, member_probability
 from unlearn_bench.data.task import Task, make_task
 from unlearn_bench.errors import ConfigError
-from unlearn_bench.evaluation import check_metric_groups, check_shift, evaluate, predict, relative_metrics
+from unlearn_bench.evaluation import check_metric_groups, evaluate, predict, relative_metrics
 from unlearn_bench.isolation import check_mode
 from unlearn_bench.isolation import unlearn as isolated_unlearn
 from unlearn_bench.methods import DataView, Method, method_class
@@ -40,6 +40,7 @@ from unlearn_bench.pipelines.base import (
     timed_unlearning,
 )
 from unlearn_bench.runtime import prepare_model, seed_everything, select_device
+from unlearn_bench.shifts import check_shift
 from unlearn_bench.training import DivergedError, lr_factor, observe_epochs, train_from_scratch
 
 

@@ -226,6 +226,3 @@ class DDPMPipeline(Pipeline):
 
     def versions(self) -> dict[str, str]:
         return {"diffusers": import_diffusers().__version__}
-
-    def table_columns(self) -> tuple[str, ...]:
-        return ("UA", fid_metric_name(self.cfg), "Acc_gen")

@@ -291,6 +291,3 @@ class SDPipeline(Pipeline):
 
     def versions(self) -> dict[str, str]:
         return {"diffusers": import_diffusers().__version__, "transformers": import_transformers().__version__}
-
-    def table_columns(self) -> tuple[str, ...]:
-        return ("UA", fid_metric_name(self.cfg), "Acc_gen", "NudeNet_total")

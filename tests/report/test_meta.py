@@ -1,4 +1,4 @@
-"""The meta-evaluation (unlearn_bench/meta.py) on synthetic records with known rankings."""
+"""The meta-evaluation (unlearn_bench/report/meta.py) on synthetic records with known rankings."""
 
 import json
 
@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from unlearn_bench.meta import main, method_scores, rank_correlations
+from unlearn_bench.report.meta import main, method_scores, rank_correlations
 from unlearn_bench.results import load_records
 
 METHODS = ("ft", "ga", "rl", "salun")

@@ -48,6 +48,8 @@ import numpy as np
 from omegaconf import DictConfig
 from torch import nn
 
+from unlearn_bench.attacks.base import Attack, AttackContext, AttackResult
+from unlearn_bench.attacks.common import Stream, derive_seed, scaled_confidences, unlearn_seeded
 from unlearn_bench.cache import ModelCache
 from unlearn_bench.config import ChallengeConfig
 from unlearn_bench.data.task import Task
@@ -58,16 +60,11 @@ from unlearn_bench.metrics.accuracy import accuracy
 from unlearn_bench.metrics.challenge import final_score, forget_score_from_epsilons, per_example_epsilons
 from unlearn_bench.runtime import resolve_eval_batch_size
 from unlearn_bench.training import DivergedError
-from unlearn_bench.ulira import derive_seed, scaled_confidences, unlearn_seeded
-
-__all__ = ["METRIC_KEYS", "MIN_MODELS", "ChallengeConfig", "challenge_evaluation", "check_challenge_config",
-           "population_retrain", "population_unlearned"]
 
 log = logging.getLogger(__name__)
 
 METRIC_KEYS = ("Challenge_Forget", "Challenge_RA_ratio", "Challenge_TA_ratio", "Challenge_Score")
 MIN_MODELS = 3  # N = 2: the bucket range ceil(ln(N - 1)) is 0, so every forget score would be 0
-_RETRAIN, _UNLEARN = 10, 11  # streams of the seed sequence, apart from U-LiRA's (0-3): no shared seeds
 _POPULATIONS = ("unlearned", "retrained")
 
 
@@ -111,7 +108,7 @@ def build_retrain_population(cfg: DictConfig, task: Task, retrain_payload: dict,
     jobs = []
     for i in range(1, num_models):
         def prepare(i=i):
-            generator = seed_everything(derive_seed(cfg.seed, population_seed, _RETRAIN, i))
+            generator = seed_everything(derive_seed(cfg.seed, population_seed, Stream.CHALLENGE_RETRAIN, i))
             model = reset_parameters(copy.deepcopy(original))
             return model, lambda: task.loader("retain", recipe.batch_size, generator=generator)
         jobs.append(EnsembleJob("challenge_retrain", _population_payload(retrain_payload, i, population_seed), prepare))
@@ -123,11 +120,11 @@ def population_retrain(cfg: DictConfig, task: Task, retrain_payload: dict, new_m
                        progress: bool = False) -> tuple[nn.Module, str]:
     """Model ``index`` of the Retrain population (protocol step 1) and where it came from: index 0 is the run's
     Retrain, index i >= 1 the ``retrain`` method on ``original`` seeded by (seed, population_seed, i), cached (kind
-    ``challenge_retrain``). Shared by the challenge score and KLoM (unlearn_bench/attacks.py): with the same
+    ``challenge_retrain``). Shared by the challenge score and KLoM (``klom.py``): with the same
     population seed they train the same models once."""
     if index == 0:
         return retrain, "the run's Retrain"
-    seed = derive_seed(cfg.seed, population_seed, _RETRAIN, index)
+    seed = derive_seed(cfg.seed, population_seed, Stream.CHALLENGE_RETRAIN, index)
     retrain_cls = method_class("retrain")
     retrain_method = retrain_cls(retrain_cls.Config())
     model, meta = ModelCache(cfg.cache_dir).load_or_build(
@@ -142,7 +139,8 @@ def population_unlearned(cfg: DictConfig, method_cfg: DictConfig, task: Task, or
     ``original``, seeded by (seed, population_seed, index) from a stream apart from the Retrain population's (not
     cached: it is the method's). Raises DivergedError when the method diverges."""
     return unlearn_seeded(create_method(method_cfg), original, task, cfg.train,
-                          derive_seed(cfg.seed, population_seed, _UNLEARN, index), progress, cfg.method_isolation)
+                          derive_seed(cfg.seed, population_seed, Stream.CHALLENGE_UNLEARN, index), progress,
+                          cfg.method_isolation)
 
 
 def challenge_evaluation(cfg: DictConfig, task: Task, retrain_payload: dict, new_model: Callable[[], nn.Module],
@@ -204,3 +202,17 @@ def challenge_evaluation(cfg: DictConfig, task: Task, retrain_payload: dict, new
     log.info("challenge: forget score %.3f, RA ratio %.3f, TA ratio %.3f, final score %.3f (%.1f s)",
              *(metrics[k] for k in (*METRIC_KEYS, "Challenge_s")))
     return metrics, arrays
+
+
+class Challenge(Attack):
+    """The NeurIPS 2023 Machine Unlearning Challenge score (this module)."""
+
+    name, reruns_method = "challenge", True
+
+    def check(self, cfg: DictConfig) -> None:
+        check_challenge_config(cfg.eval.challenge)
+
+    def run(self, ctx: AttackContext) -> AttackResult:
+        metrics, arrays = challenge_evaluation(ctx.cfg, ctx.task, ctx.retrain_payload, ctx.fresh_model, ctx.original,
+                                               ctx.retrain, ctx.progress)
+        return AttackResult(metrics, arrays, {}, {})

@@ -7,13 +7,13 @@ from collections import Counter
 import numpy as np
 import pytest
 
-import unlearn_bench.challenge_eval as challenge_eval
+import unlearn_bench.attacks.challenge as challenge_eval
 from tests.conftest import compose_config
-from unlearn_bench import report
 from unlearn_bench.cache import ModelCache
 from unlearn_bench.errors import ConfigError
 from unlearn_bench.metrics.lira import logit_scaled_confidence
 from unlearn_bench.pipelines.classification import reference_eval_cfg
+from unlearn_bench.report import cli as report
 from unlearn_bench.runner import run, validate
 
 N = 3

@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from tests.test_report import fake_record
-from unlearn_bench.figures import (
+from tests.report.test_report import fake_record
+from unlearn_bench.report.figures import (
     coefficient_heatmap_figure,
     gap_vs_ratio_figure,
     per_class_accuracies,
@@ -155,7 +155,7 @@ def test_generation_records_skip_the_classifier_figures_with_a_reason(tmp_path):
 
 
 def test_relearn_figure_plots_each_method_mean_and_the_references(tmp_path):
-    from unlearn_bench.figures import relearn_figure
+    from unlearn_bench.report.figures import relearn_figure
 
     curves = {"ft": ([0.0, 50.0, 100.0], [10.0, 20.0, 30.0]), "ga": ([0.0, 0.0, 10.0], [0.0, 10.0, 50.0])}
     for seed in (0, 1):
@@ -176,7 +176,7 @@ def test_relearn_figure_plots_each_method_mean_and_the_references(tmp_path):
 
 
 def test_no_relearn_figure_without_the_attack(tmp_path):
-    from unlearn_bench.figures import relearn_figure
+    from unlearn_bench.report.figures import relearn_figure
 
     write(tmp_path / "a", record("ft", 0), CLASSWISE_ARRAYS)
     assert relearn_figure(load_records(tmp_path)) is None

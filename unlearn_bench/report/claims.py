@@ -26,8 +26,8 @@ import numpy as np
 import pandas as pd
 
 from unlearn_bench.metrics.gap import GAP_METRICS
+from unlearn_bench.report.tables import paired_cell
 from unlearn_bench.stats import holm, paired, seed_interval
-from unlearn_bench.tables import paired_cell
 
 ALPHA = 0.05
 # "Similar" in the papers' own use: Unlink (§4.1, Table 2) calls its Avg. Gap 0.91 and SalUn's 2.82 "similar

@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from unlearn_bench.claims import (
+from unlearn_bench.report.claims import (
     INCONCLUSIVE,
     NOT_REPRODUCED,
     REPRODUCED,

@@ -8,17 +8,10 @@ import pytest
 
 from unlearn_bench.compose import compose_config
 from unlearn_bench.errors import ConfigError
-from unlearn_bench.report import (
-    compare,
-    dr_free,
-    main,
-    parse_reference,
-    pool_classes,
-    preset_table,
-    reading,
-    render,
-    summarize,
-)
+from unlearn_bench.report.cli import main
+from unlearn_bench.report.papers import compare, parse_reference, preset_table
+from unlearn_bench.report.render import render
+from unlearn_bench.report.summary import dr_free, pool_classes, reading, summarize
 from unlearn_bench.results import load_records
 
 

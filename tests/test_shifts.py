@@ -1,4 +1,5 @@
-"""Elastic-transform evaluation shift (Forget Vector §4 ET1/ET2 = ImageNet-C elastic_transform severity 1/2)."""
+"""The evaluation shifts (unlearn_bench/shifts.py): every declared kind applied, and the elastic transform
+(Forget Vector §4 ET1/ET2 = ImageNet-C elastic_transform severity 1/2)."""
 
 import numpy as np
 import pytest
@@ -6,10 +7,12 @@ import torch
 from scipy import ndimage
 
 from tests.conftest import compose_config
-from unlearn_bench.config import ShiftConfig
+from unlearn_bench.config import SHIFT_KINDS, ShiftConfig
 from unlearn_bench.errors import ConfigError
-from unlearn_bench.evaluation import check_shift, elastic_transform, predict, reflect_gaussian_matrix
+from unlearn_bench.evaluation import predict
+from unlearn_bench.results import shift_label
 from unlearn_bench.runner import validate
+from unlearn_bench.shifts import APPLY, check_shift, elastic_transform, reflect_gaussian_matrix, shifted
 
 
 class Pixels(torch.nn.Module):
@@ -97,3 +100,18 @@ def test_bad_elastic_parameters_are_refused_before_training(tmp_path, key, value
     assert not any(tmp_path.iterdir())  # nothing trained or cached
     with pytest.raises(ConfigError, match="allowed: .*elastic"):
         check_shift(ShiftConfig(kind="elastik"))
+
+
+@pytest.mark.parametrize("kind", [k for k in SHIFT_KINDS if k != "none"])
+def test_every_declared_kind_is_applied_and_labelled(kind):
+    """A kind added to config.SHIFT_KINDS needs its function in shifts.APPLY and a field that labels it; the shift
+    moves the pixels, seeded (the same noise for every model of a run) and inside [0, 1]."""
+    shift = ShiftConfig(kind=kind, sigma=0.2, eps=0.1, intensity=4.0, smoothing=2.0, offset=1.0)
+    x, y = torch.rand(4, 1, 12, 12), torch.zeros(4, dtype=torch.long)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(144, 3))
+    out = shifted(model, x, y, shift, torch.Generator().manual_seed(0))
+    assert not torch.equal(out, x) and out.min() >= 0 and out.max() <= 1
+    torch.testing.assert_close(out, shifted(model, x, y, shift, torch.Generator().manual_seed(0)))
+    assert set(APPLY) == set(SHIFT_KINDS) - {"none"}
+    assert shift_label({"kind": kind, SHIFT_KINDS[kind]: 0.5}) == f"{kind}({SHIFT_KINDS[kind]}=0.5)"
+

@@ -6,12 +6,12 @@ option the sweep names, e.g. ``digits/salun`` or ``jit_subclass``), every key wi
 ``source``. Sources are read, not written by hand twice: the trailing comment of the YAML line that sets the value (the
 preset itself, the method or train option and the options it extends), or, for a value no YAML sets, the comment of the
 schema field (``unlearn_bench/config.py``, the method's ``Config``). So a card says where every number comes from, and
-``tests/test_cards.py`` fails when a preset, an option or a default changes a value without its card, when a value has
-no source, and when a card names a key that does not exist.
+``tests/report/test_cards.py`` fails when a preset, an option or a default changes a value without its card, when a
+value has no source, and when a card names a key that does not exist.
 
-    python -m unlearn_bench.cards                 # (re)write every card
-    python -m unlearn_bench.cards salun_table1    # one card
-    python -m unlearn_bench.cards --check         # exit 1 listing the cards that are stale or lack a source
+    python -m unlearn_bench.report.cards                 # (re)write every card
+    python -m unlearn_bench.report.cards salun_table1    # one card
+    python -m unlearn_bench.report.cards --check         # exit 1 listing the cards that are stale or lack a source
 """
 
 from __future__ import annotations
@@ -281,7 +281,8 @@ def dump_card(card: dict[str, Any]) -> str:
     if "swept" in card:
         shown["swept"] = {k: _Entry(v) for k, v in card["swept"].items()}
     text = (f"# Recipe card of experiment={card['preset']}: every value its jobs run and its source.\n"
-            f"# Written by `python -m unlearn_bench.cards {card['preset']}`; checked by tests/test_cards.py.\n")
+            f"# Written by `python -m unlearn_bench.report.cards {card['preset']}`; checked by "
+            "tests/report/test_cards.py.\n")
     return text + yaml.dump(shown, Dumper=_CardDumper, sort_keys=False, width=10_000, allow_unicode=True)
 
 

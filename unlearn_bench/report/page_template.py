@@ -1,4 +1,4 @@
-"""The results page's jinja2 template (``unlearn_bench.page``): one HTML file with its style and a small script
+"""The results page's jinja2 template (``unlearn_bench.report.page``): one HTML file with its style and a small script
 inline, so it opens offline. The script draws the per-example view of the chosen setting and method from the
 JSON in ``#examples``; nothing else on the page needs it."""
 
@@ -34,8 +34,8 @@ nav a { margin-right: 0.8em; } .scroll { overflow-x: auto; }
 </head>
 <body>
 <h1>{{ title }}</h1>
-<p class="small">Built from {{ source }} by <code>unlearn_bench.page</code>. Avg. Gap: SalUn's mean of the UA, RA,
-TA and MIA-Efficacy gaps to Retrain, per seed, then averaged. Paired tests: exact sign-flip test on per-seed
+<p class="small">Built from {{ source }} by <code>unlearn_bench.report.page</code>. Avg. Gap: SalUn's mean of the UA,
+RA, TA and MIA-Efficacy gaps to Retrain, per seed, then averaged. Paired tests: exact sign-flip test on per-seed
 differences (every method of a seed shares its original, Retrain and forget set), Holm-adjusted. Group: 1 is the
 closest model and every model the paired tests cannot separate from it (adjusted p &ge; 0.05); 2 the same among the
 rest; and so on.</p>

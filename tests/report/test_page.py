@@ -1,4 +1,4 @@
-"""The results page (unlearn_bench/page.py): the per-example decisions against the MIA metric, the page's content
+"""The results page (unlearn_bench/report/page.py): the per-example decisions against the MIA metric, the page's content
 from a small benchmark folder, and in headless Chromium: tables, plots and images render and the per-example view
 follows the chosen method."""
 
@@ -13,11 +13,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from unlearn_bench.claims import load_seed_tables
 from unlearn_bench.metrics.mia import svc_mia_efficacy
-from unlearn_bench.page import Examples, model_examples, render_page, sections_from_benchmark, write_page
+from unlearn_bench.report.claims import load_seed_tables
+from unlearn_bench.report.page import Examples, model_examples, render_page, sections_from_benchmark, write_page
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 METHODS = ("ft", "ga", "salun")
 
 
@@ -100,8 +100,8 @@ def test_page_holds_every_setting_table_plot_and_example(tmp_path):
 
 
 def test_report_format_html_writes_the_page_of_a_records_folder(tmp_path):
-    from tests.test_report import write_two_seeds
-    from unlearn_bench.report import main
+    from tests.report.test_report import write_two_seeds
+    from unlearn_bench.report.cli import main
 
     write_two_seeds(tmp_path / "runs")
     assert main([str(tmp_path / "runs"), "--format", "html", "--output", str(tmp_path / "page.html")]) == 0
@@ -193,7 +193,7 @@ def test_records_page_shows_each_forget_example_of_a_real_sweep(tmp_path):
     import json
 
     from tests.test_packs import sweep_runs
-    from unlearn_bench.page import sections_from_records
+    from unlearn_bench.report.page import sections_from_records
 
     records = dict(zip(("retrain", "ft"), sweep_runs(tmp_path, tmp_path / "cache", "sweep")))
     (section,) = sections_from_records(tmp_path / "sweep")
@@ -212,8 +212,8 @@ def test_records_page_shows_each_forget_example_of_a_real_sweep(tmp_path):
 def test_ulira_roc_is_drawn_from_the_recorded_scores(tmp_path):
     import json
 
-    from tests.test_report import fake_record
-    from unlearn_bench.page import ROC_POINTS, sections_from_records, ulira_curves
+    from tests.report.test_report import fake_record
+    from unlearn_bench.report.page import ROC_POINTS, sections_from_records, ulira_curves
     from unlearn_bench.results import load_records
 
     metrics = {"UA": 1.0, "RA": 99.0, "TA": 90.0, "MIA": 5.0}

@@ -1,6 +1,6 @@
 """Meta-evaluation of a sweep: which metrics agree on how far each method is from Retrain.
 
-``python -m unlearn_bench.meta SWEEP_DIR [--format md|csv] [--output FILE]``
+``python -m unlearn_bench.report.meta SWEEP_DIR [--format md|csv] [--output FILE]``
 
 Per (data, model, scenario, shift) group of records, each metric becomes a distance to Retrain (lower = closer; a
 method's mean over its seeds), then, for every pair of metrics, the Spearman and Kendall rank correlations of those
@@ -12,7 +12,7 @@ empty where a metric does not vary across the methods.
 Distances (``META_METRICS``): SalUn's Avg. Gap; U-LiRA's |AUC - 50| (50 = indistinguishable from Retrain); the
 challenge's 1 - forget score; KLoM on D_f (already a divergence from Retrain); the gap to Retrain of the relearning
 attacks' mean forget accuracy (on D_r and few-shot on D_f); 1 - linear CKA with Retrain on D_f. Not the L2 weight
-distance to Retrain: without alignment it measures the distance between two initialisations (unlearn_bench/attacks.py,
+distance to Retrain: without alignment it measures the distance between two initialisations (unlearn_bench/attacks/,
 ``weight_distance_to_original``). Rank correlations: Spearman's rho and Kendall's tau-b (scipy.stats).
 """
 
@@ -27,8 +27,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import kendalltau, spearmanr
 
+from unlearn_bench.report.tables import GROUP_KEYS, method_labels
 from unlearn_bench.results import load_records
-from unlearn_bench.tables import GROUP_KEYS, method_labels
 
 # name -> (the record column it needs, its distance to Retrain from the records' frame)
 META_METRICS: dict[str, tuple[str, Callable[[pd.DataFrame], pd.Series]]] = {

@@ -5,12 +5,12 @@ import copy
 import pytest
 import yaml
 
-from unlearn_bench import cards
+from unlearn_bench.report import cards
 
 
 def committed(preset: str) -> dict:
     path = cards.card_path(preset)
-    assert path.is_file(), f"experiment={preset} has no recipe card: python -m unlearn_bench.cards {preset}"
+    assert path.is_file(), f"experiment={preset} has no recipe card: python -m unlearn_bench.report.cards {preset}"
     return yaml.safe_load(path.read_text())
 
 
@@ -46,7 +46,7 @@ def test_every_card_belongs_to_a_preset():
 def test_card_matches_the_preset_and_every_value_has_a_source(preset):
     built = cards.build_card(preset)
     problems = differences(committed(preset), built)
-    assert not problems, (f"conf/cards/{preset}.yaml is stale (python -m unlearn_bench.cards {preset}):\n"
+    assert not problems, (f"conf/cards/{preset}.yaml is stale (python -m unlearn_bench.report.cards {preset}):\n"
                           + "\n".join(problems))
     assert not cards.missing_sources(built), f"{preset}: values without a source: {cards.missing_sources(built)}"
 

@@ -1,13 +1,13 @@
 """The results page: one self-contained HTML file (no CDN, no request at view time) from a folder of run records
 (``python -m unlearn_bench.report DIR --format html --output page.html``) or from a benchmark's committed per-seed
-rows (``python -m unlearn_bench.page benchmark results/fmnist``).
+rows (``python -m unlearn_bench.report.page benchmark results/fmnist``).
 
 Per setting: the table (mean ± std (gap to Retrain), Avg. Gap with its Student-t 95% interval, the paired test
 against the closest model) with its paired-test group (``stats.paired_groups``); every seed's Avg. Gap as a dot
 beside its mean; where recorded, relearning curves (``eval.relearn``) and ROC curves: U-LiRA's (``eval.ulira``, its
 per-example scores) and a confidence attack's on D_f against the test set (one seed, from the per-example logits);
-then the papers' claims (``unlearn_bench.claims``) with the quoted sentence and the verdict; and a per-example view
-of the forget set: for the method chosen in a menu, every forget image framed by what SalUn's MIA-Efficacy attack
+then the papers' claims (``unlearn_bench.report.claims``) with the quoted sentence and the verdict; and a per-example
+view of the forget set: for the method chosen in a menu, every forget image framed by what SalUn's MIA-Efficacy attack
 (the same SVC, ``metrics.mia.svc_member``, fit on that model's own D_r and test outputs) decides for it, beside
 what the same attack decides for Retrain: "still a member" where the method's attack calls it a member and
 Retrain's a non-member.
@@ -15,9 +15,9 @@ Retrain's a non-member.
 The per-example view needs per-example arrays: the ``arrays.npz`` and ``forget_idx.npy`` that a run writes beside
 its record (``eval.save_arrays``, on by default; a Retrain run of the same seed for the Retrain side). From a
 records folder they are read directly (one seed per setting: the smallest with a Retrain run); for a benchmark whose
-committed outputs are per-seed CSVs, ``python -m unlearn_bench.page examples RUNS OUT.npz`` condenses one seed's
+committed outputs are per-seed CSVs, ``python -m unlearn_bench.report.page examples RUNS OUT.npz`` condenses one seed's
 records into ``<benchmark>/examples/<setting>.npz`` (decisions, confidences, ROC points and the forget images).
-Plots are matplotlib SVG written into the page; the page is a jinja2 template (``unlearn_bench.page_template``).
+Plots are matplotlib SVG written into the page; the page is a jinja2 template (``unlearn_bench.report.page_template``).
 """
 
 from __future__ import annotations
@@ -39,13 +39,13 @@ import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from sklearn.metrics import roc_auc_score, roc_curve  # noqa: E402
 
-from unlearn_bench.claims import NOT_RUN, claims_frame, load_seed_tables, seed_table  # noqa: E402
-from unlearn_bench.figures import relearn_figure, whole_test  # noqa: E402
 from unlearn_bench.metrics.gap import GAP_METRICS  # noqa: E402
 from unlearn_bench.metrics.mia import svc_member, true_label_confidence  # noqa: E402
+from unlearn_bench.report.claims import NOT_RUN, claims_frame, load_seed_tables, seed_table  # noqa: E402
+from unlearn_bench.report.figures import relearn_figure, whole_test  # noqa: E402
+from unlearn_bench.report.tables import GROUP_KEYS, model_rows, slug  # noqa: E402
 from unlearn_bench.results import ARRAYS_FILE, FORGET_IDX_FILE, RECORD_FILE, load_records  # noqa: E402
 from unlearn_bench.stats import paired_groups  # noqa: E402
-from unlearn_bench.tables import GROUP_KEYS, model_rows, slug  # noqa: E402
 
 ROC_POINTS = np.linspace(0.0, 1.0, 101)  # the FPR grid a ROC curve is kept on (a page holds 101 points per curve)
 REFERENCE_LABELS = {"Original": "original", "Retrain": "retrain"}
@@ -307,7 +307,7 @@ def render_page(sections: list[Section], title: str, source: str) -> str:
     """The page as one HTML string."""
     import jinja2
 
-    from unlearn_bench.page_template import TEMPLATE
+    from unlearn_bench.report.page_template import TEMPLATE
 
     claims = claims_frame({s.name: s.rows for s in sections})
     claims = claims[claims["verdict"] != NOT_RUN]

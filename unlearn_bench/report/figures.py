@@ -15,7 +15,7 @@ Each figure is saved as PNG and PDF; one file per (data, model, scenario, shift)
   class vectors, conf/experiment/forget_vector_fig3*.yaml): UA on class a, UA on class b (from ``arrays.npz``),
   TA and their average. Any other pair (e.g. ``method.lambda1`` x ``method.lambda2``, Fig. A3): UA, RA, TA,
   MIA-Efficacy and their average.
-- ``relearn_<group>``: relearning curves (``eval.relearn``, unlearn_bench/attacks.py; Siddiqui et al. 2025): the
+- ``relearn_<group>``: relearning curves (``eval.relearn``, unlearn_bench/attacks/; Siddiqui et al. 2025): the
   forget accuracy before and after each fine-tuning step, on D_r (left) and on k examples of D_f (right), one line
   per method (mean over seeds), Retrain dashed and the Original dotted (their curves travel with every record).
   Drawn only for groups whose records ran the attack.
@@ -42,8 +42,8 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from unlearn_bench.metrics.distances import per_class_accuracy  # noqa: E402
 from unlearn_bench.metrics.gap import GAP_METRICS  # noqa: E402
+from unlearn_bench.report.tables import GROUP_KEYS, method_labels, model_rows, slug  # noqa: E402
 from unlearn_bench.results import ARRAYS_FILE, RECORD_FILE  # noqa: E402
-from unlearn_bench.tables import GROUP_KEYS, method_labels, model_rows, slug  # noqa: E402
 
 FORMATS = ("png", "pdf")
 

@@ -38,7 +38,6 @@ The unlearning step is an arbitrary method with its own loop and stays sequentia
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import hashlib
 import logging
@@ -50,36 +49,25 @@ import torch
 from omegaconf import DictConfig
 from torch import nn
 
+from unlearn_bench.attacks.base import Attack, AttackContext, AttackResult
+from unlearn_bench.attacks.common import Stream, derive_seed, scaled_confidences, unlearn_seeded
 from unlearn_bench.cache import ModelCache
-from unlearn_bench.config import ULiRAConfig
 from unlearn_bench.data.task import Task
 from unlearn_bench.ensemble import EnsembleJob
 from unlearn_bench.errors import ConfigError
-from unlearn_bench.evaluation import predict
-from unlearn_bench.isolation import unlearn as isolated_unlearn
-from unlearn_bench.methods import DataView, Method, create_method
+from unlearn_bench.methods import create_method
 from unlearn_bench.metrics.lira import (
     attack_auc,
     attack_balanced_accuracy,
-    logit_scaled_confidence,
     tpr_at_fpr,
     ulira_scores,
 )
 from unlearn_bench.runtime import resolve_eval_batch_size, seed_everything
 from unlearn_bench.training import DivergedError, train_from_scratch
 
-__all__ = ["ULiRAConfig", "derive_seed", "keep_matrix", "restrict_task", "resolve_fix_variance", "scaled_confidences",
-           "ulira_attack", "unlearn_seeded"]
-
 log = logging.getLogger(__name__)
 
 METRIC_KEYS = ("ULiRA_AUC", "ULiRA_BalAcc", "ULiRA_TPR@0.1%FPR", "ULiRA_TPR@1%FPR")
-_KEEP, _ORIGINAL, _RETRAIN, _UNLEARN = range(4)  # streams of the seed sequence
-
-
-def derive_seed(*parts: int) -> int:
-    """A 32-bit seed drawn from the seed sequence of ``parts`` (independent streams per tuple)."""
-    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1)[0])
 
 
 def _sha(idx: np.ndarray) -> str:
@@ -112,22 +100,6 @@ def restrict_task(task: Task, half_idx: np.ndarray) -> Task:
     idx = torch.from_numpy(half_idx).to(task.device)
     return dataclasses.replace(task, train_x=task.train_x[idx], train_y=task.train_y[idx],
                                forget_idx=np.flatnonzero(inside[half_idx]).astype(np.int64), _splits={})
-
-
-def scaled_confidences(model: nn.Module, x: torch.Tensor, y: np.ndarray, batch_size: int, amp: bool) -> np.ndarray:
-    """phi = log p_y - log(1 - p_y) of ``model`` on images ``x`` with labels ``y``: no augmentation, no eval shift."""
-    return logit_scaled_confidence(predict(model, x, batch_size, amp), y)
-
-
-def unlearn_seeded(method: Method, original: nn.Module, task: Task, recipe: DictConfig, seed: int,
-                   progress: bool = False, isolation: str = "none") -> nn.Module:
-    """``method`` applied to a copy of ``original`` through a DataView of ``task``, everything seeded by ``seed``
-    (the global RNGs and the data-order generator), as the runner applies the run's method: in the run's
-    ``method_isolation`` mode (``isolation``) when it is the run's method, so an attack's re-runs are held to the
-    same data access as the run itself."""
-    generator = seed_everything(seed)
-    view = DataView.from_task(task, method.needs, recipe, generator, progress)
-    return isolated_unlearn(method, copy.deepcopy(original), view, isolation)
 
 
 def _nan_metrics(start: float) -> dict[str, float]:
@@ -164,8 +136,8 @@ def _shadows(cfg: DictConfig, task: Task, original_payload: dict, new_model: Cal
             return EnsembleJob(kind, {**original_payload, "ulira": tag}, prepare)
 
         retrained_tag = {**tag, "forget_sha256": _sha(task.forget_idx[in_forget[k]])}
-        yield _Shadow(int(k), shadow, job("ulira_original", _ORIGINAL, "train", tag),
-                      job("ulira_retrain", _RETRAIN, "retain", retrained_tag))
+        yield _Shadow(int(k), shadow, job("ulira_original", Stream.ULIRA_ORIGINAL, "train", tag),
+                      job("ulira_retrain", Stream.ULIRA_RETRAIN, "retain", retrained_tag))
 
 
 def ulira_attack(cfg: DictConfig, task: Task, original_payload: dict, new_model: Callable[[], nn.Module],
@@ -190,7 +162,7 @@ def ulira_attack(cfg: DictConfig, task: Task, original_payload: dict, new_model:
     forget_x, forget_y_t = task.split("forget")
     forget_y = forget_y_t.cpu().numpy()
     n_train, n_forget = len(task.train_y), len(forget_idx)
-    keep = keep_matrix(num_shadows, n_train, derive_seed(cfg.seed, ucfg.seed, _KEEP))
+    keep = keep_matrix(num_shadows, n_train, derive_seed(cfg.seed, ucfg.seed, Stream.ULIRA_KEEP))
     in_forget = keep[:, forget_idx]  # (K x |D_f|): x in F_k
     unlearned_phi = np.full((num_shadows, n_forget), np.nan)
     retrained_phi = np.full((num_shadows, n_forget), np.nan)
@@ -221,7 +193,7 @@ def ulira_attack(cfg: DictConfig, task: Task, original_payload: dict, new_model:
         else:
             try:
                 shadow_unlearned = unlearn_seeded(create_method(cfg.method), original, s.task, recipe,
-                                                  derive_seed(cfg.seed, ucfg.seed, _UNLEARN, k), progress,
+                                                  derive_seed(cfg.seed, ucfg.seed, Stream.ULIRA_UNLEARN, k), progress,
                                                   cfg.method_isolation)
             except DivergedError as err:
                 log.warning("U-LiRA shadow %d: %s diverged (%s); U-LiRA metrics are NaN", k, cfg.method.name, err)
@@ -257,3 +229,18 @@ def ulira_attack(cfg: DictConfig, task: Task, original_payload: dict, new_model:
     log.info("U-LiRA: AUC %.1f, balanced accuracy %.1f, TPR@0.1%%FPR %.1f, TPR@1%%FPR %.1f (%.1f s)",
              *(metrics[k] for k in (*METRIC_KEYS, "ULiRA_s")))
     return metrics, arrays
+
+
+class ULiRA(Attack):
+    """U-LiRA (Hayes et al. 2024; this module): the unlearned model only, its wall seconds in
+    ``ULiRA_s``."""
+
+    name, reruns_method = "ulira", True
+
+    def check(self, cfg: DictConfig) -> None:
+        check_ulira_config(cfg.eval.ulira)
+
+    def run(self, ctx: AttackContext) -> AttackResult:
+        metrics, arrays = ulira_attack(ctx.cfg, ctx.task, ctx.original_payload, ctx.fresh_model, ctx.unlearned,
+                                       ctx.retrain, ctx.progress)
+        return AttackResult(metrics, arrays, {}, {})

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-import unlearn_bench.ulira as ulira
+import unlearn_bench.attacks.ulira as ulira
 from tests.conftest import compose_config
 from unlearn_bench.data.task import make_task
 from unlearn_bench.errors import ConfigError

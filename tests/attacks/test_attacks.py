@@ -1,6 +1,7 @@
-"""eval=deep (unlearn_bench/attacks.py) through the runner on digits: the known answers (Retrain against itself scores
-as equal, the original against Retrain as different), reference scores computed once per seed and reused by every
-method, KLoM on the challenge's cached Retrain population, and bad config values refused before any training."""
+"""The attack registry and eval=deep (unlearn_bench/attacks/) through the runner on digits: the known answers
+(Retrain against itself scores as equal, the original against Retrain as different), reference scores computed once
+per seed and reused by every method, KLoM on the challenge's cached Retrain population, and bad config values
+refused before any training."""
 
 import copy
 
@@ -10,13 +11,14 @@ import torch
 
 import unlearn_bench.attacks as attacks
 from tests.conftest import compose_config
+from unlearn_bench.attacks import klom, relearn
 from unlearn_bench.cache import ModelCache
 from unlearn_bench.errors import ConfigError, DatasetNotFoundError
 from unlearn_bench.pipelines.classification import reference_eval_cfg
 from unlearn_bench.runner import run, validate
 from unlearn_bench.training import DivergedError
 
-N, STEPS = 3, attacks.RELEARN_BUDGETS["cheap"].steps
+N, STEPS = 3, relearn.RELEARN_BUDGETS["cheap"].steps
 DEEP = ("relearn", "representation", "klom")  # the attacks eval=deep enables, each scoring the three models
 SETUP = ["data=digits", "scenario=classwise", "eval=deep", f"eval.klom.num_models={N}", "eval.relearn.budget=cheap",
          "train.epochs=3", "progress=false", "device=cpu", "train.amp=false"]
@@ -50,9 +52,9 @@ def test_reference_evaluation_does_not_depend_on_the_attack_config(tmp_path):
     assert reference_eval_cfg(deep) == default
 
 
-@pytest.mark.parametrize("budget, points", [(attacks.RelearnBudget("sgd", 0.5, 8, eval_every=1, steps=30),
+@pytest.mark.parametrize("budget, points", [(relearn.RelearnBudget("sgd", 0.5, 8, eval_every=1, steps=30),
                                               list(range(31))),
-                                           (attacks.RelearnBudget("adam", 0.05, 8, eval_every=7, steps=30,
+                                           (relearn.RelearnBudget("adam", 0.05, 8, eval_every=7, steps=30,
                                                                   cosine=True), [0, 7, 14, 21, 28, 30])])
 def test_relearn_curve_leaves_the_model_alone_and_logs_its_measurement_steps(budget, points):
     torch.manual_seed(0)
@@ -62,13 +64,13 @@ def test_relearn_curve_leaves_the_model_alone_and_logs_its_measurement_steps(bud
     x[4:] = 255
     y = torch.tensor([0] * 4 + [1] * 4)
     batches = iter([(x.float() / 255, y)] * 30)
-    curve, at = attacks.relearn_curve(model, batches, 30, budget, x, y.numpy(), 8, False)
+    curve, at = relearn.relearn_curve(model, batches, 30, budget, x, y.numpy(), 8, False)
     assert at.tolist() == points and len(curve) == len(points) and curve[-1] == 100.0  # separable clusters learnt
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
 
 
 def test_the_paper_budget_is_100_epochs_of_the_fine_tuned_set():
-    paper = attacks.RELEARN_BUDGETS["paper"]
+    paper = relearn.RELEARN_BUDGETS["paper"]
     assert paper.steps_for(3600) == 100 * 29 and paper.steps_for(10) == 100  # ceil(3600 / 128) = 29 batches
 
 
@@ -78,8 +80,8 @@ def test_weight_distance_is_zero_to_itself_and_the_l2_norm_of_a_shift():
     shifted = copy.deepcopy(model)
     with torch.no_grad():
         shifted.weight += 1.0  # 6 entries moved by 1: distance sqrt(6)
-    assert attacks.weight_distance_to_original(model, model) == 0.0
-    assert attacks.weight_distance_to_original(shifted, model) == pytest.approx(np.sqrt(6))
+    assert relearn.weight_distance_to_original(model, model) == 0.0
+    assert relearn.weight_distance_to_original(shifted, model) == pytest.approx(np.sqrt(6))
 
 
 @pytest.fixture(scope="module")
@@ -181,7 +183,7 @@ def test_relearning_curves_and_costs_are_recorded(runs):
     assert arrays["ft"]["klom_f"].shape == (records["ft"].forget_size,)
     np.testing.assert_allclose(arrays["ft"]["retrain_relearn_df_curve"], arrays["retrain"]["relearn_df_curve"])
     assert records["ft"].metrics["Relearn_Df"] == pytest.approx(float(arrays["ft"]["relearn_df_curve"][-1]))
-    from unlearn_bench import report
+    from unlearn_bench.report import cli as report
 
     assert report.main([str(root), "--metrics", "deep", "--reference", "none"]) == 0
 
@@ -192,7 +194,7 @@ def test_a_diverging_klom_population_gives_nan_not_a_failed_run(runs, monkeypatc
     def diverge(*args, **kwargs):
         raise DivergedError("loss became NaN")
 
-    monkeypatch.setattr(attacks, "population_unlearned", diverge)
+    monkeypatch.setattr(klom, "population_unlearned", diverge)
     cfg = compose_config([*SETUP, "method=digits/ga", "method.epochs=1", f"cache_dir={root / 'cache'}"])
     record = run(cfg, output_dir=root / "ga")
     assert record.status == "ok"

@@ -1,0 +1,7 @@
+"""``python -m unlearn_bench.report DIR``: the tables of a folder of run records (``cli.py``)."""
+
+import sys
+
+from unlearn_bench.report.cli import main
+
+sys.exit(main())
