@@ -69,6 +69,26 @@ def test_relearn_curve_leaves_the_model_alone_and_logs_its_measurement_steps(bud
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
 
 
+def test_few_shot_relearning_keeps_the_batch_norm_statistics_it_was_asked_to_keep():
+    """Fine-tuning on examples of one class (the k-shot attack) replaced the running statistics with that class's,
+    and a model that knew the class lost it without learning anything (lr 0 here)."""
+    torch.manual_seed(0)
+    norm, head = torch.nn.BatchNorm1d(1), torch.nn.Linear(1, 2)
+    with torch.no_grad():  # class 0 at x = +1, class 1 at x = -1; statistics of both; logits (z, -z)
+        norm.running_mean.zero_(), norm.running_var.fill_(1.0)
+        head.weight.copy_(torch.tensor([[1.0], [-1.0]])), head.bias.zero_()
+    model = torch.nn.Sequential(norm, head)
+    forget_x = 1.0 + 0.3 * torch.randn(200, 1)
+    forget_y = torch.zeros(200, dtype=torch.long)
+    budget = relearn.RelearnBudget("sgd", 0.0, 10, eval_every=10, steps=50)
+    shots = [(forget_x[:10], forget_y[:10])] * 50
+    kept, _ = relearn.relearn_curve(model, iter(shots), 50, budget, forget_x, forget_y.numpy(), 64, False,
+                                    keep_norm_statistics=True)
+    replaced, _ = relearn.relearn_curve(model, iter(shots), 50, budget, forget_x, forget_y.numpy(), 64, False)
+    assert kept[0] == replaced[0] > 99 and np.all(kept == kept[0])
+    assert replaced[-1] < 80  # the class's own statistics centre it on 0: a coin flip
+
+
 def test_the_paper_budget_is_100_epochs_of_the_fine_tuned_set():
     paper = relearn.RELEARN_BUDGETS["paper"]
     assert paper.steps_for(3600) == 100 * 29 and paper.steps_for(10) == 100  # ceil(3600 / 128) = 29 batches
