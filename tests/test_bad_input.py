@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-import unlearn_bench.pipelines.classification as classification
+import unlearn_bench.pipelines.classifier as classifier
 from tests.data.test_datasets import write_cifar
 from tests.test_launchers import run_cli
 from unlearn_bench.cache import ModelCache
@@ -55,7 +55,7 @@ def call_cli(overrides: list[str], tmp: Path) -> tuple[int | None, str]:
     env = {"UNLEARN_BENCH_CACHE": str(tmp / "cache")}
     with mock.patch.object(sys, "argv", argv), mock.patch.dict(os.environ, env), \
             mock.patch.object(ModelCache, "load_or_build", tripwire), \
-            mock.patch.object(classification, "train_from_scratch", tripwire), \
+            mock.patch.object(classifier, "train_from_scratch", tripwire), \
             contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
         try:
             runpy.run_module("unlearn_bench", run_name="__main__", alter_sys=True)
