@@ -282,6 +282,26 @@ def test_each_kind_of_bad_input_is_caught_before_training(kind, paths, tmp_path)
     assert check(EXAMPLES[kind], tmp_path, paths) is None
 
 
+UNREAD = {  # an eval option the task's pipeline does not read: exit 2 naming it, its value and what the task reads
+    "shift preset": (["task=generation", "eval=gn1"],
+                     ["task=generation does not read eval.shift.kind='gaussian'", "reads eval.batch_size, "
+                      "eval.save_arrays"]),
+    "bogus shift kind": (["task=generation", "eval.shift.kind=bogus"], ["eval.shift.kind='bogus'", "default ('none')"]),
+    "metric group": (["task=generation", "eval.metrics=[jit]"], ["eval.metrics=['jit']"]),
+    "every epoch": (["task=generation", "eval.every_epoch=true"], ["eval.every_epoch=True"]),
+    "attacks": (["task=generation", "eval=deep"], ["eval.relearn.enabled=True"]),
+    "SD batch size": (["task=generation_sd", "task.pipeline=tiny", "eval.batch_size=64"],
+                      ["task=generation_sd does not read eval.batch_size=64", "reads eval.save_arrays"]),
+    "SD membership inference": (["task=generation_sd", "task.pipeline=tiny", "eval.mia.enabled=false"],
+                                ["eval.mia.enabled=False"]),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(UNREAD))
+def test_a_task_refuses_the_eval_options_it_does_not_read(kind, paths, tmp_path):
+    assert check(UNREAD[kind], tmp_path, paths) is None
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads and writes any folder")
 def test_unreadable_cache_dir_is_caught_before_training(paths, tmp_path):
     locked = tmp_path / "locked"

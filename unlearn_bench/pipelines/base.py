@@ -104,7 +104,7 @@ class Pipeline:
         default (``eval=gn1`` under ``task=generation``): it would be recorded as if it applied."""
         defaults = OmegaConf.to_container(OmegaConf.structured(EvalConfig), resolve=True)
         values = OmegaConf.to_container(self.cfg.eval, resolve=True)
-        for key in values.keys() - set(self.eval_options):
+        for key in (k for k in values if k not in self.eval_options):
             for path, value, default in differences(values[key], defaults[key], f"eval.{key}"):
                 raise ConfigError(f"task={self.name} does not read {path}={value!r}: leave it at its default "
                                   f"({default!r}); task={self.name} reads "
