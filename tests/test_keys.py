@@ -11,13 +11,14 @@ from unlearn_bench import keys
 from unlearn_bench.cache import config_hash
 from unlearn_bench.config import DataConfig, EvalConfig, ScenarioConfig, TrainConfig
 from unlearn_bench.pipelines import Pipeline, create_pipeline
+from unlearn_bench.pipelines.sd import eval_prompts
 from unlearn_bench.runtime import resolve_amp, resolve_eval_batch_size
 
 CPU = torch.device("cpu")
 
 WEIGHTS = "0" * 64  # a reference model's weights' SHA-256, fixed
-# The original, Retrain, evaluation and DDPM keys were computed with the code before keys.py (commit 750de59) and are
-# the keys of the artefacts in users' caches; the run keys (without runner.code_key) are keys.py's first.
+# The keys of the models and evaluations were computed with the code before keys.py (commit 750de59): they are the keys
+# of the artefacts in users' caches. The run keys (without runner.code_key) are keys.py's first.
 GOLDEN = {
     "digits": ([], {"original": "d43828f5b92bd492", "retrain": "daedb4514113989a",
                     "reference_eval": "7df2ae1847560fde", "run": "6a302e76c8417f82"}),
@@ -38,7 +39,8 @@ GOLDEN = {
                    {"classifier": "d43828f5b92bd492", "ddpm_original": "e4cf6d38971a99c4",
                     "ddpm_retrain": "5424577c86658ae5", "ddpm_eval": "a0f627bd377034e6", "run": "fff5bb7b1352f55b"}),
     "sd tiny": (["task=generation_sd", "task.pipeline=tiny", "task.metrics.classifier=null",
-                 "task.data.source=generated", "data=digits"], {"run": "9a9bc202b13c0a5b"}),
+                 "task.data.source=generated", "data=digits"],
+                {"sd_data": "55b8351c67fbcf79", "sd_eval_images": "29b8debd194a1b7f", "run": "9a9bc202b13c0a5b"}),
 }
 ADVICE = ("Every user's cached {kind} would be built again (a run: run again). If that is not intended, declare the "
           "new or changed field in unlearn_bench/keys.py as `later` (in the key only away from its default, so the "
@@ -70,6 +72,10 @@ def key_hashes(overrides: list[str]) -> dict[str, str]:
         found |= {"classifier": keys.original_key(cfg, task), "ddpm_original": keys.ddpm_original_key(cfg),
                   "ddpm_retrain": keys.ddpm_retrain_key(cfg, task),
                   "ddpm_eval": {**keys.ddpm_eval_key(cfg, task, WEIGHTS), "weights_sha256": WEIGHTS}}
+    else:
+        fingerprint, prompts = pipeline.fingerprint, pipeline.prompts
+        found |= {"sd_data": keys.sd_data_key(cfg, fingerprint, prompts.forget, prompts.retain),
+                  "sd_eval_images": keys.sd_eval_images_key(cfg, fingerprint, eval_prompts(prompts))}
     return {kind: key if isinstance(key, str) else config_hash(key) for kind, key in found.items()}
 
 
