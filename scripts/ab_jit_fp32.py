@@ -30,7 +30,8 @@ from unlearn_bench.compose import compose_config
 from unlearn_bench.data.task import make_task
 from unlearn_bench.evaluation import evaluate
 from unlearn_bench.methods import DataView, create_method
-from unlearn_bench.pipelines.classification import original_model, resolve_model_name
+from unlearn_bench.models import resolve_model_name
+from unlearn_bench.pipelines.classifier import original_model
 from unlearn_bench.runner import validate
 from unlearn_bench.runtime import seed_everything
 

@@ -19,8 +19,7 @@ from unlearn_bench.compose import compose_config
 from unlearn_bench.data.task import make_task
 from unlearn_bench.evaluation import EVAL_SPLITS, predict
 from unlearn_bench.metrics.mia import svc_mia_efficacy
-from unlearn_bench.models import create_model
-from unlearn_bench.pipelines.classification import resolve_model_name
+from unlearn_bench.models import create_model, resolve_model_name
 from unlearn_bench.runtime import configure_backends, prepare_model, resolve_amp, select_device
 
 

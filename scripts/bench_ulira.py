@@ -23,9 +23,9 @@ from unlearn_bench.attacks.ulira import ulira_attack
 from unlearn_bench.cache import ModelCache
 from unlearn_bench.compose import compose_config, data_preset
 from unlearn_bench.data.task import make_task
+from unlearn_bench.keys import original_key, retrain_key
 from unlearn_bench.methods import DataView, create_method
-from unlearn_bench.models import create_model
-from unlearn_bench.pipelines.classification import original_payload, resolve_model_name, retrain_payload
+from unlearn_bench.models import create_model, resolve_model_name
 from unlearn_bench.runtime import prepare_model, resolve_amp, seed_everything, select_device
 from unlearn_bench.training import train_from_scratch
 
@@ -57,9 +57,9 @@ def main() -> None:
 
     cache = ModelCache(cache_dir)
     t0 = time.perf_counter()
-    original, _ = cache.load_or_build("original", original_payload(cfg, task), new_model(),
+    original, _ = cache.load_or_build("original", original_key(cfg, task), new_model(),
                                       lambda: train("train", cfg.seed))
-    retrain, _ = cache.load_or_build("retrain", retrain_payload(cfg, task), new_model(),
+    retrain, _ = cache.load_or_build("retrain", retrain_key(cfg, task), new_model(),
                                      lambda: train("retain", cfg.seed))
     retrain2 = train("retain", cfg.seed + 1000)
     method = create_method(cfg.method)
@@ -76,7 +76,7 @@ def main() -> None:
     for k in args.shadows:
         cfg.eval.ulira.num_shadows = k
         for label, target in (("unlearned", unlearned), ("original", original), ("retrain seed+1000", retrain2)):
-            metrics, _ = ulira_attack(cfg, task, original_payload(cfg, task), new_model, target, retrain)
+            metrics, _ = ulira_attack(cfg, task, original_key(cfg, task), new_model, target, retrain)
             call = "cold" if label == "unlearned" else "warm"
             print(f"| {k} | {label} | {call} | {metrics['ULiRA_AUC']:.1f} | {metrics['ULiRA_BalAcc']:.1f} | "
                   f"{metrics['ULiRA_TPR@0.1%FPR']:.1f} | {metrics['ULiRA_TPR@1%FPR']:.1f} | "

@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-import unlearn_bench.pipelines.classification as classification
+import unlearn_bench.pipelines.classifier as classifier
 from tests.data.test_datasets import write_cifar
 from tests.test_launchers import run_cli
 from unlearn_bench.cache import ModelCache
@@ -55,7 +55,7 @@ def call_cli(overrides: list[str], tmp: Path) -> tuple[int | None, str]:
     env = {"UNLEARN_BENCH_CACHE": str(tmp / "cache")}
     with mock.patch.object(sys, "argv", argv), mock.patch.dict(os.environ, env), \
             mock.patch.object(ModelCache, "load_or_build", tripwire), \
-            mock.patch.object(classification, "train_from_scratch", tripwire), \
+            mock.patch.object(classifier, "train_from_scratch", tripwire), \
             contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
         try:
             runpy.run_module("unlearn_bench", run_name="__main__", alter_sys=True)
@@ -280,6 +280,26 @@ EXAMPLES = {  # one of each kind the issue lists, with what the message must nam
 @pytest.mark.parametrize("kind", sorted(EXAMPLES))
 def test_each_kind_of_bad_input_is_caught_before_training(kind, paths, tmp_path):
     assert check(EXAMPLES[kind], tmp_path, paths) is None
+
+
+UNREAD = {  # an eval option the task's pipeline does not read: exit 2 naming it, its value and what the task reads
+    "shift preset": (["task=generation", "eval=gn1"],
+                     ["task=generation does not read eval.shift.kind='gaussian'", "reads eval.batch_size, "
+                      "eval.save_arrays"]),
+    "bogus shift kind": (["task=generation", "eval.shift.kind=bogus"], ["eval.shift.kind='bogus'", "default ('none')"]),
+    "metric group": (["task=generation", "eval.metrics=[jit]"], ["eval.metrics=['jit']"]),
+    "every epoch": (["task=generation", "eval.every_epoch=true"], ["eval.every_epoch=True"]),
+    "attacks": (["task=generation", "eval=deep"], ["eval.relearn.enabled=True"]),
+    "SD batch size": (["task=generation_sd", "task.pipeline=tiny", "eval.batch_size=64"],
+                      ["task=generation_sd does not read eval.batch_size=64", "reads eval.save_arrays"]),
+    "SD membership inference": (["task=generation_sd", "task.pipeline=tiny", "eval.mia.enabled=false"],
+                                ["eval.mia.enabled=False"]),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(UNREAD))
+def test_a_task_refuses_the_eval_options_it_does_not_read(kind, paths, tmp_path):
+    assert check(UNREAD[kind], tmp_path, paths) is None
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads and writes any folder")

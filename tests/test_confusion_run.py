@@ -6,8 +6,8 @@ import pytest
 import unlearn_bench.runner as runner
 from tests.conftest import compose_config
 from unlearn_bench.data.task import make_task
+from unlearn_bench.keys import original_key
 from unlearn_bench.metrics.confusion import confusion_metrics, fgt_err, ic_err, swap_labels
-from unlearn_bench.pipelines.classification import original_payload
 
 
 def one_hot(predicted, k=4):
@@ -48,4 +48,4 @@ def test_the_original_learns_the_swapped_labels_and_retrain_does_not(tmp_path):
     assert record.metrics["Forget_Err"] < original["Forget_Err"]
     # the confusion original is its own: it learned other labels than the seed's shared original
     plain_task = make_task(cfg.data, compose_config(["scenario=random10"]).scenario, cfg.train, cfg.seed, "cpu")
-    assert original_payload(cfg, task) != original_payload(cfg, plain_task)
+    assert original_key(cfg, task) != original_key(cfg, plain_task)

@@ -1,8 +1,8 @@
 """The package's import structure: no cycle, and no module imports one from a layer above it.
 
 Layers, bottom up: config schemas -> data, models, metrics -> training, evaluation, cache, records and tables ->
-methods, attacks -> pipelines -> runner -> command lines (run, compose, tune, report CLIs). Every import counts,
-a late one inside a function too: that is how a cycle hides.
+methods, attacks, cache keys -> pipelines -> runner -> command lines (run, compose, tune, report CLIs). Every import
+counts, a late one inside a function too: that is how a cycle hides.
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ LAYERS = {
     "unlearn_bench.generation.sd.methods": 3,
     "unlearn_bench.isolation": 3,
     "unlearn_bench.attacks": 3,
+    "unlearn_bench.keys": 3,  # every cache key; reads which eval options are attacks
     "unlearn_bench.pipelines": 4,
     "unlearn_bench.runner": 5,
     "unlearn_bench.__main__": 6,

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 import unlearn_bench.pipelines.classification as classification
+import unlearn_bench.pipelines.classifier as classifier
 import unlearn_bench.runner as runner
 from tests.conftest import compose_config
 from unlearn_bench.results import load_records
@@ -61,7 +62,7 @@ def test_identical_run_is_skipped_without_training(tmp_path, monkeypatch):
     def must_not_train(*args, **kwargs):
         raise AssertionError("a finished run was trained again")
 
-    monkeypatch.setattr(classification, "train_from_scratch", must_not_train)
+    monkeypatch.setattr(classifier, "train_from_scratch", must_not_train)
     monkeypatch.setattr(classification, "isolated_unlearn", must_not_train)
     again = run(tmp_path, cache, "method=rl", out="b")
     assert again == first
@@ -116,8 +117,8 @@ def test_compile_is_applied_and_keeps_the_cached_models(tmp_path, monkeypatch):
 
 def test_amp_auto_is_off_on_cpu_and_channels_last_is_honoured(tmp_path, monkeypatch):
     seen = []
-    real_prepare = classification.prepare_model
-    monkeypatch.setattr(classification, "prepare_model",
+    real_prepare = classifier.prepare_model
+    monkeypatch.setattr(classifier, "prepare_model",
                         lambda m, d, cl, c: seen.append(real_prepare(m, d, cl, c)) or seen[-1])
     rec = run(tmp_path, tmp_path / "cache", "method=ft", "device=cpu", "train.channels_last=true")
     assert rec.config["train"]["amp"] is False

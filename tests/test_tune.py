@@ -171,12 +171,12 @@ def test_the_trials_table_scores_a_diverged_trial_worst(tmp_path):
 
 
 def test_tuned_provenance_is_not_part_of_the_run_key():
-    from unlearn_bench.pipelines.classification import method_payload
+    from unlearn_bench.keys import method_key
 
     plain = compose_config(["method=ga"])
     tuned = compose_config(["method=ga"])
     tuned.method.tuned = {"value": 1.0, "seed": 0}
-    assert method_payload(plain.method) == method_payload(tuned.method)
+    assert method_key(plain.method) == method_key(tuned.method)
 
 
 def test_a_preset_tuned_on_a_training_subset_says_so_in_its_name():

@@ -8,7 +8,7 @@ from unlearn_bench.cache import ModelCache
 from unlearn_bench.data.task import make_task
 from unlearn_bench.evaluation import predict
 from unlearn_bench.metrics.jit import output_entropy
-from unlearn_bench.pipelines.classification import original_model
+from unlearn_bench.pipelines.classifier import original_model
 
 
 def test_worst_case_forgets_the_class_examples_the_original_leaks_most(tmp_path):

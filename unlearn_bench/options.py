@@ -13,6 +13,7 @@ from unlearn_bench import plugins
 from unlearn_bench.conf_local import conf_local_dir
 from unlearn_bench.config import CONF_DIR
 from unlearn_bench.errors import ConfigError
+from unlearn_bench.generation.config import TASKS
 
 # The groups a user picks an option of, with what each holds (conf/<group>/<option>.yaml).
 GROUPS = {
@@ -24,7 +25,7 @@ GROUPS = {
     "eval": "which metrics and attacks (deep: every attack)",
     "experiment": "a paper table or figure, run with -m (its methods x seeds)",
     "tune": "a hyper-parameter search against Retrain, run with -m",
-    "task": "classification | generation (DDPM) | generation_sd (Stable Diffusion)",
+    "task": f"the pipeline: {' | '.join(TASKS)} (DDPMs and Stable Diffusion for the generation tasks)",
     "logger": "none | wandb",
 }
 HIDDEN = ("base_",)  # schema entries stored for composition, not meant to be picked

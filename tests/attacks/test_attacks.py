@@ -14,7 +14,7 @@ from tests.conftest import compose_config
 from unlearn_bench.attacks import klom, relearn
 from unlearn_bench.cache import ModelCache
 from unlearn_bench.errors import ConfigError, DatasetNotFoundError
-from unlearn_bench.pipelines.classification import reference_eval_cfg
+from unlearn_bench.keys import REFERENCE_EVAL
 from unlearn_bench.runner import run, validate
 from unlearn_bench.training import DivergedError
 
@@ -47,9 +47,9 @@ def test_bad_attack_values_are_refused_before_training(tmp_path, override, messa
 
 
 def test_reference_evaluation_does_not_depend_on_the_attack_config(tmp_path):
-    default = reference_eval_cfg(compose_config([f"cache_dir={tmp_path}"]))
+    default = REFERENCE_EVAL.pick(compose_config([f"cache_dir={tmp_path}"]).eval)
     deep = compose_config(["eval=deep", "eval.klom.num_models=5", f"cache_dir={tmp_path}"])
-    assert reference_eval_cfg(deep) == default
+    assert REFERENCE_EVAL.pick(deep.eval) == default
 
 
 @pytest.mark.parametrize("budget, points", [(relearn.RelearnBudget("sgd", 0.5, 8, eval_every=1, steps=30),

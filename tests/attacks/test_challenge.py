@@ -11,8 +11,8 @@ import unlearn_bench.attacks.challenge as challenge_eval
 from tests.conftest import compose_config
 from unlearn_bench.cache import ModelCache
 from unlearn_bench.errors import ConfigError
+from unlearn_bench.keys import REFERENCE_EVAL
 from unlearn_bench.metrics.lira import logit_scaled_confidence
-from unlearn_bench.pipelines.classification import reference_eval_cfg
 from unlearn_bench.report import cli as report
 from unlearn_bench.runner import run, validate
 
@@ -31,9 +31,9 @@ def test_eval_challenge_composes_and_few_models_are_refused(tmp_path):
 
 
 def test_reference_evaluation_does_not_depend_on_the_challenge_config(tmp_path):
-    default = reference_eval_cfg(compose_config([f"cache_dir={tmp_path}"]))
+    default = REFERENCE_EVAL.pick(compose_config([f"cache_dir={tmp_path}"]).eval)
     for overrides in (["eval=challenge"], ["eval=challenge", "eval.challenge.num_models=16", "eval.challenge.seed=3"]):
-        assert reference_eval_cfg(compose_config([*overrides, f"cache_dir={tmp_path}"])) == default
+        assert REFERENCE_EVAL.pick(compose_config([*overrides, f"cache_dir={tmp_path}"]).eval) == default
 
 
 @pytest.fixture(scope="module")

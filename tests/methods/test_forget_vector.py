@@ -48,9 +48,9 @@ def test_bad_coefficient_keys_fail_before_training(overrides, message):
 
 
 def test_unset_coefficients_keep_the_run_key_of_earlier_runs():
-    from unlearn_bench.pipelines.classification import method_payload
+    from unlearn_bench.keys import method_key
 
-    assert "weights" not in method_payload(compose_config(FAKE).method)
-    one = method_payload(compose_config([*FAKE, "method.weights={2:0,1:0.5}"]).method)
+    assert "weights" not in method_key(compose_config(FAKE).method)
+    one = method_key(compose_config([*FAKE, "method.weights={2:0,1:0.5}"]).method)
     assert one["weights"] == {"1": 0.5, "2": 0.0}  # one computation, one key: class order, float values
-    assert one == method_payload(compose_config([*FAKE, "method.weights={1:0.5,2:0.0}"]).method)
+    assert one == method_key(compose_config([*FAKE, "method.weights={1:0.5,2:0.0}"]).method)

@@ -136,14 +136,14 @@ def test_bad_option_names_are_refused():
 
 @pytest.mark.parametrize("method", ["rl", "salun", "salun_soft", "rl_ms"])
 def test_fidelity_official_relabels_per_batch_and_is_in_the_run_key(method):
+    from unlearn_bench.keys import method_key
     from unlearn_bench.methods.common import relabel_of
-    from unlearn_bench.pipelines.classification import method_payload
 
     paper = compose_config(["data=fake", f"method={method}"]).method
     official = compose_config(["data=fake", f"method={method}", "method.fidelity=official"]).method
     assert relabel_of(paper) == "fixed" and relabel_of(official) == "per_batch"
-    assert "fidelity" not in method_payload(paper)  # earlier runs keep their keys
-    assert method_payload(official)["fidelity"] == "official"
+    assert "fidelity" not in method_key(paper)  # earlier runs keep their keys
+    assert method_key(official)["fidelity"] == "official"
     assert method_class(method).official
 
 

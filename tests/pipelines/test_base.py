@@ -4,7 +4,9 @@ not define before anything is loaded."""
 import pytest
 
 from tests.conftest import compose_config
+from unlearn_bench.config import CONF_DIR
 from unlearn_bench.errors import ConfigError
+from unlearn_bench.generation.config import TASKS
 from unlearn_bench.pipelines import PIPELINES, create_pipeline, register_pipeline
 from unlearn_bench.runner import validate
 
@@ -26,8 +28,7 @@ def test_an_unknown_task_names_the_allowed_ones():
 def test_a_task_without_attacks_refuses_an_enabled_one(overrides, tmp_path):
     pytest.importorskip("diffusers")
     cfg = compose_config([*overrides, "eval.relearn.enabled=true", f"cache_dir={tmp_path}"])
-    with pytest.raises(ConfigError, match="task=generation defines no model-based attacks; turn off "
-                                          "eval.relearn.enabled"):
+    with pytest.raises(ConfigError, match="task=generation does not read eval.relearn.enabled=True"):
         validate(cfg)
 
 
@@ -50,3 +51,8 @@ def test_observe_unlearned_sees_the_returned_model_after_the_timing_and_not_a_di
         assert timed_unlearning(lambda: model, "ft", torch.device("cpu"))[0] is None  # diverged: nothing to observe
     timed_unlearning(lambda: torch.nn.Linear(2, 2), "ft", torch.device("cpu"))  # outside the block: not observed
     assert seen == [model]
+
+
+def test_the_one_task_list_names_each_pipeline_and_its_method_presets():
+    assert PIPELINES.keys() == TASKS.keys()
+    assert all((CONF_DIR / task.method_group).is_dir() for task in TASKS.values())

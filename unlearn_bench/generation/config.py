@@ -10,7 +10,6 @@ from hydra.core.config_store import ConfigStore
 
 from unlearn_bench.generation.sd.config import SDTaskConfig
 
-TASKS = ("classification", "generation", "generation_sd")
 SAMPLERS = ("ddim", "ddpm")
 
 
@@ -89,8 +88,25 @@ class GenerationTaskConfig:
     metrics: GenMetricsConfig = field(default_factory=GenMetricsConfig)
 
 
+@dataclass(frozen=True)
+class TaskKind:
+    """A value of ``task.name`` (one pipeline each, ``unlearn_bench.pipelines``): its config schema, the folder of its
+    method presets (``conf/<method_group>/``, also the prefix of their option) and what its methods are called."""
+
+    schema: type
+    method_group: str
+    methods: str
+
+
+# The one list of tasks.
+TASKS: dict[str, TaskKind] = {
+    "classification": TaskKind(ClassificationTaskConfig, "method", "a classification method"),
+    "generation": TaskKind(GenerationTaskConfig, "method/generation", "a generation method"),
+    "generation_sd": TaskKind(SDTaskConfig, "method/sd", "a Stable Diffusion method"),
+}
+
+
 def store_task_schemas(cs: ConfigStore) -> None:
     """The ``task`` group's schemas (the SD task's from ``generation/sd/config.py``, also a schema module)."""
-    cs.store(group="task", name="base_classification", node=ClassificationTaskConfig)
-    cs.store(group="task", name="base_generation", node=GenerationTaskConfig)
-    cs.store(group="task", name="base_generation_sd", node=SDTaskConfig)
+    for name, task in TASKS.items():
+        cs.store(group="task", name=f"base_{name}", node=task.schema)

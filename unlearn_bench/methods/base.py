@@ -18,6 +18,7 @@ from torch import nn
 
 from unlearn_bench.config import CONF_DIR, SGDDefaults
 from unlearn_bench.errors import ConfigError
+from unlearn_bench.generation.config import TASKS
 from unlearn_bench.methods.view import METHOD_SPLITS, DataAccessError, DataView  # noqa: F401 (re-exported)
 
 
@@ -54,9 +55,6 @@ class SGDConfig(MethodConfig, SGDDefaults):
     lr: float = 0.01  # SalUn repo Classification/arg_parser.py: --unlearn_lr 0.01
 
 
-TASKS = ("classification", "generation", "generation_sd")  # the pipelines (config ``task.name``)
-# Where a task's method presets live (conf/<group>/<name>.yaml) and the prefix of their option on the command line.
-CONFIG_GROUPS = {"classification": "method", "generation": "method/generation", "generation_sd": "method/sd"}
 
 
 class Method:
@@ -98,7 +96,7 @@ METHODS: dict[tuple[str, str], type[Method]] = {}  # (task, name) -> class
 
 def option(task: str, name: str) -> str:
     """The command-line option of a method: ``salun``, ``generation/salun``, ``sd/salun``."""
-    prefix = CONFIG_GROUPS[task].removeprefix("method").lstrip("/")
+    prefix = TASKS[task].method_group.removeprefix("method").lstrip("/")
     return f"{prefix}/{name}" if prefix else name
 
 
@@ -117,11 +115,12 @@ def register_method(cls: type[Method]) -> type[Method]:
         raise ConfigError(f"method {option(cls.task, cls.name)!r} is registered twice")
     METHODS[(cls.task, cls.name)] = cls
     store = ConfigStore.instance()
-    store.store(group=CONFIG_GROUPS[cls.task], name=f"base_{cls.name}", node=cls.Config)
-    if not (CONF_DIR / CONFIG_GROUPS[cls.task] / f"{cls.name}.yaml").is_file():
+    group = TASKS[cls.task].method_group
+    store.store(group=group, name=f"base_{cls.name}", node=cls.Config)
+    if not (CONF_DIR / group / f"{cls.name}.yaml").is_file():
         # Selectable as method=<name> with its Config's defaults, with no YAML file (a plugin's method). Where
         # conf/ has a preset of that name, the preset is the option (two would be merged, which Hydra deprecates).
-        store.store(group=CONFIG_GROUPS[cls.task], name=cls.name, node=cls.Config)
+        store.store(group=group, name=cls.name, node=cls.Config)
     return cls
 
 

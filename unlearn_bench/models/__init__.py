@@ -14,7 +14,9 @@ from unlearn_bench.models.registry import (
     register_model,
     replace_classifier,
     reset_parameters,
+    resolve_model_name,
 )
 
 __all__ = ["MODELS", "MODEL_OPTIONS", "Classifier", "Normalize", "check_weights_file", "classifier_head",
-           "create_model", "model_options", "register_model", "replace_classifier", "reset_parameters"]
+           "create_model", "model_options", "register_model", "replace_classifier", "reset_parameters",
+           "resolve_model_name"]

@@ -153,6 +153,14 @@ def check_weights_file(path: str) -> Path:
     return file
 
 
+def resolve_model_name(cfg) -> str:
+    """The run's architecture: ``model.name``, or the data's ``default_model`` for ``auto``."""
+    name = cfg.data.default_model if cfg.model.name == "auto" else cfg.model.name
+    if name not in MODELS:
+        raise ConfigError(f"model={name!r} is not registered; allowed: auto, {', '.join(sorted(MODELS))}")
+    return name
+
+
 def model_options(model_cfg, name: str) -> dict:
     """``create_model`` keyword arguments for architecture ``name`` from the ``model`` config: ``width`` plus the
     ``MODEL_OPTIONS`` that are set (so configs without them keep their cache keys). ConfigError for an option the

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import dataclasses
 import math
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -30,8 +31,10 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from unlearn_bench.attacks import AttackContext, enabled_attacks
+from unlearn_bench.attacks import AttackContext
+from unlearn_bench.config import EvalConfig
 from unlearn_bench.errors import ConfigError
+from unlearn_bench.generation.config import TASKS
 from unlearn_bench.methods.base import Method, create_method, method_names, method_task, option
 from unlearn_bench.training import DivergedError
 
@@ -62,8 +65,14 @@ class Evaluation:
     collapsed: str | None = None  # finite, but its utility fell to chance (metrics.accuracy.collapsed): never ranks
 
 
+EVAL_OPTIONS = tuple(f.name for f in dataclasses.fields(EvalConfig))
+
+
 class Pipeline:
     name: ClassVar[str]  # the task.name it runs
+    # The options of the ``eval`` section this pipeline reads (a run's key holds them; ``keys.run_eval_key``): any
+    # other set away from its schema default is refused before any work (``refuse_unread``).
+    eval_options: ClassVar[tuple[str, ...]] = EVAL_OPTIONS
 
     def __init__(self, cfg: DictConfig):
         self.cfg = cfg
@@ -90,11 +99,16 @@ class Pipeline:
     def attack_context(self, refs: References, unlearned: Any) -> AttackContext:
         raise NotImplementedError
 
-    def refuse_attacks(self) -> None:
-        """For a task without model-based attacks: an enabled one is an error, not silently skipped."""
-        if attacks := enabled_attacks(self.cfg):
-            raise ConfigError(f"task={self.name} defines no model-based attacks; turn off "
-                              f"{', '.join(f'eval.{a.name}.enabled' for a in attacks)}")
+    def refuse_unread(self) -> None:
+        """ConfigError naming the first ``eval`` option this pipeline does not read that is set away from its schema
+        default (``eval=gn1`` under ``task=generation``): it would be recorded as if it applied."""
+        defaults = OmegaConf.to_container(OmegaConf.structured(EvalConfig), resolve=True)
+        values = OmegaConf.to_container(self.cfg.eval, resolve=True)
+        for key in (k for k in values if k not in self.eval_options):
+            for path, value, default in differences(values[key], defaults[key], f"eval.{key}"):
+                raise ConfigError(f"task={self.name} does not read {path}={value!r}: leave it at its default "
+                                  f"({default!r}); task={self.name} reads "
+                                  f"{', '.join(f'eval.{k}' for k in self.eval_options)}")
 
     def record_fields(self) -> dict:
         raise NotImplementedError
@@ -111,36 +125,46 @@ class Pipeline:
         return create_method(self.cfg.method, self.name)
 
 
+def differences(value: Any, default: Any, path: str) -> Iterator[tuple[str, Any, Any]]:
+    """(dotted path, value, default) of every leaf of ``value`` that differs from ``default``, in order."""
+    if isinstance(value, dict) and isinstance(default, dict):
+        for key in value:
+            yield from differences(value[key], default.get(key), f"{path}.{key}")
+    elif value != default:
+        yield path, value, default
+
+
 PIPELINES: dict[str, type[Pipeline]] = {}
 
 
 def register_pipeline(cls: type[Pipeline]) -> type[Pipeline]:
     if cls.name in PIPELINES:  # a second pipeline would silently replace the first
         raise ConfigError(f"pipeline task.name={cls.name!r} is registered twice")
+    if cls.name not in TASKS:
+        raise ConfigError(f"pipeline {cls.name!r} runs no task of generation.config.TASKS; allowed: {list(TASKS)}")
     PIPELINES[cls.name] = cls
     return cls
 
 
-KINDS = {"classification": "a classification method", "generation": "a generation method",
-         "generation_sd": "a Stable Diffusion method"}
-
-
 def create_pipeline(cfg: DictConfig) -> Pipeline:
     """The pipeline of ``task.name``, after checking that ``method`` is a method of that task (the families share
-    names: ``method=salun`` is SalUn for classifiers, ``generation/salun`` for DDPMs, ``sd/salun`` for SD)."""
+    names: ``method=salun`` is SalUn for classifiers, ``generation/salun`` for DDPMs, ``sd/salun`` for SD) and that
+    no ``eval`` option it does not read is set (``Pipeline.refuse_unread``)."""
     name = cfg.task.name
     if name not in PIPELINES:
-        raise ConfigError(f"task.name={name!r} is not supported; allowed: {sorted(PIPELINES)}")
+        raise ConfigError(f"task.name={name!r} is not supported; allowed: {sorted(TASKS)}")
     family = method_task(cfg.method)
     if family != name:
         shown = option(family, cfg.method.name)
         if name == "classification":
-            raise ConfigError(f"method={shown} is {KINDS[family]} and needs task={family}; with task=classification "
-                              "choose a classification method (conf/method/*.yaml)")
+            raise ConfigError(f"method={shown} is {TASKS[family].methods} and needs task={family}; with "
+                              "task=classification choose a classification method (conf/method/*.yaml)")
         allowed = "method=" + ", ".join(option(name, m) for m in method_names(name))
-        raise ConfigError(f"task={name} needs {KINDS[name]}, but method={shown} is {KINDS[family]} (it needs "
-                          f"task={family}); allowed: {allowed}")
-    return PIPELINES[name](cfg)
+        raise ConfigError(f"task={name} needs {TASKS[name].methods}, but method={shown} is "
+                          f"{TASKS[family].methods} (it needs task={family}); allowed: {allowed}")
+    pipeline = PIPELINES[name](cfg)
+    pipeline.refuse_unread()
+    return pipeline
 
 
 def check_counts(cfg: DictConfig, keys: Iterable[str]) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import hashlib
 import time
 from functools import partial
 from pathlib import Path
@@ -14,9 +13,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from unlearn_bench.attacks import ATTACKS, AttackContext, check_attacks
+from unlearn_bench import keys
+from unlearn_bench.attacks import AttackContext, check_attacks
 from unlearn_bench.cache import ModelCache, cached_evaluation
 from unlearn_bench.config import check_tune
 from unlearn_bench.data.scenarios import SCENARIOS, Scenario, create_scenario, member_probability
@@ -28,7 +28,7 @@ from unlearn_bench.isolation import unlearn as isolated_unlearn
 from unlearn_bench.methods import DataView, Method, method_class
 from unlearn_bench.methods.base import check_fidelity
 from unlearn_bench.metrics.accuracy import collapsed
-from unlearn_bench.models import MODELS, create_model, model_options
+from unlearn_bench.models import model_options, resolve_model_name
 from unlearn_bench.pipelines.base import (
     Evaluation,
     Pipeline,
@@ -39,120 +39,10 @@ from unlearn_bench.pipelines.base import (
     register_pipeline,
     timed_unlearning,
 )
-from unlearn_bench.runtime import prepare_model, seed_everything, select_device
+from unlearn_bench.pipelines.classifier import new_model, original_model
+from unlearn_bench.runtime import seed_everything, select_device
 from unlearn_bench.shifts import check_shift
-from unlearn_bench.training import DivergedError, lr_factor, observe_epochs, train_from_scratch
-
-
-def resolve_model_name(cfg: DictConfig) -> str:
-    name = cfg.data.default_model if cfg.model.name == "auto" else cfg.model.name
-    if name not in MODELS:
-        raise ConfigError(f"model={name!r} is not registered; allowed: auto, {', '.join(sorted(MODELS))}")
-    return name
-
-
-# Options added after cache keys were in use: left out of a key while unset, so earlier runs keep their keys.
-# Options added after cache keys were in use, with the value they are left out of a key at, so earlier runs keep
-# their keys.
-LATER_OPTIONS = {"data": {"train_subset": None}, "scenario": {"rounds": None, "round": None},
-                 "method": {"weights": None, "fidelity": "paper"}}
-
-
-def _without_unset_later_options(node: dict, group: str) -> dict:
-    later = LATER_OPTIONS.get(group, {})
-    return {k: v for k, v in node.items() if not (k in later and v == later[k])}
-
-
-def _payload_of(cfg: DictConfig, group: str) -> dict:
-    return _without_unset_later_options(OmegaConf.to_container(cfg[group], resolve=True), group)
-
-
-def data_payload(cfg: DictConfig) -> dict:
-    """The config that determines the data: everything in `data` but where and how files are read."""
-    data = _payload_of(cfg, "data")
-    for key in ("root", "verify_files"):
-        data.pop(key, None)
-    return data
-
-
-def scenario_payload(cfg: DictConfig) -> dict:
-    return _payload_of(cfg, "scenario")
-
-
-def method_payload(method_cfg: DictConfig) -> dict:
-    """The method config that determines the unlearned model: all of it but the ``tuned`` metadata, so a tuned
-    preset and the same values given as overrides are one run."""
-    method = _without_unset_later_options(OmegaConf.to_container(method_cfg, resolve=True), "method")
-    method.pop("tuned", None)
-    if method.get("weights") is not None:  # {1: 0}, {"1": 0.0} and any key order are one computation
-        method["weights"] = {str(k): float(v) for k, v in sorted(method["weights"].items(), key=lambda kv: int(kv[0]))}
-    return method
-
-
-def forget_sha(task: Task) -> str:
-    return hashlib.sha256(task.forget_idx.tobytes()).hexdigest()
-
-
-def original_payload(cfg: DictConfig, task: Task) -> dict:
-    """The original's cache key: data, model, recipe and seed (no scenario: every forget set shares it, but for
-    SURE's confusion task, whose original learns D_f with swapped labels)."""
-    model = {"name": resolve_model_name(cfg), **model_options(cfg.model, resolve_model_name(cfg))}
-    train = OmegaConf.to_container(cfg.train, resolve=True)
-    for knob in ("compile", "channels_last"):  # how the same computation is executed, not what is computed
-        train.pop(knob)
-    payload = {"data": data_payload(cfg), "model": model, "train": train, "seed": cfg.seed}
-    if task.confused_classes:
-        payload["swapped_labels"] = {"classes": task.confused_classes, "forget_idx_sha256": forget_sha(task)}
-    return payload
-
-
-def retrain_payload(cfg: DictConfig, task: Task) -> dict:
-    return {**original_payload(cfg, task), "forget_idx_sha256": forget_sha(task)}
-
-
-def new_model(cfg: DictConfig, task: Task, device: torch.device) -> torch.nn.Module:
-    """A freshly initialised model of the run's architecture, on ``device``."""
-    model_name = resolve_model_name(cfg)
-    model = create_model(model_name, task.num_classes, cfg.data.in_chans, cfg.data.img_size, task.mean, task.std,
-                         **model_options(cfg.model, model_name))
-    return prepare_model(model, device, cfg.train.channels_last, cfg.train.compile)
-
-
-def original_model(cfg: DictConfig, task: Task, cache: ModelCache, device: torch.device
-                   ) -> tuple[torch.nn.Module, dict]:
-    """The original (cached): ``train`` of the recipe on the whole train split, seeded with the run's seed. Also
-    the UA / FID classifier of the generation pipelines (the same key: every pipeline shares one classifier)."""
-
-    def train_original() -> torch.nn.Module:
-        generator = seed_everything(cfg.seed)
-        return train_from_scratch(new_model(cfg, task, device),
-                                  lambda: task.loader("train", cfg.train.batch_size, generator=generator),
-                                  cfg.train, desc="original", progress=cfg.progress)
-
-    return cache.load_or_build("original", original_payload(cfg, task), new_model(cfg, task, device),
-                               train_original)
-
-
-def round_payload(cfg: DictConfig, task: Task, round_k: int) -> dict:
-    """The cache key of the method's model after round ``round_k`` of a scenario that chains rounds (the name, which
-    holds this run's round, is left out: every run of the sweep must find the same key)."""
-    scenario = {k: v for k, v in scenario_payload(cfg).items() if k != "name"}
-    return {**original_payload(cfg, task), "scenario": {**scenario, "round": round_k},
-            "method": method_payload(cfg.method)}
-
-
-def reference_eval_cfg(cfg: DictConfig) -> dict:
-    """The eval config that determines the original's and Retrain's evaluation (the attacks of
-    ``unlearn_bench.attacks`` are the method's, and so is evaluating every unlearning epoch)."""
-    return {k: v for k, v in OmegaConf.to_container(cfg.eval, resolve=True).items()
-            if k not in ("every_epoch", *ATTACKS)}
-
-
-def isolation_keyed(payload: dict, cfg: DictConfig) -> dict:
-    """A run under ``method_isolation=process`` computes the same model but is its own record, so it shows that the
-    method ran with only its declared splits instead of being skipped for an in-process run (unset in-process, so
-    earlier runs keep their keys)."""
-    return payload if cfg.method_isolation == "none" else {**payload, "method_isolation": cfg.method_isolation}
+from unlearn_bench.training import DivergedError, lr_factor, observe_epochs
 
 
 class MembershipScorer:
@@ -215,10 +105,7 @@ class ClassificationPipeline(Pipeline):
         self.epoch_metrics: list[dict[str, float]] = []
 
     def run_payload(self) -> dict:
-        cfg = self.cfg
-        payload = {**retrain_payload(cfg, self.task), "scenario": scenario_payload(cfg),
-                   "method": method_payload(cfg.method), "eval": OmegaConf.to_container(cfg.eval, resolve=True)}
-        return isolation_keyed(payload, cfg)
+        return keys.classification_run_key(self.cfg, self.task, self.eval_options)
 
     def fresh_model(self) -> torch.nn.Module:
         return new_model(self.cfg, self.task, self.device)
@@ -237,7 +124,7 @@ class ClassificationPipeline(Pipeline):
         def train_retrain() -> torch.nn.Module:
             return retrain_cls(retrain_cls.Config()).unlearn(original, self.view(self.task, retrain_cls))
 
-        retrain, retrain_meta = self.cache.load_or_build("retrain", retrain_payload(cfg, self.task),
+        retrain, retrain_meta = self.cache.load_or_build("retrain", keys.retrain_key(cfg, self.task),
                                                          self.fresh_model(), train_retrain)
         return References(original, original_meta, retrain, retrain_meta)
 
@@ -252,7 +139,7 @@ class ClassificationPipeline(Pipeline):
                 return check_finite(isolated_unlearn(method, copy.deepcopy(previous), view,
                                                      self.cfg.method_isolation), method.name)
 
-            model, _ = self.cache.load_or_build("iterative", round_payload(self.cfg, self.task, round_k),
+            model, _ = self.cache.load_or_build("iterative", keys.round_key(self.cfg, self.task, round_k),
                                                 self.fresh_model(), build)
         return model
 
@@ -287,18 +174,13 @@ class ClassificationPipeline(Pipeline):
                 cfg.method.name, self.device)
         self.read = view.read
         if round_k is not None and unlearned is not None:  # the next round starts from this model
-            self.cache.load_or_build("iterative", round_payload(cfg, self.task, round_k), self.fresh_model(),
+            self.cache.load_or_build("iterative", keys.round_key(cfg, self.task, round_k), self.fresh_model(),
                                      lambda: unlearned)
         return unlearned, error, rte_s - observed_s
 
-    def reference_key(self) -> dict:
-        """What determines a reference model's evaluation besides its weights."""
-        return {"forget_idx_sha256": forget_sha(self.task), "scenario": scenario_payload(self.cfg),
-                "eval": reference_eval_cfg(self.cfg), "amp": self.cfg.train.amp}
-
     def evaluate(self, unlearned: torch.nn.Module | None, refs: References, store: Path) -> Evaluation:
         cfg, task, amp = self.cfg, self.task, self.cfg.train.amp
-        key = self.reference_key()
+        key = keys.reference_eval_key(cfg, task)
         original_metrics, original_arrays = cached_evaluation(
             cfg.cache_dir, {**key, "weights_sha256": refs.original_meta["sha256"]},
             lambda: evaluate(refs.original, task, cfg.eval, amp))
@@ -325,14 +207,14 @@ class ClassificationPipeline(Pipeline):
     def attack_context(self, refs: References, unlearned: torch.nn.Module) -> AttackContext:
         cfg = self.cfg
         return AttackContext(cfg, self.task, refs.original, refs.retrain, unlearned, self.fresh_model,
-                             self.reference_key(),
+                             keys.reference_eval_key(cfg, self.task),
                              {"original": refs.original_meta["sha256"], "retrain": refs.retrain_meta["sha256"]},
-                             partial(cached_evaluation, cfg.cache_dir), original_payload(cfg, self.task),
-                             retrain_payload(cfg, self.task), cfg.progress)
+                             partial(cached_evaluation, cfg.cache_dir), keys.original_key(cfg, self.task),
+                             keys.retrain_key(cfg, self.task), cfg.progress)
 
     def record_fields(self) -> dict:
         return {"data": self.cfg.data.name, "model": resolve_model_name(self.cfg), "scenario": self.cfg.scenario.name,
-                "forget_size": len(self.task.forget_idx), "forget_idx_sha256": forget_sha(self.task),
+                "forget_size": len(self.task.forget_idx), "forget_idx_sha256": keys.forget_sha(self.task),
                 "epoch_metrics": self.epoch_metrics}
 
     def forget_idx(self) -> np.ndarray:

@@ -13,9 +13,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from torch import nn
 
+from unlearn_bench import keys
 from unlearn_bench.cache import ModelCache, cached_evaluation
 from unlearn_bench.data.scenarios import SCENARIOS, create_scenario
 from unlearn_bench.data.task import Task, make_task
@@ -35,6 +36,7 @@ from unlearn_bench.generation.sampling import check_sampling, sample_per_class
 from unlearn_bench.isolation import check_mode
 from unlearn_bench.isolation import unlearn as isolated_unlearn
 from unlearn_bench.methods.base import Method, method_class
+from unlearn_bench.models import resolve_model_name
 from unlearn_bench.pipelines.base import (
     Evaluation,
     Pipeline,
@@ -44,15 +46,7 @@ from unlearn_bench.pipelines.base import (
     register_pipeline,
     timed_unlearning,
 )
-from unlearn_bench.pipelines.classification import (
-    data_payload,
-    forget_sha,
-    isolation_keyed,
-    original_model,
-    original_payload,
-    resolve_model_name,
-    scenario_payload,
-)
+from unlearn_bench.pipelines.classifier import original_model
 from unlearn_bench.runtime import seed_everything, select_device
 
 MODEL_NAME = "ddpm"
@@ -98,6 +92,7 @@ def save_grid(images: np.ndarray, task: Task, per_class: int, path: Path, title:
 @register_pipeline
 class DDPMPipeline(Pipeline):
     name = "generation"
+    eval_options = ("batch_size", "save_arrays")  # the real D_r features' batches; the arrays beside the record
 
     def validate(self) -> None:
         cfg = self.cfg
@@ -118,28 +113,17 @@ class DDPMPipeline(Pipeline):
             raise ConfigError(f"task.metrics.inception_weights={weights!r} is not a file; give a local torchvision "
                               "inception_v3 state dict, or null to use the classifier's features")
         check_mode(cfg.method_isolation)
-        self.refuse_attacks()
 
     def setup(self, device: torch.device) -> None:
         cfg = self.cfg
         self.device = device
         self.cache = ModelCache(cfg.cache_dir)
         self.task = make_task(cfg.data, cfg.scenario, cfg.train, cfg.seed, device)
-        task_cfg = OmegaConf.to_container(cfg.task, resolve=True)
-        self.ddpm_original_payload = {"data": data_payload(cfg), "unet": task_cfg["unet"],
-                                      "diffusion": task_cfg["diffusion"], "train": task_cfg["train"],
-                                      "amp": cfg.train.amp, "seed": cfg.seed}
-        self.ddpm_retrain_payload = {**self.ddpm_original_payload, "forget_idx_sha256": forget_sha(self.task)}
         self.classifier_meta: dict = {"cached": False}
         self.grids: dict[str, str] = {}
 
     def run_payload(self) -> dict:
-        cfg = self.cfg
-        task_cfg = OmegaConf.to_container(cfg.task, resolve=True)
-        return isolation_keyed({**self.ddpm_retrain_payload, "task": "generation",
-                                "classifier": original_payload(cfg, self.task), "scenario": scenario_payload(cfg),
-                                "method": OmegaConf.to_container(cfg.method, resolve=True),
-                                "sampling": task_cfg["sampling"], "metrics": task_cfg["metrics"]}, cfg)
+        return keys.ddpm_run_key(self.cfg, self.task, self.eval_options)
 
     def new_ddpm(self) -> ConditionalDDPM:
         cfg = self.cfg
@@ -161,7 +145,7 @@ class DDPMPipeline(Pipeline):
                 "train", batch_size, augment=False, generator=generator), cfg.task.train, cfg.train.amp,
                 "ddpm original", cfg.progress)
 
-        original, original_meta = self.cache.load_or_build("ddpm_original", self.ddpm_original_payload,
+        original, original_meta = self.cache.load_or_build("ddpm_original", keys.ddpm_original_key(cfg),
                                                            self.new_ddpm(), train_original)
         retrain_cls = method_class("retrain", self.name)
 
@@ -169,8 +153,8 @@ class DDPMPipeline(Pipeline):
             return retrain_cls(retrain_cls.Config()).unlearn(original, self.view(retrain_cls,
                                                                                  seed_everything(cfg.seed)))
 
-        retrain, retrain_meta = self.cache.load_or_build("ddpm_retrain", self.ddpm_retrain_payload, self.new_ddpm(),
-                                                         train_retrain)
+        retrain, retrain_meta = self.cache.load_or_build("ddpm_retrain", keys.ddpm_retrain_key(cfg, task),
+                                                         self.new_ddpm(), train_retrain)
         return References(original, original_meta, retrain, retrain_meta)
 
     def unlearn(self, method: Method, refs: References) -> tuple[Any | None, str | None, float]:
@@ -187,9 +171,7 @@ class DDPMPipeline(Pipeline):
                     if cfg.task.metrics.inception_weights else classifier_features(self.classifier))
         reference = batched(features, task.split("retain")[0], self.device, cfg.eval.batch_size)
         evaluator = GenerationEvaluator(cfg, task, self.classifier, features, reference, self.device)
-        key = {"classifier_sha256": self.classifier_meta["sha256"], "forget_idx_sha256": forget_sha(task),
-               "sampling": OmegaConf.to_container(cfg.task.sampling, resolve=True),
-               "metrics": OmegaConf.to_container(cfg.task.metrics, resolve=True), "seed": cfg.seed}
+        key = keys.ddpm_eval_key(cfg, task, self.classifier_meta["sha256"])
         original_metrics, original_arrays = cached_evaluation(
             cfg.cache_dir, {**key, "weights_sha256": refs.original_meta["sha256"]}, lambda: evaluator(refs.original))
         retrain_metrics, retrain_arrays = cached_evaluation(
@@ -216,7 +198,7 @@ class DDPMPipeline(Pipeline):
     def record_fields(self) -> dict:
         cfg = self.cfg
         return {"data": cfg.data.name, "model": MODEL_NAME, "scenario": cfg.scenario.name,
-                "forget_size": len(self.task.forget_idx), "forget_idx_sha256": forget_sha(self.task),
+                "forget_size": len(self.task.forget_idx), "forget_idx_sha256": keys.forget_sha(self.task),
                 "extra": {"task": "generation", "classifier_cached": self.classifier_meta["cached"],
                           "classifier": resolve_model_name(cfg), "fid_features": fid_metric_name(cfg),
                           "grids": self.grids}}  # model -> PNG file name beside the record

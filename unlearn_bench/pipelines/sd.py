@@ -14,8 +14,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
+from unlearn_bench import keys
 from unlearn_bench.cache import ModelCache, cached_evaluation, config_hash
 from unlearn_bench.data.scenarios import create_scenario
 from unlearn_bench.data.task import Task, make_task
@@ -39,7 +40,7 @@ from unlearn_bench.pipelines.base import (
     timed_unlearning,
     unbuilt,
 )
-from unlearn_bench.pipelines.classification import original_model, scenario_payload
+from unlearn_bench.pipelines.classifier import original_model
 from unlearn_bench.pipelines.ddpm import check_full_class, fid_metric_name
 from unlearn_bench.runtime import seed_everything, select_device
 
@@ -47,17 +48,6 @@ log = logging.getLogger(__name__)
 
 MODEL_NAME = "sd"
 EVAL_SEED, DATA_SEED = 0, 1_000  # prompt seeds of the evaluation images and of generated D_f / D_r
-
-
-def pipeline_fingerprint(cfg: DictConfig) -> dict:
-    """What identifies the original pipeline in cache keys: the tiny config and seed, or the local folder with the
-    sizes and modification times of its files."""
-    if cfg.task.pipeline == TINY:
-        return {"tiny": OmegaConf.to_container(cfg.task.tiny, resolve=True), "seed": cfg.seed}
-    root = Path(cfg.task.pipeline).resolve()
-    files = {str(p.relative_to(root)): [p.stat().st_size, int(p.stat().st_mtime)]
-             for p in sorted(root.rglob("*")) if p.is_file()}
-    return {"path": str(root), "files": files}
 
 
 def load_data_task(cfg: DictConfig, device: torch.device, required: bool) -> Task | None:
@@ -94,9 +84,8 @@ def make_splits(cfg: DictConfig, original: SDModel, prompts: SDPrompts, forgotte
         return {}, {"forget": forget.images.numpy(), "forget_ids": forget.prompt_ids.numpy(),
                     "retain": retain.images.numpy(), "retain_ids": retain.prompt_ids.numpy()}
 
-    payload = {"kind": "sd_data", "pipeline": fingerprint, "forget": prompts.forget, "retain": prompts.retain,
-               "per_prompt": per, "steps": sampling.steps, "scale": sampling.guidance_scale, "seed": cfg.seed}
-    _, arrays = cached_evaluation(cfg.cache_dir, payload, compute)
+    _, arrays = cached_evaluation(cfg.cache_dir, keys.sd_data_key(cfg, fingerprint, prompts.forget, prompts.retain),
+                                  compute)
     return {"forget": PromptImages(torch.from_numpy(arrays["forget"]), torch.from_numpy(arrays["forget_ids"]),
                                    prompts.forget),
             "retain": PromptImages(torch.from_numpy(arrays["retain"]), torch.from_numpy(arrays["retain_ids"]),
@@ -156,6 +145,7 @@ def scenario_name(cfg: DictConfig) -> str:
 @register_pipeline
 class SDPipeline(Pipeline):
     name = "generation_sd"
+    eval_options = ("save_arrays",)  # the arrays beside the record
 
     def validate(self) -> None:
         """Checks that need no pipeline or data: bad input fails before anything is loaded."""
@@ -207,7 +197,6 @@ class SDPipeline(Pipeline):
         if cfg.method_isolation != "none":
             raise ConfigError(f"method_isolation={cfg.method_isolation} is not supported by task=generation_sd (an "
                               "SD pipeline does not cross processes); allowed: none")
-        self.refuse_attacks()
 
     def setup(self, device: torch.device) -> None:
         cfg = self.cfg
@@ -215,16 +204,12 @@ class SDPipeline(Pipeline):
         self.concept = cfg.task.concept
         self.forgotten = create_scenario(cfg.scenario).forgotten_classes() if self.concept == "class" else []
         self.prompts = make_prompts(cfg.task, self.forgotten)
-        self.fingerprint = pipeline_fingerprint(cfg)
+        self.fingerprint = keys.sd_pipeline_key(cfg)
         self.forget_size, self.source, self.classifier_cached = 0, cfg.task.data.source, None
         self.grids: dict[str, str] = {}
 
     def run_payload(self) -> dict:
-        cfg = self.cfg
-        return {"task": "generation_sd", "pipeline": self.fingerprint,
-                "task_cfg": OmegaConf.to_container(cfg.task, resolve=True), "seed": cfg.seed,
-                "scenario": scenario_payload(cfg) if self.concept == "class" else None,
-                "method": OmegaConf.to_container(cfg.method, resolve=True), "data": cfg.data.name}
+        return keys.sd_run_key(self.cfg, self.fingerprint, self.eval_options)
 
     def references(self) -> References:
         cfg = self.cfg
@@ -257,9 +242,7 @@ class SDPipeline(Pipeline):
     def evaluate(self, unlearned: SDModel | None, refs: References, store: Path) -> Evaluation:
         cfg = self.cfg
         evaluator = SDEvaluator(cfg, self.prompts, self.classifier, self.device)
-        reference_payload = {"kind": "sd_eval_images", "pipeline": self.fingerprint, "prompts": evaluator.order,
-                             "sampling": OmegaConf.to_container(cfg.task.sampling, resolve=True), "seed": cfg.seed}
-        _, reference = cached_evaluation(cfg.cache_dir, reference_payload,
+        _, reference = cached_evaluation(cfg.cache_dir, keys.sd_eval_images_key(cfg, self.fingerprint, evaluator.order),
                                          lambda: ({}, {"images": generate_eval(refs.original, cfg, evaluator.order)}))
         original_images = reference["images"]
         result = Evaluation(original_metrics=evaluator(original_images, None))
