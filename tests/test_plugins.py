@@ -92,6 +92,19 @@ def test_the_code_key_follows_the_methods_source_and_the_thread_count(plugin_fil
     assert "cpu_threads" not in code_key(method, torch.device("meta"))  # only CPU results depend on it
 
 
+def test_an_enabled_attack_s_code_is_in_the_run_key_and_in_its_cached_scores_key():
+    """A finished run and the original's and Retrain's cached attack scores must not outlive a change of the attack's
+    code (a fixed relearning attack returned the old scores)."""
+    from unlearn_bench.attacks import ATTACKS
+
+    method = METHODS[("classification", "ft")](None)
+    relearn = ATTACKS["relearn"]
+    key = code_key(method, torch.device("cpu"), [relearn])
+    assert key["attack_code"]["relearn"] == relearn.code()
+    assert "unlearn_bench.attacks.relearn" in relearn.code() and "unlearn_bench.attacks.base" in relearn.code()
+    assert "attack_code" not in code_key(method, torch.device("cpu"))  # no attack enabled: no attack code
+
+
 def test_a_builtin_methods_code_identity_names_its_helpers():
     files = plugins.code_identity(METHODS[("classification", "ft")])["files"]
     assert {"unlearn_bench.methods.finetune", "unlearn_bench.methods.common", "unlearn_bench.training"} <= set(files)

@@ -9,6 +9,7 @@ import logging
 import os
 import shutil
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 
 import unlearn_bench
 from unlearn_bench import cache, plugins
-from unlearn_bench.attacks import enabled_attacks
+from unlearn_bench.attacks import Attack, enabled_attacks
 from unlearn_bench.cache import RunStorage, config_hash, seal_entry, stale_references, storage_faults, verified_entry
 from unlearn_bench.config import check_known_keys, check_ranges
 from unlearn_bench.errors import ConfigError, UserInputError
@@ -104,12 +105,15 @@ def config_options() -> dict[str, str]:
             if option is not None and not group.startswith("hydra")}
 
 
-def code_key(method: Method, device: torch.device) -> dict:
+def code_key(method: Method, device: torch.device, attacks: Sequence[Attack] = ()) -> dict:
     """What the run key adds to the config: the method's code (``plugins.code_identity``: its source files, a
-    plugin's version), what the method reads besides its data (``Method.inputs``) and, on CPU, the torch thread
-    count (float reductions split across threads differ in their last bits, and an unlearning run amplifies that)."""
+    plugin's version), what the method reads besides its data (``Method.inputs``), the code of each enabled attack
+    (its scores are in the record) and, on CPU, the torch thread count (float reductions split across threads differ
+    in their last bits, and an unlearning run amplifies that)."""
     identity = plugins.code_identity(type(method))
     key = {"code": {"files": identity["files"], "version": identity["version"], "inputs": method.inputs()}}
+    if attacks:
+        key["attack_code"] = {attack.name: attack.code() for attack in attacks}
     return {**key, "cpu_threads": torch.get_num_threads()} if device.type == "cpu" else key
 
 
@@ -157,7 +161,7 @@ def _run(cfg: DictConfig, pipeline: Pipeline, output_dir: Path, device: torch.de
     first_used = len(cache.USED)  # the cache entries this run reads from here on (extra.references: packs)
     pipeline.setup(device)
     method = pipeline.create_method()
-    code = code_key(method, device)
+    code = code_key(method, device, enabled_attacks(cfg))
     run_key = config_hash({**pipeline.run_payload(), **code})
     store = Path(cfg.cache_dir) / "runs" / run_key
     if cfg.skip_existing and finished(store, cfg.cache_dir):

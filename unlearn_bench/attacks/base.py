@@ -21,6 +21,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
+from unlearn_bench import plugins
 from unlearn_bench.data.task import Task
 from unlearn_bench.runtime import resolve_eval_batch_size
 
@@ -87,6 +88,11 @@ class Attack:
     def score(self, ctx: AttackContext, role: str, references: dict[str, Scores]) -> Scores:
         raise NotImplementedError
 
+    def code(self) -> dict[str, str]:
+        """The SHA-256 of the attack's source files (``plugins.code_identity``): in the key of every cached score,
+        so a changed attack scores the original and Retrain again instead of returning what the old code said."""
+        return plugins.code_identity(type(self))["files"]
+
     def run(self, ctx: AttackContext) -> AttackResult:
         """The attack's scores of Retrain and the original (cached), then of the unlearned model (Retrain's when the
         method is Retrain); the shared arrays of the references travel with the run, prefixed ``original_`` /
@@ -98,7 +104,8 @@ class Attack:
             if role == "unlearned":
                 scores[role] = scores["retrain"] if ctx.cfg.method.name == "retrain" else self.score(ctx, role, scores)
                 continue
-            payload = {**ctx.reference_key, "attack": self.name, "config": config, "seed": ctx.cfg.seed,
+            payload = {**ctx.reference_key, "attack": self.name, "code": self.code(), "config": config,
+                       "seed": ctx.cfg.seed,
                        "role": role, "original_sha256": ctx.weights["original"],
                        "retrain_sha256": ctx.weights["retrain"]}
             scores[role] = ctx.cached(payload, lambda role=role: self.score(ctx, role, dict(scores)))
