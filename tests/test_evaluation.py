@@ -8,6 +8,7 @@ from tests.conftest import compose_config
 from unlearn_bench.config import ShiftConfig
 from unlearn_bench.errors import ConfigError
 from unlearn_bench.evaluation import predict
+from unlearn_bench.metrics.sure import average_error_gap
 from unlearn_bench.models import create_model
 from unlearn_bench.report.cli import main as report_main
 from unlearn_bench.results import load_records
@@ -71,7 +72,13 @@ def test_unknown_shift_is_refused_before_training(tmp_path):
     assert not (tmp_path / "original").exists()
 
 
-def test_metric_groups_jit_sure_distances_on_a_classwise_run(tmp_path):
+def aeg_cell(table: str, row: str) -> str:
+    header = next(line for line in table.splitlines() if line.startswith("| Method"))
+    cells = next(line for line in table.splitlines() if line.startswith(f"| {row} "))
+    return dict(zip([c.strip() for c in header.split("|")], [c.strip() for c in cells.split("|")]))["AEG"]
+
+
+def test_metric_groups_jit_sure_distances_on_a_classwise_run(tmp_path, capsys):
     common = ["data=fake", "train.epochs=3", "method=ft", "method.epochs=1", "progress=false", f"cache_dir={tmp_path}",
               "scenario=classwise", "eval=all"]
     rec = run(compose_config(common), output_dir=tmp_path / "run")
@@ -87,7 +94,20 @@ def test_metric_groups_jit_sure_distances_on_a_classwise_run(tmp_path):
     assert original["JiT_ES_p"] < 0.05  # entropies on D_f differ significantly (Wilcoxon)
     assert original["W_dist"] > 0.0 and "KL_f" not in retrain  # relative metrics are not defined for Retrain itself
     assert rec.gaps["CTA"] == abs(m["CTA"] - retrain["CTA"])
+    capsys.readouterr()
     report_main([str(tmp_path / "run"), "--metrics", "UA,CTA,MIARS-I,KL_f,AEG"])
+    # the report's AEG is SURE's, the one definition (metrics.sure.average_error_gap)
+    assert float(aeg_cell(capsys.readouterr().out, "ft")) == pytest.approx(average_error_gap(m, retrain), abs=0.005)
+
+
+def test_the_report_leaves_aeg_blank_without_all_five_gaps(tmp_path, capsys):
+    """Random forgetting has no CTA: a mean of the other four gaps was printed under SURE's name."""
+    cfg = compose_config(["data=fake", "train.epochs=2", "method=ft", "method.epochs=1", "progress=false",
+                          f"cache_dir={tmp_path}", "eval.metrics=[sure]"])
+    run(cfg, output_dir=tmp_path / "run")
+    capsys.readouterr()
+    report_main([str(tmp_path / "run"), "--metrics", "UA,MIARS-I,AEG"])
+    assert aeg_cell(capsys.readouterr().out, "ft") == ""
 
 
 def test_random_forgetting_has_no_class_test_set_and_jit_df_is_forget_accuracy(tmp_path):

@@ -90,6 +90,8 @@ def test_best_and_top5_epochs_match_a_hand_computation():
     assert chosen == [7] and final["MIA"] == 14.0
     with pytest.raises(ValueError, match="every_epoch"):
         select_epochs([], retrain, "best")
+    tied = [{"epoch": 0, "UA": 11.0}, {"epoch": 1, "UA": 9.0}]  # the same gap: the earlier epoch (SURE's Top-1)
+    assert select_epochs(tied, retrain, "best")[1] == [0]
 
 
 @pytest.mark.slow

@@ -12,7 +12,6 @@ from unlearn_bench.metrics.sure import (
     miars_i,
     miars_ii,
     per_example_loss,
-    top_k_epochs,
     weight_distance,
 )
 
@@ -83,23 +82,6 @@ def test_average_error_gap_is_the_mean_of_five_absolute_gaps():
     assert average_error_gap(model, oracle) == 3.0  # (1 + 2 + 3 + 4 + 5) / 5; MIA is not one of the five
     with pytest.raises(KeyError):
         average_error_gap({k: v for k, v in model.items() if k != "CTA"}, oracle)
-
-
-def test_top_1_and_top_5_epochs_by_hand():
-    ua = [30.0, 12.0, 9.0, 14.0, 10.0, 25.0, 7.0]
-    history = [{"UA": u, "RA": 100.0 - e} for e, u in enumerate(ua)]
-    best, top5 = top_k_epochs(history, lambda m: abs(m["UA"] - 10.0))
-    # |UA - 10| = 20, 2, 1, 4, 0, 15, 3 -> ranking epochs 4, 2, 1, 6, 3
-    assert best == {"UA": 10.0, "RA": 96.0}
-    assert top5 == {"UA": pytest.approx((10 + 9 + 12 + 7 + 14) / 5), "RA": pytest.approx((96 + 98 + 99 + 94 + 97) / 5)}
-    with pytest.raises(ValueError):
-        top_k_epochs(history[:4], lambda m: m["UA"])
-
-
-def test_top_k_epochs_ties_keep_the_earlier_epoch():
-    history = [{"UA": 5.0, "epoch": 0.0}, {"UA": 5.0, "epoch": 1.0}]
-    best, top1 = top_k_epochs(history, lambda m: m["UA"], k=1)
-    assert best["epoch"] == 0.0 and top1 == best
 
 
 def test_activation_matching_finds_the_permutation_a_brute_force_search_finds():

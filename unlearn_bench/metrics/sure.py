@@ -6,7 +6,7 @@ code decides, as each docstring says. Attack outputs are in percent."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -149,21 +149,3 @@ def average_error_gap(metrics: Mapping[str, float], oracle: Mapping[str, float])
     if missing:
         raise KeyError(f"Average Error Gap needs {missing} for both the model and the oracle")
     return avg_gap(gaps(metrics, oracle, AEG_KEYS), AEG_KEYS)
-
-
-def top_k_epochs(history: Sequence[Mapping[str, float]], objective: Callable[[Mapping[str, float]], float],
-                 k: int = 5) -> tuple[dict[str, float], dict[str, float]]:
-    """Table 1's "Top-1" and "Top-5" (§5.2): the metrics of the best epoch, and the mean of each metric over the k best
-    epochs ("the average accuracy over the top 5 epochs ... to ensure that the results are not merely due to an
-    anomalously good epoch"). `history[e]` holds epoch e's metrics; `objective` scores an epoch, LOWER = better.
-
-    SURE's "utility versus privacy trade-off" rule is not formalised: the caller chooses the objective (e.g.
-    `lambda m: average_error_gap(m, oracle)`); ties keep the earlier epoch. Whatever the dicts hold is averaged, so
-    pass gaps to average gaps, or raw accuracies to take the gap after averaging (also not stated). The mean covers
-    the keys present in all k epochs."""
-    if len(history) < k:
-        raise ValueError(f"need at least {k} epochs, got {len(history)}")
-    ranked = sorted(range(len(history)), key=lambda epoch: objective(history[epoch]))[:k]
-    best = dict(history[ranked[0]])
-    shared = [key for key in best if all(key in history[epoch] for epoch in ranked)]
-    return best, {key: float(np.mean([history[epoch][key] for epoch in ranked])) for key in shared}

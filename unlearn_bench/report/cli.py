@@ -8,7 +8,8 @@ can differ from the mean per-seed gap when seeds disagree in sign.
 
 ``--metrics`` picks the metric columns (default ``auto``: UA,RA,TA,MIA; UA, FID, Acc_gen for generation
 records): any metric the records hold (CTA, JiT_MIA, MIA-I, MIARS-I, KL_f, ... see unlearn_bench/evaluation.py)
-and AEG, SURE's Average Error Gap (mean of the UA, TA, RA, CTA and MIARS-I gaps that the records hold); ``deep``:
+and AEG, SURE's Average Error Gap (mean of the UA, TA, RA, CTA and MIARS-I gaps; blank where one is missing, e.g.
+CTA under random forgetting); ``deep``:
 UA,RA,TA,MIA and the ``eval=deep`` metrics the records hold (``DEEP_METRICS``). A cell is empty where a model has no
 such value.
 

@@ -82,9 +82,10 @@ def summarize(frame: pd.DataFrame, metrics: tuple[str, ...] = GAP_METRICS) -> di
         for method, g in model_rows(group).groupby("method", sort=False):
             row = {"Method": method}
             for m in metrics:
-                if m == "AEG":
-                    present = [f"gap_{k}" for k in AEG_KEYS if f"gap_{k}" in g]
-                    row[m] = f"{g[present].mean(axis=1).mean():.2f}" if present else ""
+                if m == "AEG":  # SURE's five gaps or none: a mean of fewer is another number (no CTA: random)
+                    five = [f"gap_{k}" for k in AEG_KEYS]
+                    row[m] = f"{g[five].mean(axis=1).mean():.2f}" if set(five) <= set(g) and g[five].notna().all(
+                        axis=None) else ""
                 elif m in g:
                     row[m] = _cell(g[m], g.get("gap_" + m))
             row["Avg. Gap"] = f"{g['avg_gap'].mean():.2f}" if salun_gap else ""
