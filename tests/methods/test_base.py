@@ -25,11 +25,39 @@ def test_dataview_refuses_undeclared_splits(task):
             view.split(split)
 
 
-def test_every_method_declares_true_minimal_needs():
-    assert method_class("ga").needs == {"forget"}
-    assert method_class("ft").needs == {"retain"}
-    assert method_class("retrain").needs == {"retain"}
-    assert method_class("rl").needs == method_class("salun").needs == {"forget", "retain"}
+@pytest.fixture(scope="module")
+def task_with_val():
+    cfg = compose_config(["data=fake", "scenario=classwise", "data.val_ratio=0.1"])
+    return make_task(cfg.data, cfg.scenario, cfg.train, 0, "cpu")
+
+
+def observed_methods() -> list[str]:
+    from unlearn_bench.methods.base import method_names
+
+    return [name for name in method_names() if method_class(name).observed]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", observed_methods())
+def test_every_method_reads_exactly_the_splits_it_declares(task_with_val, name):
+    """Given every split a method may be handed, it reads all it declares and nothing more: ``needs`` is what the
+    record's data access and D_r-free columns say, so a method reading D_r undeclared (or declaring it unread) lies."""
+    from unlearn_bench.methods.base import create_method
+    from unlearn_bench.methods.view import METHOD_SPLITS
+    from unlearn_bench.pipelines.classifier import new_model
+
+    cfg = compose_config([f"method={name}", "data=fake", "scenario=classwise", "progress=false"])
+    for key in ("epochs", "iterations", "pseudo_batches"):  # the shortest run that still touches every split it uses
+        if key in cfg.method:
+            cfg.method[key] = 1
+    if name == "gkt":  # an untrained teacher gives every class 1/K: let its images through the forget-class gate
+        cfg.method.threshold = 1.0
+    task = task_with_val
+    model = new_model(cfg, task, torch.device("cpu"))
+    view = DataView({split: task.split(split) for split in METHOD_SPLITS}, task.num_classes, "cpu", cfg.train,
+                    torch.Generator().manual_seed(0), progress=False)
+    create_method(cfg.method).unlearn(model, view)
+    assert view.read == method_class(name).needs
 
 
 def test_classwise_test_split_drops_forgotten_class(task):
