@@ -110,8 +110,7 @@ class BoundaryExpand(Method):
     class Config(SGDConfig):
         name: str = "be"
         lr: float = 1e-5  # SalUn App. C.1: lr in [1e-6, 1e-4]
-        # null: the fidelity's rule, paper = drop it (harness choice: K outputs), official = keep it (SalUn repo)
-        keep_shadow_unit: bool | None = None  # false: K outputs | true: K + 1 (SalUn repo boundary_ex.py)
+        keep_shadow_unit: bool | None = None  # null: the fidelity's (paper: drop, harness choice; official: keep)
 
     @classmethod
     def check_config(cls, cfg, num_classes: int) -> None:

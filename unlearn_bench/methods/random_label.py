@@ -32,8 +32,7 @@ class RandomLabel(Method):
         name: str = "rl"
         alpha: float = 1.0  # weight of the D_r term (SalUn Eq. 6's alpha; not stated: 1.0 = the SalUn repo's)
         layout: str = "passes"  # SalUn repo unlearn/RL.py: passes (CIFAR-10/SVHN path) | mixed (CIFAR-100/TinyIN)
-        # null: the fidelity's rule, paper = fixed (SalUn Eq. 6 / Alg. 1: y' != y), official = per_batch (SalUn repo)
-        relabel: str | None = None  # fixed: y' != y drawn once (SalUn Alg. 1) | per_batch (SalUn repo, may equal y)
+        relabel: str | None = None  # null: the fidelity's (paper: fixed y' != y, SalUn Alg. 1; official: per_batch)
 
     @classmethod
     def check_config(cls, cfg, num_classes: int) -> None:
