@@ -247,7 +247,7 @@ def test_many_malformed_overrides_exit_2_naming_the_key(paths, tmp_path):
 
 EXAMPLES = {  # one of each kind the issue lists, with what the message must name
     "unknown group option": (["method=salun_typo"], ["method=salun_typo is not an option", "did you mean salun"]),
-    "unknown key added": (["+method.lr_typo=0.1"], ["method.lr_typo is not a setting", "allowed: name"]),
+    "unknown key added": (["+method.lr_typo=0.1"], ["method.lr_typo is not a setting", "allowed: ", ", lr, "]),
     "unknown key": (["train.lrr=0.1"], ["train.lrr"]),
     "wrong type": (["train.epochs=many"], ["train.epochs"]),
     "class out of range": (["scenario=classwise", "scenario.class_index=10"], ["scenario.class_index", "[0, 9]"]),
