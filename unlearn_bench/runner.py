@@ -161,7 +161,8 @@ def _run(cfg: DictConfig, pipeline: Pipeline, output_dir: Path, device: torch.de
     first_used = len(cache.USED)  # the cache entries this run reads from here on (extra.references: packs)
     pipeline.setup(device)
     method = pipeline.create_method()
-    code = code_key(method, device, enabled_attacks(cfg))
+    attacks = enabled_attacks(cfg)
+    code = code_key(method, device, attacks)
     run_key = config_hash({**pipeline.run_payload(), **code})
     store = Path(cfg.cache_dir) / "runs" / run_key
     if cfg.skip_existing and finished(store, cfg.cache_dir):
@@ -192,7 +193,7 @@ def _run(cfg: DictConfig, pipeline: Pipeline, output_dir: Path, device: torch.de
             status, error, unlearned = "collapsed", result.collapsed, None
         eval_s = time.perf_counter() - eval_start
         log.info("evaluated in %.1f s", eval_s)
-        if unlearned is not None and (attacks := enabled_attacks(cfg)):
+        if unlearned is not None and attacks:
             context = pipeline.attack_context(refs, unlearned)
             for number, attack in enumerate(attacks, 1):
                 attack_start = time.perf_counter()

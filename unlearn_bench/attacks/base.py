@@ -98,14 +98,13 @@ class Attack:
         method is Retrain); the shared arrays of the references travel with the run, prefixed ``original_`` /
         ``retrain_``."""
         start = time.perf_counter()
-        config = OmegaConf.to_container(ctx.cfg.eval[self.name], resolve=True)
+        config, code = OmegaConf.to_container(ctx.cfg.eval[self.name], resolve=True), self.code()
         scores: dict[str, Scores] = {}
         for role in ROLES:
             if role == "unlearned":
                 scores[role] = scores["retrain"] if ctx.cfg.method.name == "retrain" else self.score(ctx, role, scores)
                 continue
-            payload = {**ctx.reference_key, "attack": self.name, "code": self.code(), "config": config,
-                       "seed": ctx.cfg.seed,
+            payload = {**ctx.reference_key, "attack": self.name, "code": code, "config": config, "seed": ctx.cfg.seed,
                        "role": role, "original_sha256": ctx.weights["original"],
                        "retrain_sha256": ctx.weights["retrain"]}
             scores[role] = ctx.cached(payload, lambda role=role: self.score(ctx, role, dict(scores)))
